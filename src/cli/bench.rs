@@ -1,0 +1,144 @@
+//! `reclab bench …`: timings that hold the project's speed goals (never timed tests).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use reclab::data::{DatasetStats, LoadSpec};
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Load + preprocess time and peak memory for ML-100K and a generated large log. Each case
+    /// runs in its own process so its peak memory is its own.
+    Data {
+        /// The ML-100K folder (default: $RECLAB_DATASETS/ml-100k when set).
+        #[arg(long)]
+        ml100k: Option<PathBuf>,
+        /// Rows of the generated log.
+        #[arg(long, default_value_t = 10_000_000)]
+        rows: usize,
+        /// Where to write the generated log (default: a temporary folder, removed after).
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+        /// Internal: measure one dataset in this process and print one JSON line.
+        #[arg(long, hide = true)]
+        single: Option<String>,
+    },
+}
+
+pub fn run(command: BenchCommand) -> Result<()> {
+    match command {
+        BenchCommand::Data {
+            ml100k,
+            rows,
+            workdir,
+            single,
+        } => match single {
+            Some(path) => measure_in_process(&path),
+            None => bench_data(ml100k, rows, workdir),
+        },
+    }
+}
+
+/// Loads a dataset (no cache) and prints the time, the size and this process's peak memory.
+fn measure_in_process(path: &str) -> Result<()> {
+    let start = Instant::now();
+    let dataset = reclab::data::load(&LoadSpec::new(path), None)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let stats = DatasetStats::of(&dataset);
+    println!(
+        "{}",
+        serde_json::json!({
+            "seconds": seconds,
+            "interactions": stats.interactions,
+            "users": stats.users,
+            "items": stats.items,
+            "peak_rss_mib": peak_rss_mib(),
+        })
+    );
+    Ok(())
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn run_case(label: &str, path: &Path) -> Result<()> {
+    let exe = std::env::current_exe()?;
+    let output = std::process::Command::new(exe)
+        .args(["bench", "data", "--single"])
+        .arg(path)
+        .output()
+        .context("cannot start the measuring process")?;
+    if !output.status.success() {
+        anyhow::bail!("{label}: {}", String::from_utf8_lossy(&output.stderr).trim());
+    }
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    println!(
+        "{label:<28} {:>10} interactions  load+preprocess {:>7.2} s  peak memory {:>7.0} MiB",
+        result["interactions"],
+        result["seconds"].as_f64().unwrap_or(f64::NAN),
+        result["peak_rss_mib"].as_f64().unwrap_or(f64::NAN),
+    );
+    Ok(())
+}
+
+fn bench_data(ml100k: Option<PathBuf>, rows: usize, workdir: Option<PathBuf>) -> Result<()> {
+    let ml100k = ml100k.or_else(|| {
+        std::env::var_os("RECLAB_DATASETS").map(|d| PathBuf::from(d).join("ml-100k"))
+    });
+    match ml100k {
+        Some(dir) => run_case("ml-100k (RecBole files)", &dir)?,
+        None => println!("ml-100k: skipped (pass --ml100k DIR or set RECLAB_DATASETS)"),
+    }
+    let temp;
+    let dir = match workdir {
+        Some(dir) => dir,
+        None => {
+            temp = std::env::temp_dir().join(format!("reclab-bench-{}", std::process::id()));
+            temp
+        }
+    };
+    std::fs::create_dir_all(&dir)?;
+    let log = dir.join("interactions.csv");
+    let start = Instant::now();
+    write_log(&log, rows)?;
+    println!(
+        "generated {} rows in {:.1} s ({:.0} MiB)",
+        rows,
+        start.elapsed().as_secs_f64(),
+        std::fs::metadata(&log)?.len() as f64 / (1 << 20) as f64
+    );
+    let result = run_case(&format!("generated CSV, {rows} rows"), &log);
+    let _ = std::fs::remove_file(&log);
+    result
+}
+
+/// Writes a CSV log `user_id,item_id,rating,timestamp` with Zipf-like item popularity and
+/// 10 000 users per million rows.
+fn write_log(path: &Path, rows: usize) -> Result<()> {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let users = (rows / 100).max(1) as u64;
+    let items = (rows / 200).max(10) as f64;
+    let file = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    writeln!(w, "user_id,item_id,rating,timestamp")?;
+    for _ in 0..rows {
+        let user = rng.random_range(0..users);
+        // Inverse-CDF draw from a 1/x law over [1, items]: a long tail.
+        let item = items.powf(rng.random::<f64>()) as u64;
+        let rating = rng.random_range(1..=5);
+        let time = 1_500_000_000 + rng.random_range(0..100_000_000u64);
+        writeln!(w, "{user},{item},{rating},{time}")?;
+    }
+    w.flush()?;
+    Ok(())
+}

@@ -1,0 +1,40 @@
+//! Subcommands of the `reclab` binary: thin wrappers over the library.
+
+mod bench;
+mod data;
+
+use anyhow::Result;
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// reclab: a research workbench for Transformer-based sequential recommenders.
+#[derive(Debug, Parser)]
+#[command(name = "reclab", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect and split datasets.
+    #[command(subcommand)]
+    Data(data::DataCommand),
+    /// Measure speed (load + preprocess, …).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Some(Command::Data(command)) => data::run(command),
+        Some(Command::Bench(command)) => bench::run(command),
+        None => {
+            // Until the app exists, the default is help and the embedded default dataset.
+            Cli::command().print_help()?;
+            println!("\nThe built-in synthetic world (`reclab data stats synthetic`):\n");
+            let dataset = reclab::data::load(&reclab::data::LoadSpec::default(), None)?;
+            println!("{}", reclab::data::DatasetStats::of(&dataset).summary());
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! RecBole atomic files: `<name>.inter`, `<name>.item` (and `<name>.user`, not used yet),
+//! tab-separated with typed headers such as `user_id:token`, `rating:float`,
+//! `class:token_seq` (space-separated tokens).
+
+use std::path::{Path, PathBuf};
+
+use rustc_hash::FxHashMap;
+
+use super::error::{DataError, Result};
+use super::raw::{ItemMeta, RawLog};
+use super::table::{Table, TextLayout};
+
+/// The field types RecBole declares in a header.
+const FIELD_TYPES: [&str; 4] = ["token", "token_seq", "float", "float_seq"];
+
+/// Reads `<dir>/<name>.inter` and, if present, `<dir>/<name>.item`.
+pub fn read_recbole(dir: &Path, name: &str) -> Result<RawLog> {
+    let inter_path = dir.join(format!("{name}.inter"));
+    let table = read_atomic(&inter_path, "a typed header such as user_id:token\titem_id:token")?;
+    let user = field_named(&table, &["user_id"], "the user field `user_id:token`")?;
+    let item = field_named(&table, &["item_id"], "the item field `item_id:token`")?;
+    let (users, user_keys) = table.factorize(&user, "a user id")?;
+    let (items, item_keys) = table.factorize(&item, "an item id")?;
+    let timestamps = match find_field(&table, &["timestamp"]) {
+        Some(f) => Some(table.floats(&f, "a number (the timestamp)")?),
+        None => None,
+    };
+    let ratings = match find_field(&table, &["rating"]) {
+        Some(f) => Some(
+            table
+                .floats(&f, "a number (the rating)")?
+                .into_iter()
+                .map(|r| r as f32)
+                .collect(),
+        ),
+        None => None,
+    };
+    let mut log = RawLog {
+        user_keys,
+        item_keys,
+        users,
+        items,
+        timestamps,
+        ratings,
+        item_meta: Vec::new(),
+    };
+    let item_path = dir.join(format!("{name}.item"));
+    if item_path.exists() {
+        log.attach_items(read_recbole_items(&item_path)?);
+    }
+    Ok(log)
+}
+
+/// The `.inter` files of a folder, for detection.
+pub fn inter_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "inter"))
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+/// Reads an atomic file and renames its columns from `name:type` to `name`, checking types.
+fn read_atomic(path: &Path, expected: &str) -> Result<Table> {
+    let mut table = Table::read_text(path, &TextLayout::with_header("\t"), expected)?;
+    let names = table.column_names();
+    let mut plain = Vec::with_capacity(names.len());
+    for header in &names {
+        let (field, kind) = header.split_once(':').ok_or_else(|| DataError::BadValue {
+            path: path.to_path_buf(),
+            position: super::error::Position::Line(1),
+            field: header.clone(),
+            value: header.clone(),
+            expected: "a typed header field `name:type` with type token, token_seq, float or float_seq (fields separated by tabs)".into(),
+        })?;
+        if !FIELD_TYPES.contains(&kind) {
+            return Err(DataError::BadValue {
+                path: path.to_path_buf(),
+                position: super::error::Position::Line(1),
+                field: field.to_string(),
+                value: kind.to_string(),
+                expected: "a field type token, token_seq, float or float_seq".into(),
+            });
+        }
+        plain.push(field.to_string());
+    }
+    table
+        .frame
+        .set_column_names(&plain)
+        .map_err(|e| DataError::Table {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    Ok(table)
+}
+
+fn find_field(table: &Table, candidates: &[&str]) -> Option<String> {
+    candidates
+        .iter()
+        .find(|c| table.has_column(c))
+        .map(|c| c.to_string())
+}
+
+fn field_named(table: &Table, candidates: &[&str], expected: &str) -> Result<String> {
+    find_field(table, candidates).ok_or_else(|| DataError::MissingColumn {
+        path: table.path.clone(),
+        field: candidates[0].to_string(),
+        expected: expected.to_string(),
+        found: format!("[{}]", table.column_names().join(", ")),
+        hint: String::new(),
+    })
+}
+
+fn read_recbole_items(path: &Path) -> Result<FxHashMap<String, ItemMeta>> {
+    let table = read_atomic(path, "a typed header such as item_id:token\tmovie_title:token_seq")?;
+    let id_field = field_named(&table, &["item_id"], "the item field `item_id:token`")?;
+    let ids = table.text(&id_field, "an item id")?;
+    let text_of = |names: &[&str]| -> Result<Option<Vec<Option<String>>>> {
+        match find_field(&table, names) {
+            Some(f) => table.optional_text(&f),
+            None => Ok(None),
+        }
+    };
+    let titles = text_of(&["movie_title", "title", "item_title", "name"])?;
+    let classes = text_of(&["class", "genre", "genres", "categories", "category"])?;
+    let years = text_of(&["release_year", "year"])?;
+    let texts = text_of(&["description", "text", "plot", "overview"])?;
+    let mut out = FxHashMap::default();
+    for (row, id) in ids.into_iter().enumerate() {
+        let Some(id) = id else {
+            return Err(table.bad_value(row, &id_field, "", "an item id"));
+        };
+        let cell = |col: &Option<Vec<Option<String>>>| col.as_ref().and_then(|c| c[row].clone());
+        out.insert(
+            id,
+            ItemMeta {
+                title: cell(&titles),
+                categories: cell(&classes)
+                    .map(|c| c.split_whitespace().map(str::to_string).collect())
+                    .unwrap_or_default(),
+                // RecBole's ML-100K writes `unkonwn` for an unknown year; a year is
+                // descriptive only, so anything not a number is taken as absent.
+                year: cell(&years).and_then(|y| y.parse().ok()),
+                text: cell(&texts),
+            },
+        );
+    }
+    Ok(out)
+}

@@ -1,0 +1,6 @@
+//! reclab: a research workbench for Transformer-based sequential recommenders.
+//!
+//! The library holds everything the app and the command line share; see DESIGN.md for the
+//! map of modules and the direction of their dependencies.
+
+pub mod data;

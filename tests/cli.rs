@@ -1,0 +1,80 @@
+//! The `reclab` binary end to end.
+
+use std::path::Path;
+use std::process::Command;
+
+fn reclab(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_reclab"))
+        .args(args)
+        .env("RECLAB_CACHE_DIR", std::env::temp_dir().join("reclab-cli-test-cache"))
+        .output()
+        .unwrap()
+}
+
+fn fixture(rel: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn data_stats_json_reports_hand_computed_figures() {
+    let out = reclab(&["data", "stats", &fixture("ml-100k"), "--json", "--no-cache"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(stats["users"], 3);
+    assert_eq!(stats["items"], 4);
+    assert_eq!(stats["interactions"], 7);
+    assert!((stats["density"].as_f64().unwrap() - 7.0 / 12.0).abs() < 1e-12);
+    assert!((stats["avg_seq_len"].as_f64().unwrap() - 7.0 / 3.0).abs() < 1e-12);
+    // Item counts 10:2, 20:2, 30:2, 40:1 → sorted [1,2,2,2], Gini = (−3·1 −1·2 +1·2 +3·2)/(4·7).
+    assert!((stats["item_gini"].as_f64().unwrap() - 3.0 / 28.0).abs() < 1e-12);
+}
+
+#[test]
+fn data_stats_flags_filter() {
+    let out = reclab(&["data", "stats", &fixture("ml-100k"), "--json", "--min-rating", "4"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(stats["interactions"], 4);
+}
+
+#[test]
+fn a_bad_file_fails_with_the_message_and_no_panic() {
+    let out = reclab(&["data", "stats", &fixture("errors/bad_time.csv")]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 4, field `timestamp`"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn data_split_writes_recbole_benchmark_files_that_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().to_string_lossy().into_owned();
+    let out = reclab(&["data", "split", &fixture("ml-100k"), "--out", &out_dir]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let test = std::fs::read_to_string(dir.path().join("ml-100k.test.inter")).unwrap();
+    // Each user's latest interaction, with original ids: user 1 → 10@300, 2 → 40@200, 3 → 30@50.
+    assert_eq!(
+        test,
+        "user_id:token\titem_id:token\ttimestamp:float\n1\t10\t300\n2\t40\t200\n3\t30\t50\n"
+    );
+    let valid = std::fs::read_to_string(dir.path().join("ml-100k.valid.inter")).unwrap();
+    assert_eq!(valid.lines().count(), 2, "only user 1 has 3 interactions: {valid}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("split.json")).unwrap()).unwrap();
+    assert_eq!(summary["train"], 3);
+    assert_eq!(summary["test"], 3);
+}
+
+#[test]
+fn no_arguments_prints_help_and_the_synthetic_world() {
+    let out = reclab(&[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Usage"), "{text}");
+    assert!(text.contains("users        1000"), "{text}");
+}
