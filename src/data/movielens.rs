@@ -144,10 +144,11 @@ pub fn read_ml_latest(dir: &Path) -> Result<RawLog> {
     let movies = dir.join("movies.csv");
     if movies.exists() {
         let mut table = Table::read_text(&movies, &layout, "a header movieId,title,genres and rows")?;
-        table
-            .frame
-            .rename("movieId", "item_id".into())
-            .map_err(|_| table.bad_value(0, "movieId", "", "a movieId column"))?;
+        // Checked first so that a missing column gets the usual "missing column" message.
+        table.column("movieId", "a movieId column")?;
+        if table.frame.rename("movieId", "item_id".into()).is_err() {
+            return Err(table.bad_value(0, "movieId", "", "a movieId column"));
+        }
         log.attach_items(title_genre_items(&table)?);
     }
     Ok(log)

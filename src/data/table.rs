@@ -225,7 +225,7 @@ impl Table {
         }
     }
 
-    fn column(&self, name: &str, expected: &str) -> Result<&Column> {
+    pub(crate) fn column(&self, name: &str, expected: &str) -> Result<&Column> {
         self.frame.column(name).map_err(|_| DataError::MissingColumn {
             path: self.path.clone(),
             field: name.to_string(),
@@ -388,7 +388,7 @@ fn separator_hint(frame: &DataFrame, expected: &str) -> String {
         .collect::<Vec<_>>()
         .join("");
     let first_value: String = frame
-        .get_columns()
+        .columns()
         .first()
         .and_then(|c| c.str().ok().and_then(|s| s.get(0).map(str::to_string)))
         .unwrap_or_default();
