@@ -37,7 +37,12 @@ fn a_cached_dataset_is_reused_and_invalidated_by_content_and_settings() {
     // Other preprocessing: another cache entry.
     let mut filtered = spec.clone();
     filtered.preprocessing.min_rating = Some(4.0);
-    assert_eq!(load(&filtered, Some(cache.path())).unwrap().num_interactions(), 4);
+    assert_eq!(
+        load(&filtered, Some(cache.path()))
+            .unwrap()
+            .num_interactions(),
+        4
+    );
     assert_eq!(cache_files(cache.path()).len(), 2);
 
     // Changed content: the source is read again.

@@ -6,7 +6,10 @@ use std::process::Command;
 fn reclab(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_reclab"))
         .args(args)
-        .env("RECLAB_CACHE_DIR", std::env::temp_dir().join("reclab-cli-test-cache"))
+        .env(
+            "RECLAB_CACHE_DIR",
+            std::env::temp_dir().join("reclab-cli-test-cache"),
+        )
         .output()
         .unwrap()
 }
@@ -22,7 +25,11 @@ fn fixture(rel: &str) -> String {
 #[test]
 fn data_stats_json_reports_hand_computed_figures() {
     let out = reclab(&["data", "stats", &fixture("ml-100k"), "--json", "--no-cache"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(stats["users"], 3);
     assert_eq!(stats["items"], 4);
@@ -35,8 +42,19 @@ fn data_stats_json_reports_hand_computed_figures() {
 
 #[test]
 fn data_stats_flags_filter() {
-    let out = reclab(&["data", "stats", &fixture("ml-100k"), "--json", "--min-rating", "4"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = reclab(&[
+        "data",
+        "stats",
+        &fixture("ml-100k"),
+        "--json",
+        "--min-rating",
+        "4",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(stats["interactions"], 4);
 }
@@ -55,7 +73,11 @@ fn data_split_writes_recbole_benchmark_files_that_read_back() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().to_string_lossy().into_owned();
     let out = reclab(&["data", "split", &fixture("ml-100k"), "--out", &out_dir]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let test = std::fs::read_to_string(dir.path().join("ml-100k.test.inter")).unwrap();
     // Each user's latest interaction, with original ids: user 1 → 10@300, 2 → 40@200, 3 → 30@50.
     assert_eq!(
@@ -63,9 +85,14 @@ fn data_split_writes_recbole_benchmark_files_that_read_back() {
         "user_id:token\titem_id:token\ttimestamp:float\n1\t10\t300\n2\t40\t200\n3\t30\t50\n"
     );
     let valid = std::fs::read_to_string(dir.path().join("ml-100k.valid.inter")).unwrap();
-    assert_eq!(valid.lines().count(), 2, "only user 1 has 3 interactions: {valid}");
+    assert_eq!(
+        valid.lines().count(),
+        2,
+        "only user 1 has 3 interactions: {valid}"
+    );
     let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("split.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("split.json")).unwrap())
+            .unwrap();
     assert_eq!(summary["train"], 3);
     assert_eq!(summary["test"], 3);
 }
@@ -73,7 +100,11 @@ fn data_split_writes_recbole_benchmark_files_that_read_back() {
 #[test]
 fn no_arguments_prints_help_and_the_synthetic_world() {
     let out = reclab(&[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Usage"), "{text}");
     assert!(text.contains("users        1000"), "{text}");

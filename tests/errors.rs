@@ -32,7 +32,10 @@ fn a_wrong_separator_is_recognised() {
     let (err, text) = error_of(&fixture("errors/semicolon.csv"));
     assert!(matches!(err, DataError::MissingColumn { .. }), "{err:?}");
     assert!(text.contains("semicolon.csv"), "{text}");
-    assert!(text.contains("semicolon"), "names the separator seen: {text}");
+    assert!(
+        text.contains("semicolon"),
+        "names the separator seen: {text}"
+    );
     assert!(text.contains("--sep"), "says how to fix it: {text}");
 }
 
@@ -75,7 +78,10 @@ fn a_non_numeric_timestamp_names_line_and_field() {
         }
         other => panic!("unexpected {other:?}"),
     }
-    assert!(text.contains("bad_time.csv, line 4, field `timestamp`"), "{text}");
+    assert!(
+        text.contains("bad_time.csv, line 4, field `timestamp`"),
+        "{text}"
+    );
     assert!(text.contains("expected a number"), "{text}");
 }
 
@@ -83,7 +89,13 @@ fn a_non_numeric_timestamp_names_line_and_field() {
 fn non_utf8_text_names_the_line() {
     let (err, text) = error_of(&fixture("errors/latin1.csv"));
     assert!(
-        matches!(err, DataError::NotUtf8 { position: Position::Line(3), .. }),
+        matches!(
+            err,
+            DataError::NotUtf8 {
+                position: Position::Line(3),
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert!(text.contains("latin1.csv, line 3"), "{text}");
@@ -103,7 +115,10 @@ fn an_empty_file_says_what_was_expected() {
 #[test]
 fn an_empty_id_names_line_and_field() {
     let (_, text) = error_of(&fixture("errors/empty_item.csv"));
-    assert!(text.contains("empty_item.csv, line 3, field `item_id`"), "{text}");
+    assert!(
+        text.contains("empty_item.csv, line 3, field `item_id`"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -39,7 +39,10 @@ fn assert_shared_interactions(d: &Dataset, user_prefix: &str, item_prefix: &str)
     assert_eq!(d.num_users(), 3);
     assert_eq!(d.num_items(), 4);
     assert_eq!(d.num_interactions(), 7);
-    let users: Vec<String> = ["1", "2", "3"].iter().map(|u| format!("{user_prefix}{u}")).collect();
+    let users: Vec<String> = ["1", "2", "3"]
+        .iter()
+        .map(|u| format!("{user_prefix}{u}"))
+        .collect();
     assert_eq!(d.user_ids, users);
     let items: Vec<String> = ["10", "20", "30", "40"]
         .iter()

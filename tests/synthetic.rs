@@ -8,6 +8,7 @@ fn small() -> SyntheticConfig {
     SyntheticConfig {
         users: 200,
         items: 150,
+        max_seq_len: 100,
         ..SyntheticConfig::default()
     }
 }
@@ -18,10 +19,7 @@ fn the_same_seed_gives_the_same_world_and_another_seed_another() {
     let b = load_synthetic(&small(), &Preprocessing::default()).unwrap();
     assert_eq!(a, b);
     let c = load_synthetic(
-        &SyntheticConfig {
-            seed: 7,
-            ..small()
-        },
+        &SyntheticConfig { seed: 7, ..small() },
         &Preprocessing::default(),
     )
     .unwrap();
@@ -52,15 +50,27 @@ fn sizes_bounds_and_truth_follow_the_config() {
         assert_eq!(taste.len(), d.category_names.len());
         assert!((taste.iter().sum::<f32>() - 1.0).abs() < 1e-3);
     }
-    assert!(d.category_names.iter().all(|c| GENRES.contains(&c.as_str())));
-    assert!(d.items[1..].iter().all(|i| i.title.is_some() && !i.categories.is_empty()));
+    assert!(
+        d.category_names
+            .iter()
+            .all(|c| GENRES.contains(&c.as_str()))
+    );
+    assert!(
+        d.items[1..]
+            .iter()
+            .all(|i| i.title.is_some() && !i.categories.is_empty())
+    );
 }
 
 #[test]
 fn the_default_world_is_laptop_sized() {
     let d = load_synthetic(&SyntheticConfig::default(), &Preprocessing::default()).unwrap();
     assert_eq!(d.num_users(), 1000);
-    assert!((25_000..80_000).contains(&d.num_interactions()), "{}", d.num_interactions());
+    assert!(
+        (25_000..80_000).contains(&d.num_interactions()),
+        "{}",
+        d.num_interactions()
+    );
 }
 
 /// Users choose items that fit their hidden genre taste: the share of interactions in a user's
@@ -71,7 +81,11 @@ fn choices_follow_the_hidden_taste() {
     let truth = d.truth.as_ref().unwrap();
     let (mut hits, mut expected, mut total) = (0.0, 0.0, 0.0);
     let catalogue_share = |g: u32| {
-        d.items[1..].iter().filter(|i| i.categories.contains(&g)).count() as f64 / d.num_items() as f64
+        d.items[1..]
+            .iter()
+            .filter(|i| i.categories.contains(&g))
+            .count() as f64
+            / d.num_items() as f64
     };
     for u in 0..d.num_users() {
         let favourite = truth.user_taste[u]
@@ -81,11 +95,19 @@ fn choices_follow_the_hidden_taste() {
             .map(|(g, _)| g as u32)
             .unwrap();
         let seq = d.sequence(u);
-        hits += seq.iter().filter(|&&i| d.items[i as usize].categories.contains(&favourite)).count() as f64;
+        hits += seq
+            .iter()
+            .filter(|&&i| d.items[i as usize].categories.contains(&favourite))
+            .count() as f64;
         expected += catalogue_share(favourite) * seq.len() as f64;
         total += seq.len() as f64;
     }
-    assert!(hits / total > 2.0 * expected / total, "{} vs {}", hits / total, expected / total);
+    assert!(
+        hits / total > 2.0 * expected / total,
+        "{} vs {}",
+        hits / total,
+        expected / total
+    );
 }
 
 /// Consecutive items are closer in the latent space than random pairs: the short-term
@@ -95,7 +117,11 @@ fn consecutive_items_are_related() {
     let d = load_synthetic(&small(), &Preprocessing::default()).unwrap();
     let v = &d.truth.as_ref().unwrap().item_latent;
     let dot = |a: u32, b: u32| -> f64 {
-        v[a as usize].iter().zip(&v[b as usize]).map(|(x, y)| (x * y) as f64).sum()
+        v[a as usize]
+            .iter()
+            .zip(&v[b as usize])
+            .map(|(x, y)| (x * y) as f64)
+            .sum()
     };
     let (mut consecutive, mut n) = (0.0, 0.0);
     for u in 0..d.num_users() {
@@ -113,7 +139,12 @@ fn consecutive_items_are_related() {
             count += 1.0;
         }
     }
-    assert!(consecutive / n > random / count + 0.2, "{} vs {}", consecutive / n, random / count);
+    assert!(
+        consecutive / n > random / count + 0.2,
+        "{} vs {}",
+        consecutive / n,
+        random / count
+    );
 }
 
 #[test]

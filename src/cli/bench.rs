@@ -79,7 +79,10 @@ fn run_case(label: &str, path: &Path) -> Result<()> {
         .output()
         .context("cannot start the measuring process")?;
     if !output.status.success() {
-        anyhow::bail!("{label}: {}", String::from_utf8_lossy(&output.stderr).trim());
+        anyhow::bail!(
+            "{label}: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
     }
     let result: serde_json::Value = serde_json::from_slice(&output.stdout)?;
     println!(
@@ -92,9 +95,8 @@ fn run_case(label: &str, path: &Path) -> Result<()> {
 }
 
 fn bench_data(ml100k: Option<PathBuf>, rows: usize, workdir: Option<PathBuf>) -> Result<()> {
-    let ml100k = ml100k.or_else(|| {
-        std::env::var_os("RECLAB_DATASETS").map(|d| PathBuf::from(d).join("ml-100k"))
-    });
+    let ml100k = ml100k
+        .or_else(|| std::env::var_os("RECLAB_DATASETS").map(|d| PathBuf::from(d).join("ml-100k")));
     match ml100k {
         Some(dir) => run_case("ml-100k (RecBole files)", &dir)?,
         None => println!("ml-100k: skipped (pass --ml100k DIR or set RECLAB_DATASETS)"),
@@ -128,7 +130,8 @@ fn write_log(path: &Path, rows: usize) -> Result<()> {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let users = (rows / 100).max(1) as u64;
     let items = (rows / 200).max(10) as f64;
-    let file = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
     writeln!(w, "user_id,item_id,rating,timestamp")?;
     for _ in 0..rows {

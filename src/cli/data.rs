@@ -186,7 +186,9 @@ pub fn run(command: DataCommand) -> Result<()> {
             let strategy = match strategy.as_str() {
                 "loo" | "leave-one-out" => SplitStrategy::LeaveOneOut,
                 "temporal" => SplitStrategy::Temporal { train, valid },
-                other => anyhow::bail!("unknown split strategy `{other}`; expected `loo` or `temporal`"),
+                other => {
+                    anyhow::bail!("unknown split strategy `{other}`; expected `loo` or `temporal`")
+                }
             };
             let dataset = dataset.load()?;
             let split = Split::new(&dataset, strategy)?;
@@ -230,6 +232,9 @@ pub fn write_split(dataset: &Dataset, split: &Split, out: &Path) -> Result<()> {
         "strategy": split.strategy,
         "train": tr, "valid": va, "test": te,
     });
-    std::fs::write(out.join("split.json"), serde_json::to_string_pretty(&summary)?)?;
+    std::fs::write(
+        out.join("split.json"),
+        serde_json::to_string_pretty(&summary)?,
+    )?;
     Ok(())
 }

@@ -54,7 +54,13 @@ pub fn cache_path(dir: &Path, name: &str, fingerprint: &str, processing: &str) -
     let key = fingerprint_text(&format!("{CACHE_VERSION}\n{fingerprint}\n{processing}"));
     let safe: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     dir.join(format!("{safe}-{}.dataset", &key[..16]))
 }

@@ -165,7 +165,12 @@ impl Dataset {
         for &code in &item_codes {
             let meta = log.item_meta.get(code as usize).and_then(|m| m.as_ref());
             let mut categories: Vec<u32> = meta
-                .map(|m| m.categories.iter().map(|c| category_index[c.as_str()]).collect())
+                .map(|m| {
+                    m.categories
+                        .iter()
+                        .map(|c| category_index[c.as_str()])
+                        .collect()
+                })
                 .unwrap_or_default();
             categories.sort_unstable();
             categories.dedup();

@@ -71,7 +71,10 @@ impl FromStr for Format {
             .find(|f| f.name().eq_ignore_ascii_case(s))
             .ok_or_else(|| {
                 let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
-                DataError::Config(format!("unknown format `{s}`; expected one of {}", names.join(", ")))
+                DataError::Config(format!(
+                    "unknown format `{s}`; expected one of {}",
+                    names.join(", ")
+                ))
             })
     }
 }
@@ -94,8 +97,14 @@ impl Located {
             Located::Ml1m { .. } => Format::Ml1m,
             Located::MlLatest { .. } => Format::MlLatest,
             Located::Recbole { .. } => Format::Recbole,
-            Located::Table { kind: TableKind::Parquet, .. } => Format::Parquet,
-            Located::Table { kind: TableKind::Delimited(b'\t'), .. } => Format::Tsv,
+            Located::Table {
+                kind: TableKind::Parquet,
+                ..
+            } => Format::Parquet,
+            Located::Table {
+                kind: TableKind::Delimited(b'\t'),
+                ..
+            } => Format::Tsv,
             Located::Table { .. } => Format::Csv,
             Located::Synthetic => Format::Synthetic,
         }
@@ -104,7 +113,11 @@ impl Located {
     /// The files whose content defines the dataset (for its fingerprint and the cache key).
     pub fn source_files(&self) -> Vec<PathBuf> {
         let existing = |dir: &Path, names: &[&str]| -> Vec<PathBuf> {
-            names.iter().map(|n| dir.join(n)).filter(|p| p.exists()).collect()
+            names
+                .iter()
+                .map(|n| dir.join(n))
+                .filter(|p| p.exists())
+                .collect()
         };
         match self {
             Located::Ml100k { dir } => existing(dir, &["u.data", "u.item"]),
@@ -136,8 +149,15 @@ pub fn locate(path: &str, forced: Option<Format>) -> Result<Located> {
         (path.clone(), None)
     } else {
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
-        let name = path.file_name().and_then(|n| n.to_str()).map(str::to_string);
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_string);
         (dir, name)
     };
     let unknown = |reason: String| DataError::UnknownFormat {
@@ -149,12 +169,13 @@ pub fn locate(path: &str, forced: Option<Format>) -> Result<Located> {
             Format::Ml100k => Ok(Located::Ml100k { dir }),
             Format::Ml1m => Ok(Located::Ml1m { dir }),
             Format::MlLatest => Ok(Located::MlLatest { dir }),
-            Format::Recbole => recbole_in(&path, &dir, file_name.as_deref()).ok_or_else(|| {
-                unknown("no `<name>.inter` file here".into())
-            }),
+            Format::Recbole => recbole_in(&path, &dir, file_name.as_deref())
+                .ok_or_else(|| unknown("no `<name>.inter` file here".into())),
             Format::Csv | Format::Tsv | Format::Parquet => {
                 if file_name.is_none() {
-                    return Err(unknown(format!("format {format} needs a file, not a folder")));
+                    return Err(unknown(format!(
+                        "format {format} needs a file, not a folder"
+                    )));
                 }
                 let kind = match format {
                     Format::Parquet => TableKind::Parquet,
@@ -178,7 +199,11 @@ pub fn locate(path: &str, forced: Option<Format>) -> Result<Located> {
             if let Some(found) = recbole_in(&path, &dir, file_name.as_deref()) {
                 return Ok(found);
             }
-            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+            let ext = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or("")
+                .to_ascii_lowercase();
             let kind = match ext.as_str() {
                 "parquet" | "pq" => TableKind::Parquet,
                 _ => TableKind::Delimited(guess_separator(&path)),

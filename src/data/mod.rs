@@ -75,7 +75,13 @@ impl LoadSpec {
 pub fn locate_spec(spec: &LoadSpec) -> Result<Located> {
     let located = locate(&spec.path, spec.format)?;
     Ok(match (located, spec.separator) {
-        (Located::Table { path, kind: tabular::TableKind::Delimited(_) }, Some(sep)) => {
+        (
+            Located::Table {
+                path,
+                kind: tabular::TableKind::Delimited(_),
+            },
+            Some(sep),
+        ) => {
             if !sep.is_ascii() {
                 return Err(DataError::Config(format!(
                     "the separator must be one ASCII character, got {sep:?}"
@@ -106,7 +112,12 @@ pub fn read_raw(located: &Located, spec: &LoadSpec) -> Result<RawLog> {
 
 /// A short name for a dataset: its set name or folder, or the file's stem.
 fn dataset_name(located: &Located) -> String {
-    let stem = |p: &Path| p.file_stem().and_then(|s| s.to_str()).unwrap_or("dataset").to_string();
+    let stem = |p: &Path| {
+        p.file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("dataset")
+            .to_string()
+    };
     match located {
         Located::Ml100k { dir } | Located::Ml1m { dir } | Located::MlLatest { dir } => {
             let abs = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());

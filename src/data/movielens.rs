@@ -61,7 +61,11 @@ pub fn read_ml100k(dir: &Path) -> Result<RawLog> {
         &["user_id", "item_id", "rating", "timestamp"],
         Encoding::Latin1,
     );
-    let table = Table::read_text(&data_path, &layout, "tab-separated lines: user item rating timestamp")?;
+    let table = Table::read_text(
+        &data_path,
+        &layout,
+        "tab-separated lines: user item rating timestamp",
+    )?;
     let mut log = ratings_log(&table, "user_id", "item_id", "rating", "timestamp")?;
     let item_path = dir.join("u.item");
     if item_path.exists() {
@@ -71,11 +75,21 @@ pub fn read_ml100k(dir: &Path) -> Result<RawLog> {
 }
 
 fn read_ml100k_items(path: &Path) -> Result<FxHashMap<String, ItemMeta>> {
-    let mut names = vec!["item_id", "title", "release_date", "video_release_date", "url"];
+    let mut names = vec![
+        "item_id",
+        "title",
+        "release_date",
+        "video_release_date",
+        "url",
+    ];
     let flag_names: Vec<String> = ML100K_GENRES.iter().map(|g| format!("genre {g}")).collect();
     names.extend(flag_names.iter().map(|s| s.as_str()));
     let layout = TextLayout::headerless("|", &names, Encoding::Latin1);
-    let table = Table::read_text(path, &layout, "`|`-separated movie lines with 19 genre flags")?;
+    let table = Table::read_text(
+        path,
+        &layout,
+        "`|`-separated movie lines with 19 genre flags",
+    )?;
     let ids = table.text("item_id", "a movie id")?;
     let titles = table.text("title", "a title")?;
     let mut flags = Vec::with_capacity(ML100K_GENRES.len());
@@ -123,7 +137,8 @@ pub fn read_ml1m(dir: &Path) -> Result<RawLog> {
     let mut log = ratings_log(&table, "user_id", "item_id", "rating", "timestamp")?;
     let movies = dir.join("movies.dat");
     if movies.exists() {
-        let layout = TextLayout::headerless("::", &["item_id", "title", "genres"], Encoding::Latin1);
+        let layout =
+            TextLayout::headerless("::", &["item_id", "title", "genres"], Encoding::Latin1);
         let table = Table::read_text(&movies, &layout, "lines of MovieID::Title::Genres")?;
         log.attach_items(title_genre_items(&table)?);
     }
@@ -143,7 +158,8 @@ pub fn read_ml_latest(dir: &Path) -> Result<RawLog> {
     let mut log = ratings_log(&table, "userId", "movieId", "rating", "timestamp")?;
     let movies = dir.join("movies.csv");
     if movies.exists() {
-        let mut table = Table::read_text(&movies, &layout, "a header movieId,title,genres and rows")?;
+        let mut table =
+            Table::read_text(&movies, &layout, "a header movieId,title,genres and rows")?;
         // Checked first so that a missing column gets the usual "missing column" message.
         table.column("movieId", "a movieId column")?;
         if table.frame.rename("movieId", "item_id".into()).is_err() {

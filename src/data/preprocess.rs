@@ -32,7 +32,9 @@ impl Preprocessing {
         if let Some(r) = self.min_rating
             && !r.is_finite()
         {
-            return Err(DataError::Config("min_rating must be a finite number".into()));
+            return Err(DataError::Config(
+                "min_rating must be a finite number".into(),
+            ));
         }
         Ok(())
     }
@@ -70,7 +72,12 @@ pub fn select_rows(log: &RawLog, config: &Preprocessing) -> Result<Vec<u32>> {
         rows = dedup_and_truncate(log, rows, config);
     }
     if config.min_user_interactions > 1 || config.min_item_interactions > 1 {
-        rows = k_core(log, rows, config.min_user_interactions, config.min_item_interactions);
+        rows = k_core(
+            log,
+            rows,
+            config.min_user_interactions,
+            config.min_item_interactions,
+        );
     }
     if rows.is_empty() {
         return Err(DataError::NothingLeft(format!("{config:?}")));

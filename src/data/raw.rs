@@ -67,13 +67,22 @@ mod tests {
 
     #[test]
     fn title_year_is_split_only_on_a_trailing_year() {
-        assert_eq!(split_title_year("Toy Story (1995)"), ("Toy Story".into(), Some(1995)));
+        assert_eq!(
+            split_title_year("Toy Story (1995)"),
+            ("Toy Story".into(), Some(1995))
+        );
         assert_eq!(
             split_title_year("Seven (Se7en) (1995)"),
             ("Seven (Se7en)".into(), Some(1995))
         );
-        assert_eq!(split_title_year("Seven (Se7en)"), ("Seven (Se7en)".into(), None));
+        assert_eq!(
+            split_title_year("Seven (Se7en)"),
+            ("Seven (Se7en)".into(), None)
+        );
         assert_eq!(split_title_year("unknown"), ("unknown".into(), None));
-        assert_eq!(split_title_year(" Heat (1995 ) "), ("Heat".into(), Some(1995)));
+        assert_eq!(
+            split_title_year(" Heat (1995 ) "),
+            ("Heat".into(), Some(1995))
+        );
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use rustc_hash::FxHashMap;
 
 use super::error::{DataError, Result};
-use super::raw::{ItemMeta, RawLog};
+use super::raw::{ItemMeta, RawLog, split_title_year};
 use super::table::{Table, TextLayout};
 
 /// The field types RecBole declares in a header.
@@ -16,7 +16,10 @@ const FIELD_TYPES: [&str; 4] = ["token", "token_seq", "float", "float_seq"];
 /// Reads `<dir>/<name>.inter` and, if present, `<dir>/<name>.item`.
 pub fn read_recbole(dir: &Path, name: &str) -> Result<RawLog> {
     let inter_path = dir.join(format!("{name}.inter"));
-    let table = read_atomic(&inter_path, "a typed header such as user_id:token\titem_id:token")?;
+    let table = read_atomic(
+        &inter_path,
+        "a typed header such as user_id:token\titem_id:token",
+    )?;
     let user = field_named(&table, &["user_id"], "the user field `user_id:token`")?;
     let item = field_named(&table, &["item_id"], "the item field `item_id:token`")?;
     let (users, user_keys) = table.factorize(&user, "a user id")?;
@@ -117,7 +120,10 @@ fn field_named(table: &Table, candidates: &[&str], expected: &str) -> Result<Str
 }
 
 fn read_recbole_items(path: &Path) -> Result<FxHashMap<String, ItemMeta>> {
-    let table = read_atomic(path, "a typed header such as item_id:token\tmovie_title:token_seq")?;
+    let table = read_atomic(
+        path,
+        "a typed header such as item_id:token\tmovie_title:token_seq",
+    )?;
     let id_field = field_named(&table, &["item_id"], "the item field `item_id:token`")?;
     let ids = table.text(&id_field, "an item id")?;
     let text_of = |names: &[&str]| -> Result<Option<Vec<Option<String>>>> {
@@ -136,16 +142,28 @@ fn read_recbole_items(path: &Path) -> Result<FxHashMap<String, ItemMeta>> {
             return Err(table.bad_value(row, &id_field, "", "an item id"));
         };
         let cell = |col: &Option<Vec<Option<String>>>| col.as_ref().and_then(|c| c[row].clone());
+        // RecBole's ML-100K writes `unkonwn` (or a stray letter) for an unknown year; a year is
+        // descriptive only, so anything not a number is taken as absent, and then a trailing
+        // `(1995)` left in the title (as for item 1412) gives the year instead.
+        let mut year = cell(&years).and_then(|y| y.parse().ok());
+        let mut title = cell(&titles);
+        if year.is_none()
+            && let Some(raw) = &title
+        {
+            let (bare, from_title) = split_title_year(raw);
+            if from_title.is_some() {
+                year = from_title;
+                title = Some(bare);
+            }
+        }
         out.insert(
             id,
             ItemMeta {
-                title: cell(&titles),
+                title,
                 categories: cell(&classes)
                     .map(|c| c.split_whitespace().map(str::to_string).collect())
                     .unwrap_or_default(),
-                // RecBole's ML-100K writes `unkonwn` for an unknown year; a year is
-                // descriptive only, so anything not a number is taken as absent.
-                year: cell(&years).and_then(|y| y.parse().ok()),
+                year,
                 text: cell(&texts),
             },
         );

@@ -62,7 +62,9 @@ pub fn gini(values: &[f64]) -> f64 {
 fn histogram(values: impl Iterator<Item = f64> + Clone, bins: usize) -> Histogram {
     let (lo, hi) = values
         .clone()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
     if !lo.is_finite() {
         return Histogram {
             start: 0.0,
@@ -107,7 +109,9 @@ impl DatasetStats {
         let times = dataset.all_timestamps();
         let (first, last) = times
             .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &t| (lo.min(t), hi.max(t)));
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &t| {
+                (lo.min(t), hi.max(t))
+            });
         let max_len = lengths.last().copied().unwrap_or(0);
         DatasetStats {
             name: dataset.name.clone(),
@@ -121,7 +125,11 @@ impl DatasetStats {
             } else {
                 interactions as f64 / (users as f64 * items as f64)
             },
-            avg_seq_len: if users == 0 { 0.0 } else { interactions as f64 / users as f64 },
+            avg_seq_len: if users == 0 {
+                0.0
+            } else {
+                interactions as f64 / users as f64
+            },
             min_seq_len: lengths.first().copied().unwrap_or(0),
             median_seq_len: median,
             max_seq_len: max_len,

@@ -97,7 +97,9 @@ impl SyntheticConfig {
             return bad("needs 1 <= min_seq_len <= max_seq_len");
         }
         if self.max_seq_len > self.items {
-            return bad("max_seq_len cannot exceed the number of items (users never repeat an item)");
+            return bad(
+                "max_seq_len cannot exceed the number of items (users never repeat an item)",
+            );
         }
         if !(0.0..=1.0).contains(&self.drift) {
             return bad("drift is a probability between 0 and 1");
@@ -150,18 +152,63 @@ const ADJECTIVES: [&str; 24] = [
 
 /// Nouns per genre (same order as [`GENRES`]), so a title hints at its genre.
 const NOUNS: [[&str; 8]; 12] = [
-    ["Strike", "Outpost", "Siege", "Pursuit", "Vendetta", "Convoy", "Bullet", "Ambush"],
-    ["Kingdom", "Robot", "Dragon", "Forest", "Balloon", "Friends", "Puppet", "Island"],
-    ["Wedding", "Roommates", "Holiday", "Mixup", "Neighbours", "Reunion", "Road Trip", "Office"],
-    ["Ocean", "Archive", "Empire", "Harvest", "Machine", "River", "Frontier", "Voices"],
-    ["Summer", "Letters", "Family", "Promise", "Winter", "Harbor", "Daughter", "Years"],
-    ["Sword", "Crown", "Spell", "Tower", "Realm", "Oracle", "Griffin", "Quest"],
-    ["House", "Cellar", "Ritual", "Mask", "Woods", "Asylum", "Doll", "Scream"],
-    ["Song", "Stage", "Melody", "Chorus", "Ballroom", "Encore", "Rhythm", "Serenade"],
-    ["Key", "Alibi", "Cipher", "Witness", "Manor", "Clue", "Stranger", "Affair"],
-    ["Kiss", "Heart", "Paris", "Moonlight", "Sweetheart", "Love Story", "Rose", "Dance"],
-    ["Signal", "Orbit", "Colony", "Android", "Nebula", "Protocol", "Horizon", "Starship"],
-    ["Canyon", "Rider", "Sheriff", "Gold Rush", "Saloon", "Outlaw", "Prairie", "Gunslinger"],
+    [
+        "Strike", "Outpost", "Siege", "Pursuit", "Vendetta", "Convoy", "Bullet", "Ambush",
+    ],
+    [
+        "Kingdom", "Robot", "Dragon", "Forest", "Balloon", "Friends", "Puppet", "Island",
+    ],
+    [
+        "Wedding",
+        "Roommates",
+        "Holiday",
+        "Mixup",
+        "Neighbours",
+        "Reunion",
+        "Road Trip",
+        "Office",
+    ],
+    [
+        "Ocean", "Archive", "Empire", "Harvest", "Machine", "River", "Frontier", "Voices",
+    ],
+    [
+        "Summer", "Letters", "Family", "Promise", "Winter", "Harbor", "Daughter", "Years",
+    ],
+    [
+        "Sword", "Crown", "Spell", "Tower", "Realm", "Oracle", "Griffin", "Quest",
+    ],
+    [
+        "House", "Cellar", "Ritual", "Mask", "Woods", "Asylum", "Doll", "Scream",
+    ],
+    [
+        "Song", "Stage", "Melody", "Chorus", "Ballroom", "Encore", "Rhythm", "Serenade",
+    ],
+    [
+        "Key", "Alibi", "Cipher", "Witness", "Manor", "Clue", "Stranger", "Affair",
+    ],
+    [
+        "Kiss",
+        "Heart",
+        "Paris",
+        "Moonlight",
+        "Sweetheart",
+        "Love Story",
+        "Rose",
+        "Dance",
+    ],
+    [
+        "Signal", "Orbit", "Colony", "Android", "Nebula", "Protocol", "Horizon", "Starship",
+    ],
+    [
+        "Canyon",
+        "Rider",
+        "Sheriff",
+        "Gold Rush",
+        "Saloon",
+        "Outlaw",
+        "Prairie",
+        "Gunslinger",
+    ],
 ];
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -282,7 +329,8 @@ fn simulate_user(config: &SyntheticConfig, cat: &Catalogue, user: usize) -> User
     let sigma = 0.8;
     let length_law = LogNormal::new(config.mean_seq_len.ln() - sigma * sigma / 2.0, sigma)
         .unwrap_or_else(|_| unreachable!());
-    let length = (length_law.sample(&mut rng).round() as usize).clamp(config.min_seq_len, config.max_seq_len);
+    let length = (length_law.sample(&mut rng).round() as usize)
+        .clamp(config.min_seq_len, config.max_seq_len);
     let gap_law = Exp::new(1.0 / DAY).unwrap_or_else(|_| unreachable!());
     let noise = Normal::new(0.0, 0.5).unwrap_or_else(|_| unreachable!());
 
@@ -312,8 +360,8 @@ fn simulate_user(config: &SyntheticConfig, cat: &Catalogue, user: usize) -> User
                 if seen[i] {
                     return f64::NEG_INFINITY;
                 }
-                let genre_fit: f64 =
-                    cat.genres[i].iter().map(|&k| taste[k]).sum::<f64>() / cat.genres[i].len() as f64;
+                let genre_fit: f64 = cat.genres[i].iter().map(|&k| taste[k]).sum::<f64>()
+                    / cat.genres[i].len() as f64;
                 let sequence_fit = last.map_or(0.0, |l| dot(&cat.latent[l], &cat.latent[i]) as f64);
                 let u = static_utility[i]
                     + config.genre_weight * genre_fit * g as f64
@@ -330,7 +378,9 @@ fn simulate_user(config: &SyntheticConfig, cat: &Catalogue, user: usize) -> User
         last = Some(chosen);
         time += gap_law.sample(&mut rng);
         let appeal = utilities[chosen] - best;
-        let rating = (4.5 + appeal + noise.sample(&mut rng)).round().clamp(1.0, 5.0);
+        let rating = (4.5 + appeal + noise.sample(&mut rng))
+            .round()
+            .clamp(1.0, 5.0);
         draw.items.push(chosen as u32);
         draw.times.push(time.floor());
         draw.ratings.push(rating as f32);
@@ -366,7 +416,8 @@ pub fn generate(config: &SyntheticConfig) -> Result<World> {
     let mut user_taste = Vec::with_capacity(config.users);
     let mut user_latent = Vec::with_capacity(config.users);
     for (u, draw) in draws.into_iter().enumerate() {
-        log.users.extend(std::iter::repeat_n(u as u32, draw.items.len()));
+        log.users
+            .extend(std::iter::repeat_n(u as u32, draw.items.len()));
         log.items.extend(&draw.items);
         if let Some(ts) = log.timestamps.as_mut() {
             ts.extend(&draw.times);
@@ -402,7 +453,10 @@ impl World {
             .collect();
         let taste = |code: u32| -> Vec<f32> {
             let full = &self.user_taste[code as usize];
-            genre_index.iter().map(|&k| full.get(k).copied().unwrap_or(0.0)).collect()
+            genre_index
+                .iter()
+                .map(|&k| full.get(k).copied().unwrap_or(0.0))
+                .collect()
         };
         let item = |code: u32, values: &Vec<Vec<f32>>, dim: usize| {
             if code == u32::MAX {
@@ -412,15 +466,35 @@ impl World {
             }
         };
         let scalar = |code: u32, values: &Vec<f32>| {
-            if code == u32::MAX { 0.0 } else { values[code as usize] }
+            if code == u32::MAX {
+                0.0
+            } else {
+                values[code as usize]
+            }
         };
         SyntheticTruth {
             config: config.clone(),
             user_taste: keys.users.iter().map(|&c| taste(c)).collect(),
-            user_latent: keys.users.iter().map(|&c| self.user_latent[c as usize].clone()).collect(),
-            item_latent: keys.items.iter().map(|&c| item(c, &self.item_latent, config.latent_dim)).collect(),
-            item_quality: keys.items.iter().map(|&c| scalar(c, &self.item_quality)).collect(),
-            item_popularity: keys.items.iter().map(|&c| scalar(c, &self.item_popularity)).collect(),
+            user_latent: keys
+                .users
+                .iter()
+                .map(|&c| self.user_latent[c as usize].clone())
+                .collect(),
+            item_latent: keys
+                .items
+                .iter()
+                .map(|&c| item(c, &self.item_latent, config.latent_dim))
+                .collect(),
+            item_quality: keys
+                .items
+                .iter()
+                .map(|&c| scalar(c, &self.item_quality))
+                .collect(),
+            item_popularity: keys
+                .items
+                .iter()
+                .map(|&c| scalar(c, &self.item_popularity))
+                .collect(),
         }
     }
 }

@@ -106,7 +106,12 @@ impl Table {
     }
 
     /// Parses text already in memory (used by the readers that transform a file first).
-    pub fn parse_text(path: &Path, bytes: Vec<u8>, layout: &TextLayout, expected: &str) -> Result<Table> {
+    pub fn parse_text(
+        path: &Path,
+        bytes: Vec<u8>,
+        layout: &TextLayout,
+        expected: &str,
+    ) -> Result<Table> {
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return Err(DataError::Empty {
                 path: path.to_path_buf(),
@@ -160,12 +165,10 @@ impl Table {
             for extra in names.len()..frame.width() {
                 all.push(format!("extra_{}", extra + 1));
             }
-            frame
-                .set_column_names(&all)
-                .map_err(|e| DataError::Table {
-                    path: path.to_path_buf(),
-                    message: e.to_string(),
-                })?;
+            frame.set_column_names(&all).map_err(|e| DataError::Table {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
         }
         Ok(Table {
             path: path.to_path_buf(),
@@ -178,10 +181,12 @@ impl Table {
     /// Reads a Parquet file.
     pub fn read_parquet(path: &Path, expected: &str) -> Result<Table> {
         let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
-        let frame = ParquetReader::new(file).finish().map_err(|e| DataError::Table {
-            path: path.to_path_buf(),
-            message: format!("{e} (expected a Parquet file)"),
-        })?;
+        let frame = ParquetReader::new(file)
+            .finish()
+            .map_err(|e| DataError::Table {
+                path: path.to_path_buf(),
+                message: format!("{e} (expected a Parquet file)"),
+            })?;
         if frame.height() == 0 {
             return Err(DataError::Empty {
                 path: path.to_path_buf(),
@@ -226,13 +231,15 @@ impl Table {
     }
 
     pub(crate) fn column(&self, name: &str, expected: &str) -> Result<&Column> {
-        self.frame.column(name).map_err(|_| DataError::MissingColumn {
-            path: self.path.clone(),
-            field: name.to_string(),
-            expected: expected.to_string(),
-            found: format!("[{}]", self.column_names().join(", ")),
-            hint: describe_columns_hint(self),
-        })
+        self.frame
+            .column(name)
+            .map_err(|_| DataError::MissingColumn {
+                path: self.path.clone(),
+                field: name.to_string(),
+                expected: expected.to_string(),
+                found: format!("[{}]", self.column_names().join(", ")),
+                hint: describe_columns_hint(self),
+            })
     }
 
     fn table_error(&self, e: PolarsError) -> DataError {
@@ -245,7 +252,9 @@ impl Table {
     /// The column as text; numbers in Parquet are formatted.
     fn text_column(&self, name: &str, expected: &str) -> Result<StringChunked> {
         let column = self.column(name, expected)?;
-        let column = column.cast(&DataType::String).map_err(|e| self.table_error(e))?;
+        let column = column
+            .cast(&DataType::String)
+            .map_err(|e| self.table_error(e))?;
         column.str().cloned().map_err(|e| self.table_error(e))
     }
 
@@ -393,7 +402,8 @@ fn separator_hint(frame: &DataFrame, expected: &str) -> String {
         .and_then(|c| c.str().ok().and_then(|s| s.get(0).map(str::to_string)))
         .unwrap_or_default();
     for candidate in ["\t", ",", ";", "|", "::"] {
-        if candidate != expected && (header.contains(candidate) || first_value.contains(candidate)) {
+        if candidate != expected && (header.contains(candidate) || first_value.contains(candidate))
+        {
             return format!(
                 "; the file seems to be separated by {} but {} was expected (set the separator with --sep or the format with --format)",
                 describe_separator(candidate),

@@ -47,9 +47,23 @@ impl Default for ItemTableSpec {
     }
 }
 
-const USER_NAMES: &[&str] = &["user_id", "userid", "user", "uid", "customer_id", "visitorid"];
+const USER_NAMES: &[&str] = &[
+    "user_id",
+    "userid",
+    "user",
+    "uid",
+    "customer_id",
+    "visitorid",
+];
 const ITEM_NAMES: &[&str] = &[
-    "item_id", "itemid", "item", "iid", "movieid", "movie_id", "product_id", "productid",
+    "item_id",
+    "itemid",
+    "item",
+    "iid",
+    "movieid",
+    "movie_id",
+    "product_id",
+    "productid",
 ];
 const TIME_NAMES: &[&str] = &["timestamp", "time", "ts", "datetime", "date", "event_time"];
 const RATING_NAMES: &[&str] = &["rating", "score", "stars"];
@@ -92,7 +106,12 @@ fn read_any(path: &Path, kind: TableKind, expected: &str) -> Result<Table> {
 }
 
 /// Finds a column: the one asked for (which must exist) or the first usual name present.
-fn resolve(table: &Table, wanted: &Option<String>, usual: &[&str], role: &str) -> Result<Option<String>> {
+fn resolve(
+    table: &Table,
+    wanted: &Option<String>,
+    usual: &[&str],
+    role: &str,
+) -> Result<Option<String>> {
     let names = table.column_names();
     if let Some(w) = wanted {
         if table.has_column(w) {
@@ -117,7 +136,13 @@ fn resolve(table: &Table, wanted: &Option<String>, usual: &[&str], role: &str) -
     Ok(None)
 }
 
-fn required(table: &Table, found: Option<String>, usual: &[&str], role: &str, flag: &str) -> Result<String> {
+fn required(
+    table: &Table,
+    found: Option<String>,
+    usual: &[&str],
+    role: &str,
+    flag: &str,
+) -> Result<String> {
     found.ok_or_else(|| DataError::MissingColumn {
         path: table.path.clone(),
         field: usual[0].to_string(),
@@ -128,8 +153,17 @@ fn required(table: &Table, found: Option<String>, usual: &[&str], role: &str, fl
 }
 
 /// Reads an interaction log with the given column mapping.
-pub fn read_tabular(path: &Path, kind: TableKind, columns: &ColumnMapping, items: Option<&ItemTableSpec>) -> Result<RawLog> {
-    let table = read_any(path, kind, "a header line naming the user and item columns, then rows")?;
+pub fn read_tabular(
+    path: &Path,
+    kind: TableKind,
+    columns: &ColumnMapping,
+    items: Option<&ItemTableSpec>,
+) -> Result<RawLog> {
+    let table = read_any(
+        path,
+        kind,
+        "a header line naming the user and item columns, then rows",
+    )?;
     let user = resolve(&table, &columns.user, USER_NAMES, "user id")?;
     let user = required(&table, user, USER_NAMES, "user id", "--user-col")?;
     let item = resolve(&table, &columns.item, ITEM_NAMES, "item id")?;
@@ -174,7 +208,11 @@ pub fn read_item_table(spec: &ItemTableSpec) -> Result<FxHashMap<String, ItemMet
         Some("parquet") | Some("pq") => TableKind::Parquet,
         _ => TableKind::Delimited(guess_separator(&spec.path)),
     };
-    let table = read_any(&spec.path, kind, "a header line naming the item id column, then rows")?;
+    let table = read_any(
+        &spec.path,
+        kind,
+        "a header line naming the item id column, then rows",
+    )?;
     let id = resolve(&table, &spec.id, ITEM_NAMES, "item id")?;
     let id = required(&table, id, ITEM_NAMES, "item id", "--item-id-col")?;
     let title = resolve(&table, &spec.title, TITLE_NAMES, "title")?;
