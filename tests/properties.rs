@@ -97,8 +97,9 @@ proptest! {
             for u in 0..d.num_users() {
                 prop_assert!(d.sequence(u).len() >= ku);
             }
-            for i in 1..=d.num_items() {
-                prop_assert!(counts[i] as usize >= ki);
+            prop_assert_eq!(counts.len(), d.num_items() + 1);
+            for &count in &counts[1..] {
+                prop_assert!(count as usize >= ki);
             }
         }
     }

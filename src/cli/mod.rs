@@ -15,6 +15,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process: boxing would buy nothing
 enum Command {
     /// Inspect and split datasets.
     #[command(subcommand)]

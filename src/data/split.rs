@@ -10,23 +10,18 @@ use super::dataset::Dataset;
 use super::error::{DataError, Result};
 
 /// How to split.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum SplitStrategy {
     /// The last interaction of each user is the test target, the one before it the validation
     /// target, the rest is training (the usual protocol for sequential recommendation). A user
     /// with 2 interactions has no validation target; a user with 1 has only training.
+    #[default]
     LeaveOneOut,
     /// One global cut in time: the earliest `train` share of all interactions trains, the next
     /// `valid` share validates, the rest tests. Cuts are at timestamps, so one moment never
     /// falls on both sides.
     Temporal { train: f64, valid: f64 },
-}
-
-impl Default for SplitStrategy {
-    fn default() -> Self {
-        SplitStrategy::LeaveOneOut
-    }
 }
 
 /// Cut points per user.

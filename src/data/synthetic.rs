@@ -4,8 +4,8 @@
 //! later play the same users.
 //!
 //! The choice process, per step of a user's session: every unseen item gets a utility
-//! `genre_weight · taste·genres(i) + latent_weight · u·v_i + sequence_weight · v_last·v_i
-//!  + quality_weight · q_i + popularity_weight · log p_i`, and the next item is drawn from the
+//! `genre_weight · taste·genres(i) + latent_weight · u·v_i + sequence_weight · v_last·v_i +
+//! quality_weight · q_i + popularity_weight · log p_i`, and the next item is drawn from the
 //! softmax of the utilities. After each step the taste drifts: with probability `drift` one
 //! genre gains appeal. The `v_last` term gives sequences short-term structure that a
 //! sequential model can learn and a popularity baseline cannot.
