@@ -4,3 +4,6 @@
 //! map of modules and the direction of their dependencies.
 
 pub mod data;
+pub mod eval;
+pub mod recommend;
+pub mod runs;

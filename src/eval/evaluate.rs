@@ -1,0 +1,287 @@
+//! Running a model over every user with a target and averaging the metrics.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::metrics::{BeyondAccuracy, Catalogue, RANKING_METRICS, RankingMetrics};
+use super::protocol::{Protocol, Sampling, draw_negatives};
+use crate::data::{Dataset, Split};
+use crate::recommend::{Query, Recommender, ScoreError, top_k_among};
+
+/// Which target is predicted: validation (history = train) or test (history = train + valid).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Valid,
+    Test,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EvalConfig {
+    pub protocol: Protocol,
+    /// Cut-offs K, e.g. `[5, 10, 20]`.
+    pub cutoffs: Vec<usize>,
+    /// Keep every user's list in the report (for dumps and the app's inspection views).
+    #[serde(skip)]
+    pub keep_rankings: bool,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        EvalConfig {
+            protocol: Protocol::Full,
+            cutoffs: vec![5, 10, 20],
+            keep_rankings: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error(transparent)]
+    Score(#[from] ScoreError),
+    #[error("no user has a {stage:?} target to evaluate (is the dataset too small for the split?)")]
+    NoUsers { stage: Stage },
+    #[error("cut-offs must be at least 1 (got {0:?})")]
+    BadCutoffs(Vec<usize>),
+    #[error("model {model} scores {got} items but the dataset has {expected}")]
+    WrongCatalogue { model: String, got: usize, expected: usize },
+    #[error("evaluation cancelled")]
+    Cancelled,
+}
+
+/// One user's targets and recommended list (best first, as long as the largest cut-off).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserRanking {
+    pub user: u32,
+    pub targets: Vec<u32>,
+    pub list: Vec<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    pub model: String,
+    pub stage: Stage,
+    /// Shown with every result, e.g. `full ranking` or `sampled uni100`.
+    pub protocol: String,
+    pub users: usize,
+    /// `hit@10`, `ndcg@10`, `item_coverage@10`, … averaged over evaluated users.
+    pub metrics: BTreeMap<String, f64>,
+    pub seconds: f64,
+    #[serde(skip)]
+    pub rankings: Vec<UserRanking>,
+}
+
+impl EvalReport {
+    pub fn users_per_second(&self) -> f64 {
+        self.users as f64 / self.seconds.max(1e-9)
+    }
+}
+
+/// Score buffers per batch are kept under this many bytes, whatever the catalogue's size.
+const BATCH_BYTES: usize = 64 << 20;
+
+/// Evaluates `model` on every user with a target at `stage`.
+///
+/// Each user's earlier interactions are excluded from the ranking, except the targets
+/// themselves (a re-consumed item stays rankable). Ties are broken by item index, ascending.
+/// Users are scored in batches bounded by [`BATCH_BYTES`] on rayon threads. `progress(done,
+/// total)` is called after each batch; returning `false` cancels.
+pub fn evaluate(
+    model: &dyn Recommender,
+    dataset: &Dataset,
+    split: &Split,
+    stage: Stage,
+    config: &EvalConfig,
+    progress: &(dyn Fn(usize, usize) -> bool + Sync),
+) -> Result<EvalReport, EvalError> {
+    let started = Instant::now();
+    if config.cutoffs.is_empty() || config.cutoffs.contains(&0) {
+        return Err(EvalError::BadCutoffs(config.cutoffs.clone()));
+    }
+    if model.num_items() != dataset.num_items() {
+        return Err(EvalError::WrongCatalogue {
+            model: model.name().to_string(),
+            got: model.num_items(),
+            expected: dataset.num_items(),
+        });
+    }
+    let max_k = config.cutoffs.iter().copied().max().unwrap_or(10);
+    let users: Vec<u32> = (0..dataset.num_users() as u32)
+        .filter(|&u| !targets_of(dataset, split, stage, u).is_empty())
+        .collect();
+    if users.is_empty() {
+        return Err(EvalError::NoUsers { stage });
+    }
+    let popularity = training_counts(dataset, split);
+    let cumulative = match config.protocol {
+        Protocol::Sampled {
+            sampling: Sampling::Popularity,
+            ..
+        } => Some(
+            popularity
+                .iter()
+                .scan(0.0, |sum, &c| {
+                    *sum += c as f64;
+                    Some(*sum)
+                })
+                .collect::<Vec<f64>>(),
+        ),
+        _ => None,
+    };
+
+    let width = dataset.num_items() + 1;
+    let batch = (BATCH_BYTES / (4 * width)).clamp(1, 256);
+    let done = AtomicUsize::new(0);
+    let cancelled = AtomicBool::new(false);
+    let rankings: Vec<UserRanking> = users
+        .par_chunks(batch)
+        .map_init(Vec::<f32>::new, |scores, chunk| {
+            if cancelled.load(Ordering::Relaxed) {
+                return Err(EvalError::Cancelled);
+            }
+            let queries: Vec<Query<'_>> = chunk
+                .iter()
+                .map(|&u| Query {
+                    user: Some(u),
+                    history: history_of(dataset, split, stage, u),
+                })
+                .collect();
+            scores.clear();
+            scores.resize(chunk.len() * width, 0.0);
+            model.score_batch(&queries, scores);
+            let mut out = Vec::with_capacity(chunk.len());
+            for (query, row) in queries.iter().zip(scores.chunks_exact_mut(width)) {
+                let user = query.user.unwrap_or_default();
+                let mut targets = targets_of(dataset, split, stage, user).to_vec();
+                targets.sort_unstable();
+                targets.dedup();
+                let candidates = match config.protocol {
+                    Protocol::Full => None,
+                    Protocol::Sampled { negatives, seed, .. } => {
+                        let mut excluded: Vec<u32> = query.history.iter().chain(&targets).copied().collect();
+                        excluded.sort_unstable();
+                        excluded.dedup();
+                        let mut candidates =
+                            draw_negatives(negatives, width - 1, &excluded, cumulative.as_deref(), seed, user);
+                        candidates.extend_from_slice(&targets);
+                        Some(candidates)
+                    }
+                };
+                let list = top_k_among(row, query.history, &targets, candidates.as_deref(), max_k)
+                    .map_err(|e| e.for_model(model.name(), Some(user)))?;
+                out.push(UserRanking { user, targets, list });
+            }
+            let finished = done.fetch_add(chunk.len(), Ordering::Relaxed) + chunk.len();
+            if !progress(finished, users.len()) {
+                cancelled.store(true, Ordering::Relaxed);
+            }
+            Ok(out)
+        })
+        .collect::<Result<Vec<_>, EvalError>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    if cancelled.load(Ordering::Relaxed) {
+        return Err(EvalError::Cancelled);
+    }
+
+    let mut metrics = BTreeMap::new();
+    let catalogue = Catalogue {
+        popularity: &popularity,
+        categories: dataset.items.iter().map(|i| i.categories.as_slice()).collect(),
+    };
+    let lists: Vec<&[u32]> = rankings.iter().map(|r| r.list.as_slice()).collect();
+    for &k in &config.cutoffs {
+        let mut sum = RankingMetrics::default();
+        for r in &rankings {
+            sum.add(&RankingMetrics::of(&r.list, &r.targets, k));
+        }
+        for (name, value) in RANKING_METRICS.iter().zip(sum.values()) {
+            metrics.insert(format!("{name}@{k}"), value / rankings.len() as f64);
+        }
+        let beyond = BeyondAccuracy::of(&lists, k, &catalogue);
+        metrics.insert(format!("item_coverage@{k}"), beyond.item_coverage);
+        metrics.insert(format!("gini@{k}"), beyond.gini);
+        metrics.insert(format!("avg_popularity@{k}"), beyond.avg_popularity);
+        metrics.insert(format!("tail_share@{k}"), beyond.tail_share);
+        metrics.insert(format!("entropy@{k}"), beyond.entropy);
+        if let Some(ild) = beyond.ild {
+            metrics.insert(format!("ild@{k}"), ild);
+        }
+    }
+    Ok(EvalReport {
+        model: model.name().to_string(),
+        stage,
+        protocol: config.protocol.label(),
+        users: rankings.len(),
+        metrics,
+        seconds: started.elapsed().as_secs_f64(),
+        rankings: if config.keep_rankings { rankings } else { Vec::new() },
+    })
+}
+
+/// The history a user is scored with at `stage`.
+pub fn history_of<'a>(dataset: &'a Dataset, split: &Split, stage: Stage, user: u32) -> &'a [u32] {
+    match stage {
+        Stage::Valid => split.train(dataset, user as usize),
+        Stage::Test => split.before_test(dataset, user as usize),
+    }
+}
+
+/// The items a user is expected to meet next at `stage`.
+pub fn targets_of<'a>(dataset: &'a Dataset, split: &Split, stage: Stage, user: u32) -> &'a [u32] {
+    match stage {
+        Stage::Valid => split.valid(dataset, user as usize),
+        Stage::Test => split.test(dataset, user as usize),
+    }
+}
+
+/// Interaction count per item index in the training split.
+pub fn training_counts(dataset: &Dataset, split: &Split) -> Vec<u32> {
+    let mut counts = vec![0u32; dataset.num_items() + 1];
+    for u in 0..dataset.num_users() {
+        for &i in split.train(dataset, u) {
+            counts[i as usize] += 1;
+        }
+    }
+    counts
+}
+
+/// Writes what an independent checker needs to recompute full-ranking metrics: `scores.f32`
+/// (raw little-endian f32 scores, one row of `num_items + 1` per evaluated user, in user order)
+/// and `users.tsv` (`user<TAB>targets<TAB>history`, items space-separated).
+pub fn write_score_dump(
+    model: &dyn Recommender,
+    dataset: &Dataset,
+    split: &Split,
+    stage: Stage,
+    dir: &Path,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let mut scores_file = std::io::BufWriter::new(std::fs::File::create(dir.join("scores.f32"))?);
+    let mut users_file = std::io::BufWriter::new(std::fs::File::create(dir.join("users.tsv"))?);
+    let mut scores = vec![0.0f32; dataset.num_items() + 1];
+    let join = |items: &[u32]| items.iter().map(u32::to_string).collect::<Vec<_>>().join(" ");
+    for u in 0..dataset.num_users() as u32 {
+        let targets = targets_of(dataset, split, stage, u);
+        if targets.is_empty() {
+            continue;
+        }
+        let history = history_of(dataset, split, stage, u);
+        model.score(Query { user: Some(u), history }, &mut scores);
+        for s in &scores {
+            scores_file.write_all(&s.to_le_bytes())?;
+        }
+        writeln!(users_file, "{u}\t{}\t{}", join(targets), join(history))?;
+    }
+    scores_file.flush()?;
+    users_file.flush()
+}

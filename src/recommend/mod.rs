@@ -1,0 +1,113 @@
+//! The [`Recommender`] trait every model answers, and the baselines behind it.
+//!
+//! Scores are indexed by item index: `scores[0]` is the padding item and is never recommended.
+
+mod bpr;
+mod content;
+mod itemknn;
+mod pop;
+mod topk;
+
+use serde::{Deserialize, Serialize};
+
+pub use bpr::{Bpr, BprConfig};
+pub use content::Content;
+pub use itemknn::{ItemKnn, ItemKnnConfig};
+pub use pop::Pop;
+pub use topk::{ScoreError, top_k_among, top_k_excluding};
+
+use crate::data::{Dataset, Split};
+
+/// One request for scores: a user's history, oldest first, and the user's index in the training
+/// data when the user is known (a simulated user has none).
+#[derive(Debug, Clone, Copy)]
+pub struct Query<'a> {
+    pub user: Option<u32>,
+    pub history: &'a [u32],
+}
+
+/// A model that scores every item for a history. Higher is better.
+pub trait Recommender: Send + Sync {
+    /// A short name for tables and error messages (`Pop`, `ItemKNN`, …).
+    fn name(&self) -> &str;
+
+    /// Number of real items; score buffers have `num_items() + 1` entries (index 0 is padding).
+    fn num_items(&self) -> usize;
+
+    /// Writes a score for every item into `scores` (length `num_items() + 1`), overwriting what
+    /// is there. Must not allocate per call: evaluation calls it once per user.
+    fn score(&self, query: Query<'_>, scores: &mut [f32]);
+
+    /// Scores several queries at once into `scores` (row-major, `num_items() + 1` per query).
+    /// Models that gain from batching (a Transformer on a GPU) override it.
+    fn score_batch(&self, queries: &[Query<'_>], scores: &mut [f32]) {
+        let width = self.num_items() + 1;
+        for (query, row) in queries.iter().zip(scores.chunks_exact_mut(width)) {
+            self.score(*query, row);
+        }
+    }
+
+    /// The `k` best items for a history, the history itself excluded, best first; ties go to the
+    /// lower item index.
+    fn top_k(&self, query: Query<'_>, k: usize) -> Result<Vec<u32>, ScoreError> {
+        let mut scores = vec![0.0; self.num_items() + 1];
+        self.score(query, &mut scores);
+        top_k_excluding(&mut scores, query.history, &[], k).map_err(|e| e.for_model(self.name(), query.user))
+    }
+}
+
+/// The baselines, by name, with their settings; what `reclab eval --model` builds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "model", rename_all = "lowercase")]
+pub enum BaselineConfig {
+    Pop,
+    #[serde(rename = "itemknn")]
+    ItemKnn(ItemKnnConfig),
+    Bpr(BprConfig),
+    Content,
+}
+
+impl BaselineConfig {
+    /// The model's display name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            BaselineConfig::Pop => "Pop",
+            BaselineConfig::ItemKnn(_) => "ItemKNN",
+            BaselineConfig::Bpr(_) => "BPR-MF",
+            BaselineConfig::Content => "Content",
+        }
+    }
+
+    /// Fits the baseline on the training part of `split`.
+    pub fn fit(&self, dataset: &Dataset, split: &Split) -> Box<dyn Recommender> {
+        match self {
+            BaselineConfig::Pop => Box::new(Pop::fit(dataset, split)),
+            BaselineConfig::ItemKnn(config) => Box::new(ItemKnn::fit(dataset, split, config)),
+            BaselineConfig::Bpr(config) => Box::new(Bpr::fit(dataset, split, config)),
+            BaselineConfig::Content => Box::new(Content::from_categories(dataset)),
+        }
+    }
+}
+
+/// Training sequences of every user, as the baselines see them.
+pub(crate) fn training_sequences<'a>(dataset: &'a Dataset, split: &Split) -> Vec<&'a [u32]> {
+    (0..dataset.num_users()).map(|u| split.train(dataset, u)).collect()
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with a zeroed per-thread buffer of `len` floats, so that scoring allocates only the
+/// first time a thread needs a buffer that large.
+pub(crate) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buffer) => {
+            buffer.clear();
+            buffer.resize(len, 0.0);
+            f(&mut buffer)
+        }
+        // Re-entered from inside `f` (a model scoring through another): use a fresh buffer.
+        Err(_) => f(&mut vec![0.0; len]),
+    })
+}
