@@ -41,11 +41,24 @@ pub enum DataCommand {
     },
 }
 
-/// Which dataset and how to shape it; shared by every subcommand that loads data.
+/// A dataset given as a positional path, and how to shape it.
 #[derive(Debug, Args)]
 pub struct DatasetArgs {
     /// A dataset folder, any file of its set, or `synthetic`.
     pub path: String,
+    #[command(flatten)]
+    pub options: DatasetOptions,
+}
+
+impl DatasetArgs {
+    pub fn load(&self) -> Result<Dataset> {
+        self.options.load(&self.path)
+    }
+}
+
+/// How to read and shape a dataset; shared by every subcommand that loads data.
+#[derive(Debug, Args)]
+pub struct DatasetOptions {
     /// Skip detection: ml-100k, ml-1m, ml-latest, recbole, csv, tsv, parquet, synthetic.
     #[arg(long)]
     pub format: Option<Format>,
@@ -113,8 +126,8 @@ pub struct DatasetArgs {
     pub cache_dir: Option<PathBuf>,
 }
 
-impl DatasetArgs {
-    pub fn spec(&self) -> LoadSpec {
+impl DatasetOptions {
+    pub fn spec(&self, path: &str) -> LoadSpec {
         let mut synthetic = SyntheticConfig::default();
         if let Some(seed) = self.seed {
             synthetic.seed = seed;
@@ -126,7 +139,7 @@ impl DatasetArgs {
             synthetic.items = items;
         }
         LoadSpec {
-            path: self.path.clone(),
+            path: path.to_string(),
             format: self.format,
             columns: ColumnMapping {
                 user: self.user_col.clone(),
@@ -154,14 +167,23 @@ impl DatasetArgs {
         }
     }
 
-    pub fn load(&self) -> Result<Dataset> {
+    pub fn load(&self, path: &str) -> Result<Dataset> {
         let cache_dir = if self.no_cache {
             None
         } else {
             self.cache_dir.clone().or_else(cache::default_cache_dir)
         };
-        let dataset = reclab::data::load(&self.spec(), cache_dir.as_deref())?;
+        let dataset = reclab::data::load(&self.spec(path), cache_dir.as_deref())?;
         Ok(dataset)
+    }
+}
+
+/// A split strategy from its command-line name.
+pub fn parse_strategy(name: &str, train: f64, valid: f64) -> Result<SplitStrategy> {
+    match name {
+        "loo" | "leave-one-out" => Ok(SplitStrategy::LeaveOneOut),
+        "temporal" => Ok(SplitStrategy::Temporal { train, valid }),
+        other => anyhow::bail!("unknown split strategy `{other}`; expected `loo` or `temporal`"),
     }
 }
 
@@ -183,13 +205,7 @@ pub fn run(command: DataCommand) -> Result<()> {
             train,
             valid,
         } => {
-            let strategy = match strategy.as_str() {
-                "loo" | "leave-one-out" => SplitStrategy::LeaveOneOut,
-                "temporal" => SplitStrategy::Temporal { train, valid },
-                other => {
-                    anyhow::bail!("unknown split strategy `{other}`; expected `loo` or `temporal`")
-                }
-            };
+            let strategy = parse_strategy(&strategy, train, valid)?;
             let dataset = dataset.load()?;
             let split = Split::new(&dataset, strategy)?;
             write_split(&dataset, &split, &out)?;

@@ -2,6 +2,8 @@
 
 mod bench;
 mod data;
+mod eval;
+mod runs;
 
 use anyhow::Result;
 use clap::{CommandFactory, Parser, Subcommand};
@@ -20,6 +22,11 @@ enum Command {
     /// Inspect and split datasets.
     #[command(subcommand)]
     Data(data::DataCommand),
+    /// Fit a baseline, evaluate it on the test split and save a run.
+    Eval(eval::EvalArgs),
+    /// List and compare saved runs.
+    #[command(subcommand)]
+    Runs(runs::RunsCommand),
     /// Measure speed (load + preprocess, …).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -28,6 +35,8 @@ enum Command {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Data(command)) => data::run(command),
+        Some(Command::Eval(args)) => eval::run(args),
+        Some(Command::Runs(command)) => runs::run(command),
         Some(Command::Bench(command)) => bench::run(command),
         None => {
             // Until the app exists, the default is help and the embedded default dataset.

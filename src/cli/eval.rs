@@ -1,0 +1,247 @@
+//! `reclab eval …`: fit a baseline, evaluate it, print the metrics and save a run.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use reclab::data::{Dataset, Split};
+use reclab::eval::{EvalConfig, EvalReport, Protocol, Stage, evaluate, write_score_dump};
+use reclab::recommend::{BaselineConfig, BprConfig, ItemKnnConfig};
+use reclab::runs::{DatasetInfo, ModelInfo, RunFile, RunStatus};
+
+use super::data::{DatasetOptions, parse_strategy};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModelName {
+    Pop,
+    Itemknn,
+    Bpr,
+    Content,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The model to fit on the training split.
+    #[arg(long, value_enum)]
+    model: ModelName,
+    /// A dataset folder, any file of its set, or `synthetic`.
+    #[arg(long, default_value = "synthetic")]
+    data: String,
+    #[command(flatten)]
+    options: DatasetOptions,
+    /// `loo` (leave-one-out by time) or `temporal` (global cut by time).
+    #[arg(long, default_value = "loo")]
+    split: String,
+    /// Share of interactions for training (temporal split).
+    #[arg(long, default_value_t = 0.8)]
+    train: f64,
+    /// Share of interactions for validation (temporal split).
+    #[arg(long, default_value_t = 0.1)]
+    valid: f64,
+    /// `full` (all unseen items, the default), or sampled: `uni100`, `pop100` (any count).
+    #[arg(long, default_value = "full")]
+    protocol: Protocol,
+    /// Cut-offs, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "5,10,20")]
+    k: Vec<usize>,
+    /// Print one JSON object instead of tables.
+    #[arg(long)]
+    json: bool,
+    /// Folder that receives the run.
+    #[arg(long, default_value = "experiments")]
+    out: PathBuf,
+    /// Do not write a run.
+    #[arg(long)]
+    no_save: bool,
+    /// Also write raw test scores and lists here (`scores.f32`, `users.tsv`, `metrics.json`) for
+    /// an independent check (tests/reference/ranking_metrics.py).
+    #[arg(long)]
+    dump: Option<PathBuf>,
+    /// ItemKNN: neighbours kept per item.
+    #[arg(long, default_value_t = 100)]
+    neighbours: usize,
+    /// ItemKNN: shrinkage of the cosine.
+    #[arg(long, default_value_t = 0.0)]
+    shrink: f32,
+    /// BPR-MF: latent factors.
+    #[arg(long, default_value_t = 64)]
+    factors: usize,
+    /// BPR-MF: epochs.
+    #[arg(long, default_value_t = 30)]
+    epochs: usize,
+    /// BPR-MF: learning rate.
+    #[arg(long, default_value_t = 0.05)]
+    lr: f32,
+    /// BPR-MF: L2 regularisation.
+    #[arg(long, default_value_t = 0.0025)]
+    reg: f32,
+}
+
+impl EvalArgs {
+    fn seed(&self) -> u64 {
+        self.options.seed.unwrap_or(42)
+    }
+
+    fn baseline(&self) -> Result<BaselineConfig> {
+        Ok(match self.model {
+            ModelName::Pop => BaselineConfig::Pop,
+            ModelName::Itemknn => {
+                anyhow::ensure!(self.shrink >= 0.0, "--shrink must be 0 or more (got {})", self.shrink);
+                anyhow::ensure!(self.neighbours > 0, "--neighbours must be at least 1");
+                BaselineConfig::ItemKnn(ItemKnnConfig {
+                    neighbours: self.neighbours,
+                    shrink: self.shrink,
+                })
+            }
+            ModelName::Bpr => {
+                anyhow::ensure!(self.factors > 0, "--factors must be at least 1");
+                anyhow::ensure!(self.lr > 0.0 && self.lr.is_finite(), "--lr must be a positive number");
+                BaselineConfig::Bpr(BprConfig {
+                    factors: self.factors,
+                    epochs: self.epochs,
+                    learning_rate: self.lr,
+                    regularization: self.reg,
+                    seed: self.seed(),
+                    ..BprConfig::default()
+                })
+            }
+            ModelName::Content => BaselineConfig::Content,
+        })
+    }
+
+    fn eval_config(&self) -> EvalConfig {
+        let protocol = match self.protocol {
+            Protocol::Sampled { negatives, sampling, .. } => Protocol::Sampled {
+                negatives,
+                sampling,
+                seed: self.seed(),
+            },
+            Protocol::Full => Protocol::Full,
+        };
+        EvalConfig {
+            protocol,
+            cutoffs: self.k.clone(),
+            keep_rankings: false,
+        }
+    }
+}
+
+pub fn run(args: EvalArgs) -> Result<()> {
+    let baseline = args.baseline()?;
+    let config = args.eval_config();
+    let dataset = args.options.load(&args.data)?;
+    let strategy = parse_strategy(&args.split, args.train, args.valid)?;
+    let split = Split::new(&dataset, strategy)?;
+
+    let mut run = RunFile::new(
+        ModelInfo {
+            name: baseline.name().to_string(),
+            config: serde_json::to_value(&baseline)?,
+        },
+        DatasetInfo::of(&args.data, &dataset, strategy),
+        config.protocol.label(),
+        config.cutoffs.clone(),
+        args.seed(),
+        "cpu",
+    );
+    eprintln!("fitting {} on {} …", baseline.name(), dataset.name);
+    let started = Instant::now();
+    let model = baseline.fit(&dataset, &split);
+    run.timings_secs.insert("fit".into(), started.elapsed().as_secs_f64());
+
+    let progress = |done: usize, total: usize| {
+        eprint!("\r{} {done}/{total} users", baseline.name());
+        let _ = std::io::stderr().flush();
+        true
+    };
+    let valid = match evaluate(model.as_ref(), &dataset, &split, Stage::Valid, &config, &progress) {
+        Ok(report) => Some(report),
+        Err(reclab::eval::EvalError::NoUsers { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let test = evaluate(model.as_ref(), &dataset, &split, Stage::Test, &config, &progress)?;
+    eprintln!();
+    if let Some(valid) = &valid {
+        run.valid_metrics = valid.metrics.clone();
+        run.timings_secs.insert("valid".into(), valid.seconds);
+    }
+    run.test_metrics = test.metrics.clone();
+    run.timings_secs.insert("test".into(), test.seconds);
+    run.status = RunStatus::Completed;
+
+    if let Some(dir) = &args.dump {
+        anyhow::ensure!(config.protocol == Protocol::Full, "--dump needs the full-ranking protocol");
+        write_score_dump(model.as_ref(), &dataset, &split, Stage::Test, dir)
+            .with_context(|| format!("writing the score dump to {}", dir.display()))?;
+        let metrics = serde_json::json!({ "cutoffs": config.cutoffs, "metrics": test.metrics });
+        std::fs::write(dir.join("metrics.json"), serde_json::to_vec_pretty(&metrics)?)
+            .with_context(|| format!("writing {}", dir.join("metrics.json").display()))?;
+    }
+    let saved = if args.no_save { None } else { Some(run.save(&args.out)?) };
+
+    if args.json {
+        let out = serde_json::json!({
+            "model": run.model.name,
+            "dataset": dataset.name,
+            "protocol": test.protocol,
+            "users": test.users,
+            "metrics": test.metrics,
+            "valid_metrics": run.valid_metrics,
+            "timings_secs": run.timings_secs,
+            "run": saved,
+        });
+        println!("{out}");
+    } else {
+        print_report(&dataset, &test, &config.cutoffs);
+        if let Some(dir) = saved {
+            println!("run saved to {}", dir.display());
+        }
+    }
+    Ok(())
+}
+
+fn print_report(dataset: &Dataset, report: &EvalReport, cutoffs: &[usize]) {
+    println!(
+        "{} on {} ({} users, {} items), test targets, {}: {} users in {:.2} s",
+        report.model,
+        dataset.name,
+        dataset.num_users(),
+        dataset.num_items(),
+        report.protocol,
+        report.users,
+        report.seconds
+    );
+    let columns = [
+        ("HR", "hit"),
+        ("Recall", "recall"),
+        ("NDCG", "ndcg"),
+        ("MRR", "mrr"),
+        ("Prec", "precision"),
+        ("MAP", "map"),
+        ("Cover", "item_coverage"),
+        ("Gini", "gini"),
+        ("AvgPop", "avg_popularity"),
+        ("Tail", "tail_share"),
+        ("Entropy", "entropy"),
+        ("ILD", "ild"),
+    ];
+    print!("{:>5}", "K");
+    for (label, _) in columns {
+        print!(" {label:>8}");
+    }
+    println!();
+    for k in cutoffs {
+        print!("{k:>5}");
+        for (_, name) in columns {
+            match report.metrics.get(&format!("{name}@{k}")) {
+                Some(v) if name == "avg_popularity" => print!(" {v:>8.1}"),
+                Some(v) => print!(" {v:>8.4}"),
+                None => print!(" {:>8}", "-"),
+            }
+        }
+        println!();
+    }
+    println!("(with one target per user, as in leave-one-out, HR and Recall are the same number)");
+}
