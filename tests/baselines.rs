@@ -29,9 +29,22 @@ fn knn_world() -> (reclab::data::Dataset, Split) {
 fn pop_counts_training_interactions_only() {
     let (d, split) = knn_world();
     let pop = Pop::fit(&d, &split);
-    assert_eq!(scores(&pop, Some(0), &[]), vec![0.0, 2.0, 3.0, 2.0, 0.0, 0.0]);
+    assert_eq!(
+        scores(&pop, Some(0), &[]),
+        vec![0.0, 2.0, 3.0, 2.0, 0.0, 0.0]
+    );
     // Ties (items 1 and 3) go to the lower index; items 4 and 5 (never trained on) come last.
-    assert_eq!(pop.top_k(Query { user: None, history: &[2] }, 4).unwrap(), vec![1, 3, 4, 5]);
+    assert_eq!(
+        pop.top_k(
+            Query {
+                user: None,
+                history: &[2]
+            },
+            4
+        )
+        .unwrap(),
+        vec![1, 3, 4, 5]
+    );
 }
 
 #[test]
@@ -49,7 +62,14 @@ fn itemknn_cosine_by_hand() {
     close(s[2], 2.0 * 0.816_497);
     close(s[1], 0.5);
     // Shrinkage 1: sim(1,2) = 2/(√6 + 1) = 0.579796.
-    let shrunk = ItemKnn::fit(&d, &split, &ItemKnnConfig { neighbours: 100, shrink: 1.0 });
+    let shrunk = ItemKnn::fit(
+        &d,
+        &split,
+        &ItemKnnConfig {
+            neighbours: 100,
+            shrink: 1.0,
+        },
+    );
     close(shrunk.similarity(1, 2).unwrap(), 0.579_796);
 }
 
@@ -59,7 +79,14 @@ fn itemknn_keeps_each_items_top_neighbours() {
     // N(3) = {2}. A history [1] then scores only item 2; a history [3] scores nothing, because no
     // item keeps 3 as its neighbour.
     let (d, split) = knn_world();
-    let knn = ItemKnn::fit(&d, &split, &ItemKnnConfig { neighbours: 1, shrink: 0.0 });
+    let knn = ItemKnn::fit(
+        &d,
+        &split,
+        &ItemKnnConfig {
+            neighbours: 1,
+            shrink: 0.0,
+        },
+    );
     let s = scores(&knn, None, &[1]);
     close(s[2], 0.816_497);
     close(s[3], 0.0);
@@ -72,7 +99,10 @@ fn itemknn_keeps_each_items_top_neighbours() {
 #[test]
 fn content_matches_the_history_profile() {
     // Items: 1 {A}, 2 {A, B}, 3 {B}, 4 {} (and 5, 6 to fill sequences).
-    let d = common::dataset(&[&[1, 2, 3, 4, 5, 6]], Some(&["A", "A|B", "B", "", "C", "C"]));
+    let d = common::dataset(
+        &[&[1, 2, 3, 4, 5, 6]],
+        Some(&["A", "A|B", "B", "", "C", "C"]),
+    );
     let content = Content::from_categories(&d);
     let s = scores(&content, None, &[1]);
     close(s[1], 1.0);
@@ -116,7 +146,15 @@ fn bpr_learns_group_structure_and_folds_in_new_users() {
     let other_max = (7..=12).map(|i| s[i]).fold(f32::NEG_INFINITY, f32::max);
     assert!(own_min > other_max, "{s:?}");
     // An unknown user with a history from the second group: fold-in ranks that group first.
-    let top = bpr.top_k(Query { user: None, history: &[7, 8] }, 4).unwrap();
+    let top = bpr
+        .top_k(
+            Query {
+                user: None,
+                history: &[7, 8],
+            },
+            4,
+        )
+        .unwrap();
     assert!(top.iter().all(|&i| (9..=12).contains(&i)), "{top:?}");
     // Seeded: the same seed gives the same model, another seed another.
     let again = Bpr::fit(&d, &split, &config);
@@ -131,14 +169,21 @@ fn every_baseline_scores_the_whole_catalogue_without_nan() {
     for config in [
         BaselineConfig::Pop,
         BaselineConfig::ItemKnn(ItemKnnConfig::default()),
-        BaselineConfig::Bpr(BprConfig { epochs: 2, ..BprConfig::default() }),
+        BaselineConfig::Bpr(BprConfig {
+            epochs: 2,
+            ..BprConfig::default()
+        }),
         BaselineConfig::Content,
     ] {
         let model = config.fit(&d, &split);
         assert_eq!(model.num_items(), 12, "{}", model.name());
         for user in [Some(0), None] {
             let s = scores(model.as_ref(), user, &[1, 2]);
-            assert!(s.iter().all(|x| x.is_finite()), "{} gave {s:?}", model.name());
+            assert!(
+                s.iter().all(|x| x.is_finite()),
+                "{} gave {s:?}",
+                model.name()
+            );
         }
     }
 }

@@ -109,3 +109,53 @@ fn no_arguments_prints_help_and_the_synthetic_world() {
     assert!(text.contains("Usage"), "{text}");
     assert!(text.contains("users        1000"), "{text}");
 }
+
+#[test]
+fn eval_writes_a_run_that_runs_list_and_compare_show() {
+    let root = tempfile::tempdir().unwrap();
+    let root_arg = root.path().to_string_lossy().into_owned();
+    let small = ["--synthetic-users", "200", "--synthetic-items", "300"];
+    let mut ids = Vec::new();
+    for model in ["pop", "itemknn"] {
+        let mut args = vec![
+            "eval", "--model", model, "--json", "--k", "5,10", "--out", &root_arg,
+        ];
+        args.extend(small);
+        let out = reclab(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["protocol"], "full ranking");
+        assert_eq!(report["users"], 200);
+        for key in ["ndcg@10", "hit@10", "item_coverage@10", "mrr@5", "gini@10"] {
+            let v = report["metrics"][key]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{key} missing"));
+            assert!((0.0..=1.0).contains(&v), "{key} = {v}");
+        }
+        let run = std::path::PathBuf::from(report["run"].as_str().unwrap());
+        assert!(run.join("run.json").is_file());
+        ids.push(run.file_name().unwrap().to_string_lossy().into_owned());
+    }
+    let listed = reclab(&["runs", "list", &root_arg]);
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(text.contains(&ids[0]) && text.contains(&ids[1]), "{text}");
+    let compared = reclab(&["runs", "compare", "--root", &root_arg, &ids[0], &ids[1]]);
+    let text = String::from_utf8_lossy(&compared.stdout);
+    assert!(text.lines().any(|l| l.starts_with("* model ")), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("  dataset.fingerprint")),
+        "{text}"
+    );
+}
+
+#[test]
+fn eval_rejects_an_unknown_protocol_clearly() {
+    let out = reclab(&["eval", "--model", "pop", "--protocol", "sampled"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("expected full, uni100 or pop100"), "{err}");
+}

@@ -41,8 +41,18 @@ fn full_ranking_excludes_history_and_breaks_ties_by_index() {
     let d = common::dataset(&[&[1, 2, 3, 4], &[5, 1, 2, 6]], None);
     let split = Split::new(&d, SplitStrategy::LeaveOneOut).unwrap();
     // All items tie: the list is the unseen items in index order.
-    let model = Fixed { scores: vec![0.0; 7] };
-    let report = evaluate(&model, &d, &split, Stage::Test, &config(&[2, 10]), &no_progress).unwrap();
+    let model = Fixed {
+        scores: vec![0.0; 7],
+    };
+    let report = evaluate(
+        &model,
+        &d,
+        &split,
+        Stage::Test,
+        &config(&[2, 10]),
+        &no_progress,
+    )
+    .unwrap();
     assert_eq!(report.users, 2);
     // u1 (test history 1, 2, 3): list 4, 5, 6 → target 4 first.
     assert_eq!(report.rankings[0].list, vec![4, 5, 6]);
@@ -63,8 +73,18 @@ fn full_ranking_excludes_history_and_breaks_ties_by_index() {
 fn validation_uses_the_training_history() {
     let d = common::dataset(&[&[1, 2, 3, 4], &[5, 1, 2, 6]], None);
     let split = Split::new(&d, SplitStrategy::LeaveOneOut).unwrap();
-    let model = Fixed { scores: vec![0.0; 7] };
-    let report = evaluate(&model, &d, &split, Stage::Valid, &config(&[3]), &no_progress).unwrap();
+    let model = Fixed {
+        scores: vec![0.0; 7],
+    };
+    let report = evaluate(
+        &model,
+        &d,
+        &split,
+        Stage::Valid,
+        &config(&[3]),
+        &no_progress,
+    )
+    .unwrap();
     // u1: history [1, 2], target 3 → list 3, 4, 5. u2: history [5, 1], target 2 → list 2, 3, 4.
     assert_eq!(report.rankings[0].list, vec![3, 4, 5]);
     assert_eq!(report.rankings[1].list, vec![2, 3, 4]);
@@ -76,7 +96,9 @@ fn a_target_met_before_stays_rankable() {
     // u1 met 2 early and again as its test target.
     let d = common::dataset(&[&[2, 1, 3, 2]], None);
     let split = Split::new(&d, SplitStrategy::LeaveOneOut).unwrap();
-    let model = Fixed { scores: vec![0.0, 0.1, 0.9, 0.2] };
+    let model = Fixed {
+        scores: vec![0.0, 0.1, 0.9, 0.2],
+    };
     let report = evaluate(&model, &d, &split, Stage::Test, &config(&[1]), &no_progress).unwrap();
     assert_eq!(report.rankings[0].list, vec![2]);
     assert_eq!(report.metrics["hit@1"], 1.0);
@@ -86,11 +108,16 @@ fn a_target_met_before_stays_rankable() {
 fn a_nan_score_is_an_error_naming_model_and_user() {
     let d = common::dataset(&[&[1, 2, 3, 4], &[5, 1, 2, 6]], None);
     let split = Split::new(&d, SplitStrategy::LeaveOneOut).unwrap();
-    let model = Fixed { scores: vec![0.0, 0.0, 0.0, 0.0, 0.0, f32::NAN, 0.0] };
+    let model = Fixed {
+        scores: vec![0.0, 0.0, 0.0, 0.0, 0.0, f32::NAN, 0.0],
+    };
     // Item 5 is in u2's history (excluded) but a candidate for u1.
     let err = evaluate(&model, &d, &split, Stage::Test, &config(&[5]), &no_progress).unwrap_err();
     assert!(matches!(err, EvalError::Score(_)));
-    assert_eq!(err.to_string(), "model Fixed gave a NaN score to item 5 for user index 0");
+    assert_eq!(
+        err.to_string(),
+        "model Fixed gave a NaN score to item 5 for user index 0"
+    );
 }
 
 #[test]
@@ -99,7 +126,15 @@ fn sampled_protocol_is_labelled_and_equals_full_ranking_on_a_tiny_catalogue() {
     let d = common::dataset(&[&[1, 2, 3, 4], &[5, 1, 2, 6], &[6, 5, 4, 3]], None);
     let split = Split::new(&d, SplitStrategy::LeaveOneOut).unwrap();
     let model = Pop::fit(&d, &split);
-    let full = evaluate(&model, &d, &split, Stage::Test, &config(&[1, 3]), &no_progress).unwrap();
+    let full = evaluate(
+        &model,
+        &d,
+        &split,
+        Stage::Test,
+        &config(&[1, 3]),
+        &no_progress,
+    )
+    .unwrap();
     for protocol in ["uni100", "pop100"] {
         let sampled = EvalConfig {
             protocol: protocol.parse().unwrap(),
@@ -119,13 +154,23 @@ fn sampled_protocol_ranks_the_target_among_the_negatives_only() {
     let sequence: Vec<u32> = (2..=30).chain([1]).collect();
     let d = common::dataset(&[&sequence[..20], &sequence[18..]], None);
     let split = Split::new(&d, SplitStrategy::LeaveOneOut).unwrap();
-    let model = Fixed { scores: (0..=30).map(|i| i as f32).collect() };
+    let model = Fixed {
+        scores: (0..=30).map(|i| i as f32).collect(),
+    };
     let cfg = EvalConfig {
-        protocol: Protocol::Sampled { negatives: 5, sampling: Sampling::Uniform, seed: 9 },
+        protocol: Protocol::Sampled {
+            negatives: 5,
+            sampling: Sampling::Uniform,
+            seed: 9,
+        },
         ..config(&[10])
     };
     let report = evaluate(&model, &d, &split, Stage::Test, &cfg, &no_progress).unwrap();
-    let user = report.rankings.iter().find(|r| r.targets == vec![1]).unwrap();
+    let user = report
+        .rankings
+        .iter()
+        .find(|r| r.targets == vec![1])
+        .unwrap();
     assert_eq!(user.list.len(), 6);
     assert_eq!(user.list.last(), Some(&1));
     assert!(user.list.windows(2).all(|w| w[0] > w[1]));
@@ -135,8 +180,13 @@ fn sampled_protocol_ranks_the_target_among_the_negatives_only() {
 fn cancelling_stops_the_evaluation() {
     let d = common::dataset(&[&[1, 2, 3, 4], &[5, 1, 2, 6]], None);
     let split = Split::new(&d, SplitStrategy::LeaveOneOut).unwrap();
-    let model = Fixed { scores: vec![0.0; 7] };
-    let err = evaluate(&model, &d, &split, Stage::Test, &config(&[5]), &|_, _| false).unwrap_err();
+    let model = Fixed {
+        scores: vec![0.0; 7],
+    };
+    let err = evaluate(&model, &d, &split, Stage::Test, &config(&[5]), &|_, _| {
+        false
+    })
+    .unwrap_err();
     assert!(matches!(err, EvalError::Cancelled));
 }
 
@@ -144,12 +194,19 @@ fn cancelling_stops_the_evaluation() {
 fn bad_cutoffs_and_mismatched_models_are_errors() {
     let d = common::dataset(&[&[1, 2, 3, 4]], None);
     let split = Split::new(&d, SplitStrategy::LeaveOneOut).unwrap();
-    let model = Fixed { scores: vec![0.0; 5] };
+    let model = Fixed {
+        scores: vec![0.0; 5],
+    };
     assert!(matches!(
         evaluate(&model, &d, &split, Stage::Test, &config(&[0]), &no_progress),
         Err(EvalError::BadCutoffs(_))
     ));
-    let wrong = Fixed { scores: vec![0.0; 9] };
+    let wrong = Fixed {
+        scores: vec![0.0; 9],
+    };
     let err = evaluate(&wrong, &d, &split, Stage::Test, &config(&[5]), &no_progress).unwrap_err();
-    assert_eq!(err.to_string(), "model Fixed scores 8 items but the dataset has 4");
+    assert_eq!(
+        err.to_string(),
+        "model Fixed scores 8 items but the dataset has 4"
+    );
 }

@@ -88,7 +88,11 @@ impl EvalArgs {
         Ok(match self.model {
             ModelName::Pop => BaselineConfig::Pop,
             ModelName::Itemknn => {
-                anyhow::ensure!(self.shrink >= 0.0, "--shrink must be 0 or more (got {})", self.shrink);
+                anyhow::ensure!(
+                    self.shrink >= 0.0,
+                    "--shrink must be 0 or more (got {})",
+                    self.shrink
+                );
                 anyhow::ensure!(self.neighbours > 0, "--neighbours must be at least 1");
                 BaselineConfig::ItemKnn(ItemKnnConfig {
                     neighbours: self.neighbours,
@@ -97,7 +101,10 @@ impl EvalArgs {
             }
             ModelName::Bpr => {
                 anyhow::ensure!(self.factors > 0, "--factors must be at least 1");
-                anyhow::ensure!(self.lr > 0.0 && self.lr.is_finite(), "--lr must be a positive number");
+                anyhow::ensure!(
+                    self.lr > 0.0 && self.lr.is_finite(),
+                    "--lr must be a positive number"
+                );
                 BaselineConfig::Bpr(BprConfig {
                     factors: self.factors,
                     epochs: self.epochs,
@@ -113,7 +120,11 @@ impl EvalArgs {
 
     fn eval_config(&self) -> EvalConfig {
         let protocol = match self.protocol {
-            Protocol::Sampled { negatives, sampling, .. } => Protocol::Sampled {
+            Protocol::Sampled {
+                negatives,
+                sampling,
+                ..
+            } => Protocol::Sampled {
                 negatives,
                 sampling,
                 seed: self.seed(),
@@ -149,19 +160,34 @@ pub fn run(args: EvalArgs) -> Result<()> {
     eprintln!("fitting {} on {} …", baseline.name(), dataset.name);
     let started = Instant::now();
     let model = baseline.fit(&dataset, &split);
-    run.timings_secs.insert("fit".into(), started.elapsed().as_secs_f64());
+    run.timings_secs
+        .insert("fit".into(), started.elapsed().as_secs_f64());
 
     let progress = |done: usize, total: usize| {
         eprint!("\r{} {done}/{total} users", baseline.name());
         let _ = std::io::stderr().flush();
         true
     };
-    let valid = match evaluate(model.as_ref(), &dataset, &split, Stage::Valid, &config, &progress) {
+    let valid = match evaluate(
+        model.as_ref(),
+        &dataset,
+        &split,
+        Stage::Valid,
+        &config,
+        &progress,
+    ) {
         Ok(report) => Some(report),
         Err(reclab::eval::EvalError::NoUsers { .. }) => None,
         Err(e) => return Err(e.into()),
     };
-    let test = evaluate(model.as_ref(), &dataset, &split, Stage::Test, &config, &progress)?;
+    let test = evaluate(
+        model.as_ref(),
+        &dataset,
+        &split,
+        Stage::Test,
+        &config,
+        &progress,
+    )?;
     eprintln!();
     if let Some(valid) = &valid {
         run.valid_metrics = valid.metrics.clone();
@@ -172,14 +198,24 @@ pub fn run(args: EvalArgs) -> Result<()> {
     run.status = RunStatus::Completed;
 
     if let Some(dir) = &args.dump {
-        anyhow::ensure!(config.protocol == Protocol::Full, "--dump needs the full-ranking protocol");
+        anyhow::ensure!(
+            config.protocol == Protocol::Full,
+            "--dump needs the full-ranking protocol"
+        );
         write_score_dump(model.as_ref(), &dataset, &split, Stage::Test, dir)
             .with_context(|| format!("writing the score dump to {}", dir.display()))?;
         let metrics = serde_json::json!({ "cutoffs": config.cutoffs, "metrics": test.metrics });
-        std::fs::write(dir.join("metrics.json"), serde_json::to_vec_pretty(&metrics)?)
-            .with_context(|| format!("writing {}", dir.join("metrics.json").display()))?;
+        std::fs::write(
+            dir.join("metrics.json"),
+            serde_json::to_vec_pretty(&metrics)?,
+        )
+        .with_context(|| format!("writing {}", dir.join("metrics.json").display()))?;
     }
-    let saved = if args.no_save { None } else { Some(run.save(&args.out)?) };
+    let saved = if args.no_save {
+        None
+    } else {
+        Some(run.save(&args.out)?)
+    };
 
     if args.json {
         let out = serde_json::json!({

@@ -66,7 +66,11 @@ pub fn run(command: RunsCommand) -> Result<()> {
                 .iter()
                 .map(|r| {
                     let path = Path::new(r);
-                    let path = if path.exists() { path.to_path_buf() } else { root.join(r) };
+                    let path = if path.exists() {
+                        path.to_path_buf()
+                    } else {
+                        root.join(r)
+                    };
                     RunFile::load(&path)
                 })
                 .collect::<Result<Vec<_>, _>>()?;

@@ -52,7 +52,11 @@ pub enum EvalError {
     #[error("cut-offs must be at least 1 (got {0:?})")]
     BadCutoffs(Vec<usize>),
     #[error("model {model} scores {got} items but the dataset has {expected}")]
-    WrongCatalogue { model: String, got: usize, expected: usize },
+    WrongCatalogue {
+        model: String,
+        got: usize,
+        expected: usize,
+    },
     #[error("evaluation cancelled")]
     Cancelled,
 }
@@ -165,19 +169,32 @@ pub fn evaluate(
                 targets.dedup();
                 let candidates = match config.protocol {
                     Protocol::Full => None,
-                    Protocol::Sampled { negatives, seed, .. } => {
-                        let mut excluded: Vec<u32> = query.history.iter().chain(&targets).copied().collect();
+                    Protocol::Sampled {
+                        negatives, seed, ..
+                    } => {
+                        let mut excluded: Vec<u32> =
+                            query.history.iter().chain(&targets).copied().collect();
                         excluded.sort_unstable();
                         excluded.dedup();
-                        let mut candidates =
-                            draw_negatives(negatives, width - 1, &excluded, cumulative.as_deref(), seed, user);
+                        let mut candidates = draw_negatives(
+                            negatives,
+                            width - 1,
+                            &excluded,
+                            cumulative.as_deref(),
+                            seed,
+                            user,
+                        );
                         candidates.extend_from_slice(&targets);
                         Some(candidates)
                     }
                 };
                 let list = top_k_among(row, query.history, &targets, candidates.as_deref(), max_k)
                     .map_err(|e| e.for_model(model.name(), Some(user)))?;
-                out.push(UserRanking { user, targets, list });
+                out.push(UserRanking {
+                    user,
+                    targets,
+                    list,
+                });
             }
             let finished = done.fetch_add(chunk.len(), Ordering::Relaxed) + chunk.len();
             if !progress(finished, users.len()) {
@@ -196,7 +213,11 @@ pub fn evaluate(
     let mut metrics = BTreeMap::new();
     let catalogue = Catalogue {
         popularity: &popularity,
-        categories: dataset.items.iter().map(|i| i.categories.as_slice()).collect(),
+        categories: dataset
+            .items
+            .iter()
+            .map(|i| i.categories.as_slice())
+            .collect(),
     };
     let lists: Vec<&[u32]> = rankings.iter().map(|r| r.list.as_slice()).collect();
     for &k in &config.cutoffs {
@@ -224,7 +245,11 @@ pub fn evaluate(
         users: rankings.len(),
         metrics,
         seconds: started.elapsed().as_secs_f64(),
-        rankings: if config.keep_rankings { rankings } else { Vec::new() },
+        rankings: if config.keep_rankings {
+            rankings
+        } else {
+            Vec::new()
+        },
     })
 }
 
@@ -269,14 +294,26 @@ pub fn write_score_dump(
     let mut scores_file = std::io::BufWriter::new(std::fs::File::create(dir.join("scores.f32"))?);
     let mut users_file = std::io::BufWriter::new(std::fs::File::create(dir.join("users.tsv"))?);
     let mut scores = vec![0.0f32; dataset.num_items() + 1];
-    let join = |items: &[u32]| items.iter().map(u32::to_string).collect::<Vec<_>>().join(" ");
+    let join = |items: &[u32]| {
+        items
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     for u in 0..dataset.num_users() as u32 {
         let targets = targets_of(dataset, split, stage, u);
         if targets.is_empty() {
             continue;
         }
         let history = history_of(dataset, split, stage, u);
-        model.score(Query { user: Some(u), history }, &mut scores);
+        model.score(
+            Query {
+                user: Some(u),
+                history,
+            },
+            &mut scores,
+        );
         for s in &scores {
             scores_file.write_all(&s.to_le_bytes())?;
         }

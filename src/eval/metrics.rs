@@ -57,7 +57,14 @@ impl RankingMetrics {
     }
 
     pub fn values(&self) -> [f64; 6] {
-        [self.hit, self.recall, self.precision, self.ndcg, self.mrr, self.map]
+        [
+            self.hit,
+            self.recall,
+            self.precision,
+            self.ndcg,
+            self.mrr,
+            self.map,
+        ]
     }
 
     pub fn add(&mut self, other: &RankingMetrics) {
@@ -135,7 +142,11 @@ impl BeyondAccuracy {
                 counts[item as usize] += 1;
             }
             let len = list.len() as f64;
-            popularity_sum += list.iter().map(|&i| catalogue.popularity[i as usize] as f64).sum::<f64>() / len;
+            popularity_sum += list
+                .iter()
+                .map(|&i| catalogue.popularity[i as usize] as f64)
+                .sum::<f64>()
+                / len;
             tail_sum += list.iter().filter(|&&i| tail[i as usize]).count() as f64 / len;
             if let Some(ild) = intra_list_distance(list, &catalogue.categories) {
                 ild_sum += ild;
@@ -227,8 +238,12 @@ mod tests {
         close(m.hit, 1.0);
         close(m.recall, 2.0 / 3.0);
         close(m.precision, 0.4);
-        // DCG = 1/log2(3) + 1/log2(6) = 1.017782; IDCG = 1 + 1/log2(3) + 1/log2(4) = 2.130930.
-        close(m.ndcg, 1.017_782_496_945_753 / 2.130_929_753_571_457);
+        // DCG = 1/log2(3) + 1/log2(6) = 1.017783; IDCG = 1 + 1/log2(3) + 1/log2(4) = 2.130930.
+        close(
+            m.ndcg,
+            (1.0 / 3f64.log2() + 1.0 / 6f64.log2()) / (1.0 + 1.0 / 3f64.log2() + 0.5),
+        );
+        close(m.ndcg, 0.477_623_703_503_218);
         close(m.mrr, 0.5);
         // (precision@2 + precision@5) / min(3, 5) = (0.5 + 0.4) / 3
         close(m.map, 0.3);
@@ -265,7 +280,10 @@ mod tests {
         // Counts over the 5 items: [2, 1, 1, 0, 0]; sorted [0, 0, 1, 1, 2], total 4:
         // Σ (2i − 6) x_i = (−4)·0 + (−2)·0 + 0·1 + 2·1 + 4·2 = 10 → 10 / (5 · 4) = 0.5.
         close(b.gini, 0.5);
-        close(b.avg_popularity, ((10.0 + 5.0) / 2.0 + (10.0 + 5.0) / 2.0) / 2.0);
+        close(
+            b.avg_popularity,
+            ((10.0 + 5.0) / 2.0 + (10.0 + 5.0) / 2.0) / 2.0,
+        );
         close(b.tail_share, 0.5);
         // p = [1/2, 1/4, 1/4]
         close(b.entropy, -(0.5 * 0.5f64.ln() + 2.0 * 0.25 * 0.25f64.ln()));

@@ -7,8 +7,8 @@ pub mod metrics;
 pub mod protocol;
 
 pub use evaluate::{
-    EvalConfig, EvalError, EvalReport, Stage, UserRanking, evaluate, history_of, targets_of, training_counts,
-    write_score_dump,
+    EvalConfig, EvalError, EvalReport, Stage, UserRanking, evaluate, history_of, targets_of,
+    training_counts, write_score_dump,
 };
 pub use metrics::{BeyondAccuracy, Catalogue, RANKING_METRICS, RankingMetrics};
 pub use protocol::{Protocol, Sampling};

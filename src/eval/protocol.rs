@@ -83,7 +83,9 @@ impl FromStr for Protocol {
             _ if s.starts_with("pop") => sampled(&s[3..], Sampling::Popularity),
             _ => None,
         };
-        parsed.ok_or_else(|| format!("unknown protocol `{s}`; expected full, uni100 or pop100 (any count)"))
+        parsed.ok_or_else(|| {
+            format!("unknown protocol `{s}`; expected full, uni100 or pop100 (any count)")
+        })
     }
 }
 
@@ -138,7 +140,10 @@ mod tests {
         }
         assert!("pop0".parse::<Protocol>().is_err());
         assert!("sampled".parse::<Protocol>().is_err());
-        assert_eq!("uni100".parse::<Protocol>().unwrap().label(), "sampled uni100");
+        assert_eq!(
+            "uni100".parse::<Protocol>().unwrap().label(),
+            "sampled uni100"
+        );
     }
 
     #[test]
@@ -146,13 +151,19 @@ mod tests {
         let excluded = [2, 3, 7];
         let a = draw_negatives(5, 10, &excluded, None, 1, 4);
         assert_eq!(a.len(), 5);
-        assert!(a.iter().all(|i| (1..=10).contains(i) && !excluded.contains(i)));
+        assert!(
+            a.iter()
+                .all(|i| (1..=10).contains(i) && !excluded.contains(i))
+        );
         let mut distinct = a.clone();
         distinct.sort();
         distinct.dedup();
         assert_eq!(distinct.len(), 5);
         assert_eq!(a, draw_negatives(5, 10, &excluded, None, 1, 4));
-        assert_eq!(draw_negatives(50, 10, &excluded, None, 1, 4), vec![1, 4, 5, 6, 8, 9, 10]);
+        assert_eq!(
+            draw_negatives(50, 10, &excluded, None, 1, 4),
+            vec![1, 4, 5, 6, 8, 9, 10]
+        );
     }
 
     #[test]

@@ -58,7 +58,9 @@ impl Bpr {
         let users = dataset.num_users();
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
         let init = |rng: &mut ChaCha8Rng, len: usize| -> Vec<f32> {
-            (0..len).map(|_| (rng.random::<f32>() - 0.5) * 0.1).collect()
+            (0..len)
+                .map(|_| (rng.random::<f32>() - 0.5) * 0.1)
+                .collect()
         };
         let mut model = Bpr {
             factors: d,
@@ -128,8 +130,10 @@ impl Bpr {
 
     fn raw_score(&self, user: usize, item: usize) -> f32 {
         let d = self.factors;
-        dot(&self.user_factors[user * d..(user + 1) * d], &self.item_factors[item * d..(item + 1) * d])
-            + self.item_bias[item]
+        dot(
+            &self.user_factors[user * d..(user + 1) * d],
+            &self.item_factors[item * d..(item + 1) * d],
+        ) + self.item_bias[item]
             + self.user_bias[user]
     }
 

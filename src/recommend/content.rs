@@ -31,7 +31,11 @@ impl Content {
     }
 
     /// Any item vectors (normalised here), e.g. text embeddings; `vectors[0]` is padding.
-    pub fn from_vectors(name: &str, dimensions: usize, mut vectors: Vec<Vec<(u32, f32)>>) -> Content {
+    pub fn from_vectors(
+        name: &str,
+        dimensions: usize,
+        mut vectors: Vec<Vec<(u32, f32)>>,
+    ) -> Content {
         for vector in &mut vectors {
             let norm = vector.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
             if norm > 0.0 {
@@ -66,7 +70,11 @@ impl Recommender for Content {
             // The mean's 1/h factor cancels in the cosine; an empty profile scores all 0.
             let scale = if norm > 0.0 { 1.0 / norm } else { 0.0 };
             for (score, vector) in scores.iter_mut().zip(&self.vectors) {
-                *score = vector.iter().map(|&(f, w)| profile[f as usize] * w).sum::<f32>() * scale;
+                *score = vector
+                    .iter()
+                    .map(|&(f, w)| profile[f as usize] * w)
+                    .sum::<f32>()
+                    * scale;
             }
         });
     }

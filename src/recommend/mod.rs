@@ -52,7 +52,8 @@ pub trait Recommender: Send + Sync {
     fn top_k(&self, query: Query<'_>, k: usize) -> Result<Vec<u32>, ScoreError> {
         let mut scores = vec![0.0; self.num_items() + 1];
         self.score(query, &mut scores);
-        top_k_excluding(&mut scores, query.history, &[], k).map_err(|e| e.for_model(self.name(), query.user))
+        top_k_excluding(&mut scores, query.history, &[], k)
+            .map_err(|e| e.for_model(self.name(), query.user))
     }
 }
 
@@ -91,7 +92,9 @@ impl BaselineConfig {
 
 /// Training sequences of every user, as the baselines see them.
 pub(crate) fn training_sequences<'a>(dataset: &'a Dataset, split: &Split) -> Vec<&'a [u32]> {
-    (0..dataset.num_users()).map(|u| split.train(dataset, u)).collect()
+    (0..dataset.num_users())
+        .map(|u| split.train(dataset, u))
+        .collect()
 }
 
 thread_local! {

@@ -131,34 +131,58 @@ mod tests {
     fn best_first_with_ties_to_the_lower_index() {
         //            pad  1    2    3    4    5
         let mut scores = [9.0, 0.5, 0.9, 0.5, 0.9, 0.1];
-        assert_eq!(top_k_excluding(&mut scores, &[], &[], 4).unwrap(), vec![2, 4, 1, 3]);
+        assert_eq!(
+            top_k_excluding(&mut scores, &[], &[], 4).unwrap(),
+            vec![2, 4, 1, 3]
+        );
     }
 
     #[test]
     fn history_is_excluded_but_a_kept_target_is_not() {
         let mut scores = [0.0, 0.5, 0.9, 0.7, 0.8];
-        assert_eq!(top_k_excluding(&mut scores, &[2, 4], &[], 2).unwrap(), vec![3, 1]);
+        assert_eq!(
+            top_k_excluding(&mut scores, &[2, 4], &[], 2).unwrap(),
+            vec![3, 1]
+        );
         let mut fresh = [0.0, 0.5, 0.9, 0.7, 0.8];
-        assert_eq!(top_k_excluding(&mut fresh, &[2, 4], &[4], 2).unwrap(), vec![4, 3]);
+        assert_eq!(
+            top_k_excluding(&mut fresh, &[2, 4], &[4], 2).unwrap(),
+            vec![4, 3]
+        );
     }
 
     #[test]
     fn k_beyond_the_catalogue_returns_every_rankable_item() {
         let mut scores = [0.0, 0.1, 0.3, f32::NEG_INFINITY];
-        assert_eq!(top_k_excluding(&mut scores, &[], &[], 10).unwrap(), vec![2, 1]);
-        assert!(top_k_excluding(&mut scores, &[1, 2], &[], 10).unwrap().is_empty());
+        assert_eq!(
+            top_k_excluding(&mut scores, &[], &[], 10).unwrap(),
+            vec![2, 1]
+        );
+        assert!(
+            top_k_excluding(&mut scores, &[1, 2], &[], 10)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
     fn candidates_restrict_the_ranking() {
         let mut scores = [0.0, 0.9, 0.2, 0.3, 0.8];
-        assert_eq!(top_k_among(&mut scores, &[], &[], Some(&[2, 3, 4]), 2).unwrap(), vec![4, 3]);
+        assert_eq!(
+            top_k_among(&mut scores, &[], &[], Some(&[2, 3, 4]), 2).unwrap(),
+            vec![4, 3]
+        );
     }
 
     #[test]
     fn nan_is_an_error_naming_the_item() {
         let mut scores = [0.0, 0.1, f32::NAN];
-        let err = top_k_excluding(&mut scores, &[], &[], 1).unwrap_err().for_model("Pop", Some(7));
-        assert_eq!(err.to_string(), "model Pop gave a NaN score to item 2 for user index 7");
+        let err = top_k_excluding(&mut scores, &[], &[], 1)
+            .unwrap_err()
+            .for_model("Pop", Some(7));
+        assert_eq!(
+            err.to_string(),
+            "model Pop gave a NaN score to item 2 for user index 7"
+        );
     }
 }

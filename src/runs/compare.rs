@@ -45,7 +45,11 @@ pub fn compare(runs: &[RunFile]) -> Comparison {
                 .map(|l| l.get(key.as_str()).map(|v| v.to_string()))
                 .collect();
             let differs = values.windows(2).any(|w| w[0] != w[1]);
-            ComparisonRow { key, values, differs }
+            ComparisonRow {
+                key,
+                values,
+                differs,
+            }
         })
         .collect();
     Comparison {
@@ -64,7 +68,11 @@ fn flatten_run(run: &RunFile) -> Vec<(String, String)> {
     out.push(("seed".into(), run.seed.to_string()));
     out.push(("device".into(), run.environment.device.clone()));
     out.push(("status".into(), format!("{:?}", run.status).to_lowercase()));
-    for (prefix, metrics) in [("valid", &run.valid_metrics), ("test", &run.test_metrics), ("time_secs", &run.timings_secs)] {
+    for (prefix, metrics) in [
+        ("valid", &run.valid_metrics),
+        ("test", &run.test_metrics),
+        ("time_secs", &run.timings_secs),
+    ] {
         for (name, value) in metrics {
             out.push((format!("{prefix}.{name}"), format!("{value:.4}")));
         }
@@ -88,7 +96,13 @@ fn flatten_json(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, 
 impl Comparison {
     /// A plain-text table; rows where runs differ start with `*`.
     pub fn to_table(&self) -> String {
-        let key_width = self.rows.iter().map(|r| r.key.len()).max().unwrap_or(3).max(3);
+        let key_width = self
+            .rows
+            .iter()
+            .map(|r| r.key.len())
+            .max()
+            .unwrap_or(3)
+            .max(3);
         let widths: Vec<usize> = (0..self.run_ids.len())
             .map(|c| {
                 self.rows

@@ -28,7 +28,9 @@ pub enum RunError {
     },
     #[error("{path}: no run file here (expected a run folder holding {RUN_FILE}, or a {RUN_FILE})")]
     NotFound { path: PathBuf },
-    #[error("{path} is damaged at line {line}, column {column}: {detail} (expected a complete reclab run file)")]
+    #[error(
+        "{path} is damaged at line {line}, column {column}: {detail} (expected a complete reclab run file)"
+    )]
     Damaged {
         path: PathBuf,
         line: usize,
@@ -160,7 +162,14 @@ pub struct RunFile {
 
 impl RunFile {
     /// A new run, status `running`, with a fresh id and the current environment.
-    pub fn new(model: ModelInfo, dataset: DatasetInfo, protocol: String, cutoffs: Vec<usize>, seed: u64, device: &str) -> RunFile {
+    pub fn new(
+        model: ModelInfo,
+        dataset: DatasetInfo,
+        protocol: String,
+        cutoffs: Vec<usize>,
+        seed: u64,
+        device: &str,
+    ) -> RunFile {
         let now = chrono::Utc::now();
         let run_id = format!(
             "{}-{}-{:04x}",
@@ -189,7 +198,10 @@ impl RunFile {
 
     /// Appends a point to a named curve.
     pub fn push_point(&mut self, curve: &str, step: u64, value: f64) {
-        self.curves.entry(curve.to_string()).or_default().push(CurvePoint { step, value });
+        self.curves
+            .entry(curve.to_string())
+            .or_default()
+            .push(CurvePoint { step, value });
     }
 
     /// This run's folder under `root`.
@@ -212,9 +224,15 @@ impl RunFile {
 
     /// Reads a run from its folder or its run.json.
     pub fn load(path: &Path) -> Result<RunFile, RunError> {
-        let file = if path.is_dir() { path.join(RUN_FILE) } else { path.to_path_buf() };
+        let file = if path.is_dir() {
+            path.join(RUN_FILE)
+        } else {
+            path.to_path_buf()
+        };
         let bytes = std::fs::read(&file).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => RunError::NotFound { path: path.to_path_buf() },
+            std::io::ErrorKind::NotFound => RunError::NotFound {
+                path: path.to_path_buf(),
+            },
             _ => RunError::Io {
                 path: file.clone(),
                 source,
@@ -265,7 +283,12 @@ pub fn list(root: &Path) -> Result<Vec<ListedRun>, RunError> {
         })
         .collect();
     runs.sort_by(|a, b| {
-        let key = |r: &ListedRun| r.run.as_ref().map(|r| r.created_at.clone()).unwrap_or_default();
+        let key = |r: &ListedRun| {
+            r.run
+                .as_ref()
+                .map(|r| r.created_at.clone())
+                .unwrap_or_default()
+        };
         key(a).cmp(&key(b)).then_with(|| a.dir.cmp(&b.dir))
     });
     Ok(runs)
@@ -288,6 +311,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
 
 fn slug(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect()
 }
