@@ -28,6 +28,19 @@ pub enum BenchCommand {
         #[arg(long, hide = true)]
         single: Option<String>,
     },
+    /// Full-ranking evaluation throughput (users per second) with ItemKNN and Pop, on ML-100K
+    /// and on a generated log over a large catalogue.
+    Eval {
+        /// The ML-100K folder (default: $RECLAB_DATASETS/ml-100k when set).
+        #[arg(long)]
+        ml100k: Option<PathBuf>,
+        /// Items in the generated catalogue.
+        #[arg(long, default_value_t = 50_000)]
+        items: usize,
+        /// Users in the generated log (50 interactions each on average).
+        #[arg(long, default_value_t = 20_000)]
+        users: usize,
+    },
 }
 
 pub fn run(command: BenchCommand) -> Result<()> {
@@ -41,6 +54,7 @@ pub fn run(command: BenchCommand) -> Result<()> {
             Some(path) => measure_in_process(&path),
             None => bench_data(ml100k, rows, workdir),
         },
+        BenchCommand::Eval { ml100k, items, users } => bench_eval(ml100k, items, users),
     }
 }
 
@@ -112,7 +126,8 @@ fn bench_data(ml100k: Option<PathBuf>, rows: usize, workdir: Option<PathBuf>) ->
     std::fs::create_dir_all(&dir)?;
     let log = dir.join("interactions.csv");
     let start = Instant::now();
-    write_log(&log, rows)?;
+    // 10 000 users and 5 000 items per million rows.
+    write_log(&log, rows, rows / 100, rows / 200)?;
     println!(
         "generated {} rows in {:.1} s ({:.0} MiB)",
         rows,
@@ -124,12 +139,12 @@ fn bench_data(ml100k: Option<PathBuf>, rows: usize, workdir: Option<PathBuf>) ->
     result
 }
 
-/// Writes a CSV log `user_id,item_id,rating,timestamp` with Zipf-like item popularity and
-/// 10 000 users per million rows.
-fn write_log(path: &Path, rows: usize) -> Result<()> {
+/// Writes a CSV log `user_id,item_id,rating,timestamp` with Zipf-like item popularity over
+/// about `items` items, users drawn uniformly.
+fn write_log(path: &Path, rows: usize, users: usize, items: usize) -> Result<()> {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
-    let users = (rows / 100).max(1) as u64;
-    let items = (rows / 200).max(10) as f64;
+    let users = users.max(1) as u64;
+    let items = items.max(10) as f64;
     let file =
         std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
@@ -143,5 +158,48 @@ fn write_log(path: &Path, rows: usize) -> Result<()> {
         writeln!(w, "{user},{item},{rating},{time}")?;
     }
     w.flush()?;
+    Ok(())
+}
+
+fn bench_eval(ml100k: Option<PathBuf>, items: usize, users: usize) -> Result<()> {
+    println!("full ranking, leave-one-out test targets, {} rayon threads", rayon::current_num_threads());
+    let ml100k = ml100k
+        .or_else(|| std::env::var_os("RECLAB_DATASETS").map(|d| PathBuf::from(d).join("ml-100k")));
+    match ml100k {
+        Some(dir) => {
+            let dataset = reclab::data::load(&LoadSpec::new(dir.to_string_lossy()), None)?;
+            eval_case("ml-100k", &dataset)?;
+        }
+        None => println!("ml-100k: skipped (pass --ml100k DIR or set RECLAB_DATASETS)"),
+    }
+    let dir = tempfile::tempdir()?;
+    let log = dir.path().join("interactions.csv");
+    write_log(&log, users * 50, users, items)?;
+    let dataset = reclab::data::load(&LoadSpec::new(log.to_string_lossy()), None)?;
+    eval_case(&format!("generated, {} items", dataset.num_items()), &dataset)
+}
+
+fn eval_case(label: &str, dataset: &reclab::data::Dataset) -> Result<()> {
+    use reclab::data::{Split, SplitStrategy};
+    use reclab::eval::{EvalConfig, Stage, evaluate};
+    use reclab::recommend::{BaselineConfig, ItemKnnConfig};
+
+    let split = Split::new(dataset, SplitStrategy::LeaveOneOut)?;
+    for baseline in [BaselineConfig::ItemKnn(ItemKnnConfig::default()), BaselineConfig::Pop] {
+        let start = Instant::now();
+        let model = baseline.fit(dataset, &split);
+        let fit_secs = start.elapsed().as_secs_f64();
+        let report = evaluate(model.as_ref(), dataset, &split, Stage::Test, &EvalConfig::default(), &|_, _| true)?;
+        println!(
+            "{label:<24} {:>6} users {:>6} items  {:<8} fit {:>6.2} s  evaluate {:>6.2} s  {:>9.0} users/s  (ndcg@10 {:.4})",
+            dataset.num_users(),
+            dataset.num_items(),
+            report.model,
+            fit_secs,
+            report.seconds,
+            report.users_per_second(),
+            report.metrics.get("ndcg@10").copied().unwrap_or(f64::NAN),
+        );
+    }
     Ok(())
 }
