@@ -54,7 +54,11 @@ pub fn run(command: BenchCommand) -> Result<()> {
             Some(path) => measure_in_process(&path),
             None => bench_data(ml100k, rows, workdir),
         },
-        BenchCommand::Eval { ml100k, items, users } => bench_eval(ml100k, items, users),
+        BenchCommand::Eval {
+            ml100k,
+            items,
+            users,
+        } => bench_eval(ml100k, items, users),
     }
 }
 
@@ -162,7 +166,10 @@ fn write_log(path: &Path, rows: usize, users: usize, items: usize) -> Result<()>
 }
 
 fn bench_eval(ml100k: Option<PathBuf>, items: usize, users: usize) -> Result<()> {
-    println!("full ranking, leave-one-out test targets, {} rayon threads", rayon::current_num_threads());
+    println!(
+        "full ranking, leave-one-out test targets, {} rayon threads",
+        rayon::current_num_threads()
+    );
     let ml100k = ml100k
         .or_else(|| std::env::var_os("RECLAB_DATASETS").map(|d| PathBuf::from(d).join("ml-100k")));
     match ml100k {
@@ -176,7 +183,10 @@ fn bench_eval(ml100k: Option<PathBuf>, items: usize, users: usize) -> Result<()>
     let log = dir.path().join("interactions.csv");
     write_log(&log, users * 50, users, items)?;
     let dataset = reclab::data::load(&LoadSpec::new(log.to_string_lossy()), None)?;
-    eval_case(&format!("generated, {} items", dataset.num_items()), &dataset)
+    eval_case(
+        &format!("generated, {} items", dataset.num_items()),
+        &dataset,
+    )
 }
 
 fn eval_case(label: &str, dataset: &reclab::data::Dataset) -> Result<()> {
@@ -185,11 +195,21 @@ fn eval_case(label: &str, dataset: &reclab::data::Dataset) -> Result<()> {
     use reclab::recommend::{BaselineConfig, ItemKnnConfig};
 
     let split = Split::new(dataset, SplitStrategy::LeaveOneOut)?;
-    for baseline in [BaselineConfig::ItemKnn(ItemKnnConfig::default()), BaselineConfig::Pop] {
+    for baseline in [
+        BaselineConfig::ItemKnn(ItemKnnConfig::default()),
+        BaselineConfig::Pop,
+    ] {
         let start = Instant::now();
         let model = baseline.fit(dataset, &split);
         let fit_secs = start.elapsed().as_secs_f64();
-        let report = evaluate(model.as_ref(), dataset, &split, Stage::Test, &EvalConfig::default(), &|_, _| true)?;
+        let report = evaluate(
+            model.as_ref(),
+            dataset,
+            &split,
+            Stage::Test,
+            &EvalConfig::default(),
+            &|_, _| true,
+        )?;
         println!(
             "{label:<24} {:>6} users {:>6} items  {:<8} fit {:>6.2} s  evaluate {:>6.2} s  {:>9.0} users/s  (ndcg@10 {:.4})",
             dataset.num_users(),
