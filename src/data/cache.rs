@@ -76,10 +76,5 @@ pub fn read(path: &Path) -> Option<Dataset> {
 /// never leaves a half-written cache.
 pub fn write(path: &Path, dataset: &Dataset) -> std::io::Result<()> {
     let bytes = postcard::to_stdvec(dataset).map_err(std::io::Error::other)?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let temp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&temp, bytes)?;
-    std::fs::rename(&temp, path)
+    crate::atomic_file::write_atomic(path, &bytes)
 }

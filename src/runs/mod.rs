@@ -5,7 +5,6 @@
 mod compare;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -294,19 +293,12 @@ pub fn list(root: &Path) -> Result<Vec<ListedRun>, RunError> {
     Ok(runs)
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder, flushed to disk and
-/// renamed over `path` (rename is atomic on one file system).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
-    let io = |source| RunError::Io {
+/// [`crate::atomic_file::write_atomic`], with the error naming the file.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+    crate::atomic_file::write_atomic(path, bytes).map_err(|source| RunError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-    temp.write_all(bytes).map_err(io)?;
-    temp.as_file().sync_all().map_err(io)?;
-    temp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+    })
 }
 
 fn slug(name: &str) -> String {
