@@ -6,5 +6,7 @@
 pub mod atomic_file;
 pub mod data;
 pub mod eval;
+pub mod model;
 pub mod recommend;
 pub mod runs;
+pub mod train;

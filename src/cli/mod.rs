@@ -4,6 +4,7 @@ mod bench;
 mod data;
 mod eval;
 mod runs;
+mod train;
 
 use anyhow::Result;
 use clap::{CommandFactory, Parser, Subcommand};
@@ -24,6 +25,8 @@ enum Command {
     Data(data::DataCommand),
     /// Fit a baseline, evaluate it on the test split and save a run.
     Eval(eval::EvalArgs),
+    /// Train a Transformer recommender (SASRec / BERT4Rec) and save a run.
+    Train(train::TrainArgs),
     /// List and compare saved runs.
     #[command(subcommand)]
     Runs(runs::RunsCommand),
@@ -37,6 +40,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Data(command)) => data::run(command),
         Some(Command::Eval(args)) => eval::run(args),
         Some(Command::Runs(command)) => runs::run(command),
+        Some(Command::Train(args)) => train::run(args),
         Some(Command::Bench(command)) => bench::run(command),
         None => {
             // Until the app exists, the default is help and the embedded default dataset.

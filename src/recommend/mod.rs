@@ -47,6 +47,12 @@ pub trait Recommender: Send + Sync {
         }
     }
 
+    /// Whether the evaluator may call [`Self::score_batch`] from several threads at once.
+    /// Models that parallelise inside one call (a burn backend) answer `false`.
+    fn scores_in_parallel(&self) -> bool {
+        true
+    }
+
     /// The `k` best items for a history, the history itself excluded, best first; ties go to the
     /// lower item index.
     fn top_k(&self, query: Query<'_>, k: usize) -> Result<Vec<u32>, ScoreError> {

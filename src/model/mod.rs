@@ -1,0 +1,9 @@
+//! burn modules: the Transformer sequential recommender (causal SASRec and bidirectional
+//! BERT4Rec share one encoder stack). Pure functions of tensors: no I/O, no threads.
+
+mod config;
+mod encoder;
+pub mod loss;
+
+pub use config::{Direction, TransformerConfig};
+pub use encoder::{SeqRec, Vocabulary};

@@ -1,0 +1,83 @@
+//! Which compute device trains the model, chosen at run time among the backends compiled in.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    /// CUDA when compiled in and a GPU is present, else the CPU.
+    Auto,
+    Cpu,
+    Cuda,
+    Wgpu,
+}
+
+impl fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            DeviceChoice::Auto => "auto",
+            DeviceChoice::Cpu => "cpu",
+            DeviceChoice::Cuda => "cuda",
+            DeviceChoice::Wgpu => "wgpu",
+        };
+        f.write_str(name)
+    }
+}
+
+impl FromStr for DeviceChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(DeviceChoice::Auto),
+            "cpu" => Ok(DeviceChoice::Cpu),
+            "cuda" => Ok(DeviceChoice::Cuda),
+            "wgpu" => Ok(DeviceChoice::Wgpu),
+            other => Err(format!("unknown device `{other}`; expected auto, cpu, cuda or wgpu")),
+        }
+    }
+}
+
+/// A device that can actually run here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolved {
+    Cpu,
+    Cuda,
+    Wgpu,
+}
+
+impl Resolved {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Resolved::Cpu => "cpu",
+            Resolved::Cuda => "cuda:0",
+            Resolved::Wgpu => "wgpu",
+        }
+    }
+}
+
+/// Whether an NVIDIA GPU is visible to this process (its device node exists).
+pub fn nvidia_gpu_present() -> bool {
+    std::path::Path::new("/dev/nvidia0").exists() || std::path::Path::new("/dev/nvidiactl").exists()
+}
+
+impl DeviceChoice {
+    /// The device to use, or why the choice cannot be honoured in this build.
+    pub fn resolve(self) -> Result<Resolved, String> {
+        match self {
+            DeviceChoice::Cpu => Ok(Resolved::Cpu),
+            DeviceChoice::Auto => Ok(if cfg!(feature = "cuda") && nvidia_gpu_present() {
+                Resolved::Cuda
+            } else {
+                Resolved::Cpu
+            }),
+            DeviceChoice::Cuda if cfg!(feature = "cuda") => Ok(Resolved::Cuda),
+            DeviceChoice::Cuda => Err("this reclab was built without CUDA; rebuild with `--features cuda`".into()),
+            DeviceChoice::Wgpu if cfg!(feature = "wgpu") => Ok(Resolved::Wgpu),
+            DeviceChoice::Wgpu => Err("this reclab was built without wgpu; rebuild with `--features wgpu`".into()),
+        }
+    }
+}
