@@ -28,6 +28,22 @@ pub enum BenchCommand {
         #[arg(long, hide = true)]
         single: Option<String>,
     },
+    /// Training throughput of SASRec (sequences/s, tokens/s, epoch time, time per phase of a
+    /// step) on ML-100K, on each device given.
+    Train {
+        /// The ML-100K folder (default: $RECLAB_DATASETS/ml-100k when set).
+        #[arg(long)]
+        ml100k: Option<PathBuf>,
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+        #[arg(long, default_value_t = 128)]
+        batch_size: usize,
+        #[arg(long, default_value_t = 50)]
+        max_len: usize,
+        /// Devices to measure, comma-separated (cpu, cuda, wgpu).
+        #[arg(long, value_delimiter = ',', default_value = "cpu")]
+        devices: Vec<reclab::train::DeviceChoice>,
+    },
     /// Full-ranking evaluation throughput (users per second) with ItemKNN and Pop, on ML-100K
     /// and on a generated log over a large catalogue.
     Eval {
@@ -59,6 +75,13 @@ pub fn run(command: BenchCommand) -> Result<()> {
             items,
             users,
         } => bench_eval(ml100k, items, users),
+        BenchCommand::Train {
+            ml100k,
+            steps,
+            batch_size,
+            max_len,
+            devices,
+        } => bench_train(ml100k, steps, batch_size, max_len, &devices),
     }
 }
 
@@ -219,6 +242,46 @@ fn eval_case(label: &str, dataset: &reclab::data::Dataset) -> Result<()> {
             report.seconds,
             report.users_per_second(),
             report.metrics.get("ndcg@10").copied().unwrap_or(f64::NAN),
+        );
+    }
+    Ok(())
+}
+
+fn bench_train(
+    ml100k: Option<PathBuf>,
+    steps: usize,
+    batch_size: usize,
+    max_len: usize,
+    devices: &[reclab::train::DeviceChoice],
+) -> Result<()> {
+    let dir = ml100k
+        .or_else(|| std::env::var_os("RECLAB_DATASETS").map(|d| PathBuf::from(d).join("ml-100k")))
+        .context("pass --ml100k DIR or set RECLAB_DATASETS")?;
+    let dataset = reclab::data::load(&LoadSpec::new(dir.to_string_lossy()), None)?;
+    println!(
+        "SASRec step on ml-100k: batch {batch_size}, length {max_len}, {} items, full softmax, 2 layers of width 64",
+        dataset.num_items() + 1
+    );
+    for &device in devices {
+        let mut config = reclab::train::TrainConfig {
+            batch_size,
+            device,
+            ..Default::default()
+        };
+        config.transformer.max_len = max_len;
+        let t = reclab::train::time_steps_on_chosen_device(&dataset, &config, steps)?;
+        println!(
+            "{:<7} step {:>6.1} ms (batch {:>5.1}, forward {:>6.1}, backward {:>6.1}, optimiser {:>5.1})  {:>7.0} seq/s  {:>8.0} tokens/s  epoch {:>6.2} s  validation {:>5.2} s",
+            t.device,
+            1e3 * (t.batch_build_secs + t.forward_secs + t.backward_secs + t.optimizer_secs),
+            1e3 * t.batch_build_secs,
+            1e3 * t.forward_secs,
+            1e3 * t.backward_secs,
+            1e3 * t.optimizer_secs,
+            t.sequences_per_sec,
+            t.tokens_per_sec,
+            t.epoch_secs,
+            t.validation_secs,
         );
     }
     Ok(())

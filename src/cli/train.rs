@@ -205,8 +205,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
                     if best { "  *best" } else { "" }
                 );
                 match &bar {
-                    Some(bar) => bar.println(line),
-                    None => eprintln!("{line}"),
+                    Some(bar) if !bar.is_hidden() => bar.println(line),
+                    _ => eprintln!("{line}"),
                 }
             }
         }

@@ -1,7 +1,7 @@
 //! Training losses over the positions that have a target.
 
 use burn::prelude::*;
-use burn::tensor::activation::{log_sigmoid, log_softmax};
+use burn::tensor::activation::log_sigmoid;
 use serde::{Deserialize, Serialize};
 
 /// Which loss trains the model.
@@ -40,11 +40,16 @@ impl LossConfig {
     }
 }
 
-/// Mean cross-entropy of `logits` `[n, vocab]` against `targets` `[n]`.
+/// Mean cross-entropy of `logits` `[n, vocab]` against `targets` `[n]`, as
+/// `logsumexp(logits) − logits[target]`: one full-width pass fewer than gathering from a
+/// `log_softmax`, forward and backward (about 10% of a training step on the CPU backend).
 pub fn softmax_cross_entropy<B: Backend>(logits: Tensor<B, 2>, targets: Tensor<B, 1, Int>) -> Tensor<B, 1> {
     let [n, _] = logits.dims();
-    let log_probs = log_softmax(logits, 1);
-    log_probs.gather(1, targets.reshape([n, 1])).mean().neg()
+    // The row maximum keeps exp() in range; as a constant shift it needs no gradient.
+    let max = logits.clone().detach().max_dim(1);
+    let log_sum_exp = (logits.clone() - max.clone()).exp().sum_dim(1).log() + max;
+    let picked = logits.gather(1, targets.reshape([n, 1]));
+    (log_sum_exp - picked).mean()
 }
 
 /// Mean (g)BCE: `−β·log σ(s⁺) − Σ log σ(−s⁻)` per position, with `s = hidden · embedding`.
@@ -77,6 +82,15 @@ mod tests {
         let loss: f32 = softmax_cross_entropy(logits, targets).into_scalar();
         let expected = -((0.75f32).ln() + (0.5f32).ln()) / 2.0;
         assert!((loss - expected).abs() < 1e-6, "{loss} vs {expected}");
+    }
+
+    #[test]
+    fn cross_entropy_stays_finite_for_large_logits() {
+        let device = Default::default();
+        let logits = Tensor::<Flex, 2>::from_floats([[1000.0, 0.0]], &device);
+        let targets = Tensor::<Flex, 1, Int>::from_ints([0], &device);
+        let loss: f32 = softmax_cross_entropy(logits, targets).into_scalar();
+        assert!(loss.abs() < 1e-6, "{loss}");
     }
 
     #[test]

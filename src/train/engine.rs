@@ -389,7 +389,7 @@ fn train_inner<B: AutodiffBackend>(
 }
 
 /// The loss of one batch, computed only at the positions that have a target.
-fn batch_loss<B: AutodiffBackend>(
+pub(crate) fn batch_loss<B: AutodiffBackend>(
     model: &SeqRec<B>,
     batch: &Batch,
     direction: Direction,
