@@ -83,8 +83,10 @@ impl TrainArgs {
     fn config(&self) -> Result<TrainConfig> {
         let mut config = match &self.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-                TrainConfig::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                TrainConfig::from_toml(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
             }
             None => TrainConfig::default(),
         };
@@ -115,7 +117,9 @@ impl TrainArgs {
         if let Some(loss) = self.loss {
             config.loss = match loss {
                 LossArg::Softmax => LossConfig::Softmax,
-                LossArg::Bce => LossConfig::SampledBce { negatives: self.negatives },
+                LossArg::Bce => LossConfig::SampledBce {
+                    negatives: self.negatives,
+                },
                 LossArg::Gbce => LossConfig::Gbce {
                     negatives: self.negatives,
                     calibration: 0.75,
@@ -140,7 +144,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let cache_dir = if args.options.no_cache {
         None
     } else {
-        args.options.cache_dir.clone().or_else(reclab::data::cache::default_cache_dir)
+        args.options
+            .cache_dir
+            .clone()
+            .or_else(reclab::data::cache::default_cache_dir)
     };
     let dataset = reclab::data::load(&config.data, cache_dir.as_deref())?;
     eprintln!(
@@ -217,8 +224,19 @@ pub fn run(args: TrainArgs) -> Result<()> {
             }
         }
     };
-    let outcome = train_on_chosen_device(&dataset, &config, &args.out, args.resume.as_deref(), stop, &mut on_event)?;
-    let test = outcome.test.as_ref().map(|t| t.metrics.clone()).unwrap_or_default();
+    let outcome = train_on_chosen_device(
+        &dataset,
+        &config,
+        &args.out,
+        args.resume.as_deref(),
+        stop,
+        &mut on_event,
+    )?;
+    let test = outcome
+        .test
+        .as_ref()
+        .map(|t| t.metrics.clone())
+        .unwrap_or_default();
     if json {
         println!(
             "{}",
@@ -241,7 +259,12 @@ pub fn run(args: TrainArgs) -> Result<()> {
         for k in &config.cutoffs {
             print!("{k:>5}");
             for name in ["hit", "ndcg", "mrr", "item_coverage"] {
-                print!(" {:>8.4}", test.get(&format!("{name}@{k}")).copied().unwrap_or(f64::NAN));
+                print!(
+                    " {:>8.4}",
+                    test.get(&format!("{name}@{k}"))
+                        .copied()
+                        .unwrap_or(f64::NAN)
+                );
             }
             println!();
         }
@@ -258,7 +281,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
 fn new_bar(len: u64) -> ProgressBar {
     let bar = ProgressBar::new(len);
     // The template is a constant known to parse.
-    if let Ok(style) = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} eta {eta}") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} eta {eta}")
+    {
         bar.set_style(style.progress_chars("=> "));
     }
     bar

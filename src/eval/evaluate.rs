@@ -146,48 +146,62 @@ pub fn evaluate(
     let batch = (BATCH_BYTES / (4 * width)).clamp(1, 256);
     let done = AtomicUsize::new(0);
     let cancelled = AtomicBool::new(false);
-    let rank_chunk = |scores: &mut Vec<f32>, chunk: &[u32]| -> Result<Vec<UserRanking>, EvalError> {
-        if cancelled.load(Ordering::Relaxed) {
-            return Err(EvalError::Cancelled);
-        }
-        let queries: Vec<Query<'_>> = chunk
-            .iter()
-            .map(|&u| Query {
-                user: Some(u),
-                history: history_of(dataset, split, stage, u),
-            })
-            .collect();
-        scores.clear();
-        scores.resize(chunk.len() * width, 0.0);
-        model.score_batch(&queries, scores);
-        let mut out = Vec::with_capacity(chunk.len());
-        for (query, row) in queries.iter().zip(scores.chunks_exact_mut(width)) {
-            let user = query.user.unwrap_or_default();
-            let mut targets = targets_of(dataset, split, stage, user).to_vec();
-            targets.sort_unstable();
-            targets.dedup();
-            let candidates = match config.protocol {
-                Protocol::Full => None,
-                Protocol::Sampled { negatives, seed, .. } => {
-                    let mut excluded: Vec<u32> = query.history.iter().chain(&targets).copied().collect();
-                    excluded.sort_unstable();
-                    excluded.dedup();
-                    let mut candidates =
-                        draw_negatives(negatives, width - 1, &excluded, cumulative.as_deref(), seed, user);
-                    candidates.extend_from_slice(&targets);
-                    Some(candidates)
-                }
-            };
-            let list = top_k_among(row, query.history, &targets, candidates.as_deref(), max_k)
-                .map_err(|e| e.for_model(model.name(), Some(user)))?;
-            out.push(UserRanking { user, targets, list });
-        }
-        let finished = done.fetch_add(chunk.len(), Ordering::Relaxed) + chunk.len();
-        if !progress(finished, users.len()) {
-            cancelled.store(true, Ordering::Relaxed);
-        }
-        Ok(out)
-    };
+    let rank_chunk =
+        |scores: &mut Vec<f32>, chunk: &[u32]| -> Result<Vec<UserRanking>, EvalError> {
+            if cancelled.load(Ordering::Relaxed) {
+                return Err(EvalError::Cancelled);
+            }
+            let queries: Vec<Query<'_>> = chunk
+                .iter()
+                .map(|&u| Query {
+                    user: Some(u),
+                    history: history_of(dataset, split, stage, u),
+                })
+                .collect();
+            scores.clear();
+            scores.resize(chunk.len() * width, 0.0);
+            model.score_batch(&queries, scores);
+            let mut out = Vec::with_capacity(chunk.len());
+            for (query, row) in queries.iter().zip(scores.chunks_exact_mut(width)) {
+                let user = query.user.unwrap_or_default();
+                let mut targets = targets_of(dataset, split, stage, user).to_vec();
+                targets.sort_unstable();
+                targets.dedup();
+                let candidates = match config.protocol {
+                    Protocol::Full => None,
+                    Protocol::Sampled {
+                        negatives, seed, ..
+                    } => {
+                        let mut excluded: Vec<u32> =
+                            query.history.iter().chain(&targets).copied().collect();
+                        excluded.sort_unstable();
+                        excluded.dedup();
+                        let mut candidates = draw_negatives(
+                            negatives,
+                            width - 1,
+                            &excluded,
+                            cumulative.as_deref(),
+                            seed,
+                            user,
+                        );
+                        candidates.extend_from_slice(&targets);
+                        Some(candidates)
+                    }
+                };
+                let list = top_k_among(row, query.history, &targets, candidates.as_deref(), max_k)
+                    .map_err(|e| e.for_model(model.name(), Some(user)))?;
+                out.push(UserRanking {
+                    user,
+                    targets,
+                    list,
+                });
+            }
+            let finished = done.fetch_add(chunk.len(), Ordering::Relaxed) + chunk.len();
+            if !progress(finished, users.len()) {
+                cancelled.store(true, Ordering::Relaxed);
+            }
+            Ok(out)
+        };
     let chunks: Vec<Vec<UserRanking>> = if model.scores_in_parallel() {
         users
             .par_chunks(batch)

@@ -3,7 +3,9 @@
 
 use burn::nn::attention::{MhaInput, MultiHeadAttention, MultiHeadAttentionConfig};
 use burn::nn::transformer::{PositionWiseFeedForward, PositionWiseFeedForwardConfig};
-use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig};
+use burn::nn::{
+    Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig,
+};
 use burn::prelude::*;
 
 use super::config::TransformerConfig;
@@ -54,8 +56,12 @@ impl<B: Backend> Block<B> {
                 .with_dropout(config.dropout)
                 .with_initializer(init)
                 .init(device),
-            norm_attention: LayerNormConfig::new(config.hidden).with_epsilon(1e-12).init(device),
-            norm_feed_forward: LayerNormConfig::new(config.hidden).with_epsilon(1e-12).init(device),
+            norm_attention: LayerNormConfig::new(config.hidden)
+                .with_epsilon(1e-12)
+                .init(device),
+            norm_feed_forward: LayerNormConfig::new(config.hidden)
+                .with_epsilon(1e-12)
+                .init(device),
             dropout: DropoutConfig::new(config.dropout).init(),
             norm_first: config.norm_first,
         }
@@ -68,7 +74,11 @@ impl<B: Backend> Block<B> {
         padding: Tensor<B, 2, Bool>,
         future: Option<Tensor<B, 3, Bool>>,
     ) -> (Tensor<B, 3>, Tensor<B, 4>) {
-        let normed = if self.norm_first { self.norm_attention.forward(x.clone()) } else { x.clone() };
+        let normed = if self.norm_first {
+            self.norm_attention.forward(x.clone())
+        } else {
+            x.clone()
+        };
         let mut input = MhaInput::self_attn(normed).mask_pad(padding);
         if let Some(future) = future {
             input = input.mask_attn(future);
@@ -78,7 +88,11 @@ impl<B: Backend> Block<B> {
         if !self.norm_first {
             x = self.norm_attention.forward(x);
         }
-        let normed = if self.norm_first { self.norm_feed_forward.forward(x.clone()) } else { x.clone() };
+        let normed = if self.norm_first {
+            self.norm_feed_forward.forward(x.clone())
+        } else {
+            x.clone()
+        };
         let mut x = x + self.dropout.forward(self.feed_forward.forward(normed));
         if !self.norm_first {
             x = self.norm_feed_forward.forward(x);
@@ -120,10 +134,16 @@ impl<B: Backend> SeqRec<B> {
             positions: EmbeddingConfig::new(config.max_len, config.hidden)
                 .with_initializer(init)
                 .init(device),
-            input_norm: LayerNormConfig::new(config.hidden).with_epsilon(1e-12).init(device),
+            input_norm: LayerNormConfig::new(config.hidden)
+                .with_epsilon(1e-12)
+                .init(device),
             input_dropout: DropoutConfig::new(config.dropout).init(),
-            blocks: (0..config.layers).map(|_| Block::new(config, device)).collect(),
-            final_norm: LayerNormConfig::new(config.hidden).with_epsilon(1e-12).init(device),
+            blocks: (0..config.layers)
+                .map(|_| Block::new(config, device))
+                .collect(),
+            final_norm: LayerNormConfig::new(config.hidden)
+                .with_epsilon(1e-12)
+                .init(device),
             norm_first: config.norm_first,
             max_len: config.max_len,
         }
@@ -146,7 +166,11 @@ impl<B: Backend> SeqRec<B> {
             .expand([batch, len]);
         let x = self.items.forward(tokens) + self.positions.forward(positions);
         let mut x = self.input_dropout.forward(self.input_norm.forward(x));
-        let future = causal.then(|| Tensor::<B, 2, Bool>::tril_mask([len, len], 0, &device).unsqueeze::<3>().expand([batch, len, len]));
+        let future = causal.then(|| {
+            Tensor::<B, 2, Bool>::tril_mask([len, len], 0, &device)
+                .unsqueeze::<3>()
+                .expand([batch, len, len])
+        });
         let mut weights = None;
         for block in &self.blocks {
             let (out, w) = block.forward(x, padding.clone(), future.clone());

@@ -31,7 +31,10 @@ impl LossConfig {
     /// β of gBCE for a catalogue of `num_items` items; 1 for plain BCE.
     pub fn beta(&self, num_items: usize) -> f64 {
         match *self {
-            LossConfig::Gbce { negatives, calibration } => {
+            LossConfig::Gbce {
+                negatives,
+                calibration,
+            } => {
                 let alpha = negatives as f64 / (num_items.max(2) - 1) as f64;
                 alpha * (calibration * (1.0 - 1.0 / alpha) + 1.0 / alpha)
             }
@@ -43,7 +46,10 @@ impl LossConfig {
 /// Mean cross-entropy of `logits` `[n, vocab]` against `targets` `[n]`, as
 /// `logsumexp(logits) − logits[target]`: one full-width pass fewer than gathering from a
 /// `log_softmax`, forward and backward (about 10% of a training step on the CPU backend).
-pub fn softmax_cross_entropy<B: Backend>(logits: Tensor<B, 2>, targets: Tensor<B, 1, Int>) -> Tensor<B, 1> {
+pub fn softmax_cross_entropy<B: Backend>(
+    logits: Tensor<B, 2>,
+    targets: Tensor<B, 1, Int>,
+) -> Tensor<B, 1> {
     let [n, _] = logits.dims();
     // The row maximum keeps exp() in range; as a constant shift it needs no gradient.
     let max = logits.clone().detach().max_dim(1);
@@ -64,7 +70,9 @@ pub fn sampled_bce<B: Backend>(
     let negative_scores = (hidden.unsqueeze_dim::<3>(1) * negative).sum_dim(2);
     let positive_term = log_sigmoid(positive_scores).mean().mul_scalar(beta);
     let [n, _, _] = negative_scores.dims();
-    let negative_term = log_sigmoid(negative_scores.neg()).sum().div_scalar(n.max(1) as f64);
+    let negative_term = log_sigmoid(negative_scores.neg())
+        .sum()
+        .div_scalar(n.max(1) as f64);
     (positive_term + negative_term).neg()
 }
 
@@ -102,7 +110,8 @@ mod tests {
         let negative = Tensor::<Flex, 3>::from_floats([[[-1.0], [0.0]]], &device);
         let sigma = |x: f32| 1.0 / (1.0 + (-x).exp());
         let expected = -(sigma(2.0).ln() + (1.0 - sigma(-1.0)).ln() + (1.0 - sigma(0.0)).ln());
-        let loss: f32 = sampled_bce(hidden.clone(), positive.clone(), negative.clone(), 1.0).into_scalar();
+        let loss: f32 =
+            sampled_bce(hidden.clone(), positive.clone(), negative.clone(), 1.0).into_scalar();
         assert!((loss - expected).abs() < 1e-5, "{loss} vs {expected}");
         // β scales the positive term only.
         let loss_beta: f32 = sampled_bce(hidden, positive, negative, 0.5).into_scalar();
@@ -113,7 +122,10 @@ mod tests {
     #[test]
     fn gbce_beta_follows_the_paper() {
         // α = 256 / (3417 − 1); t = 0.75 → β = α(t(1 − 1/α) + 1/α) = t·α + (1 − t).
-        let loss = LossConfig::Gbce { negatives: 256, calibration: 0.75 };
+        let loss = LossConfig::Gbce {
+            negatives: 256,
+            calibration: 0.75,
+        };
         let alpha = 256.0 / 3416.0;
         assert!((loss.beta(3417) - (0.75 * alpha + 0.25)).abs() < 1e-12);
         assert_eq!(LossConfig::Softmax.beta(10), 1.0);

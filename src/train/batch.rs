@@ -49,8 +49,18 @@ pub struct Batch {
 }
 
 impl Batch {
-    fn from_rows(rows: Vec<(Vec<u32>, Vec<u32>)>, negatives: usize, vocabulary: Vocabulary, rng: &mut impl Rng) -> Batch {
-        let len = rows.iter().map(|(tokens, _)| tokens.len()).max().unwrap_or(1).max(1);
+    fn from_rows(
+        rows: Vec<(Vec<u32>, Vec<u32>)>,
+        negatives: usize,
+        vocabulary: Vocabulary,
+        rng: &mut impl Rng,
+    ) -> Batch {
+        let len = rows
+            .iter()
+            .map(|(tokens, _)| tokens.len())
+            .max()
+            .unwrap_or(1)
+            .max(1);
         let mut batch = Batch {
             size: rows.len(),
             len,
@@ -87,7 +97,8 @@ impl Batch {
 fn augment(sequence: &[u32], config: &Augmentation, rng: &mut impl Rng) -> (Vec<u32>, Vec<bool>) {
     let mut items = sequence.to_vec();
     let mut masked = vec![false; items.len()];
-    if config.probability <= 0.0 || items.len() < 3 || !rng.random_bool(config.probability.min(1.0)) {
+    if config.probability <= 0.0 || items.len() < 3 || !rng.random_bool(config.probability.min(1.0))
+    {
         return (items, masked);
     }
     let n = items.len();
@@ -192,7 +203,14 @@ mod tests {
     #[test]
     fn next_item_targets_are_the_shifted_sequence_left_padded() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let b = next_item_batch(&[&[1, 2, 3], &[4, 5, 6, 7, 8], &[9]], 3, VOCAB, 0, &Augmentation::default(), &mut rng);
+        let b = next_item_batch(
+            &[&[1, 2, 3], &[4, 5, 6, 7, 8], &[9]],
+            3,
+            VOCAB,
+            0,
+            &Augmentation::default(),
+            &mut rng,
+        );
         // Row 0: inputs [1, 2] → targets [2, 3]; row 1 keeps its latest 4 items: [5, 6, 7] → [6, 7, 8];
         // the single-item sequence gives nothing.
         assert_eq!((b.size, b.len), (2, 3));
@@ -205,7 +223,14 @@ mod tests {
     #[test]
     fn sampled_negatives_avoid_the_target() {
         let mut rng = ChaCha8Rng::seed_from_u64(2);
-        let b = next_item_batch(&[&[1, 2, 3, 4]], 10, VOCAB, 4, &Augmentation::default(), &mut rng);
+        let b = next_item_batch(
+            &[&[1, 2, 3, 4]],
+            10,
+            VOCAB,
+            4,
+            &Augmentation::default(),
+            &mut rng,
+        );
         assert_eq!(b.negatives.len(), 3 * 4);
         for (chunk, &target) in b.negatives.chunks(4).zip(&b.targets) {
             assert!(chunk.iter().all(|&n| n != target && (1..=9).contains(&n)));
@@ -215,7 +240,15 @@ mod tests {
     #[test]
     fn masked_items_are_the_targets() {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let b = masked_item_batch(&[&[1, 2, 3, 4, 5, 6]], 4, VOCAB, 0.5, 0, &Augmentation::default(), &mut rng);
+        let b = masked_item_batch(
+            &[&[1, 2, 3, 4, 5, 6]],
+            4,
+            VOCAB,
+            0.5,
+            0,
+            &Augmentation::default(),
+            &mut rng,
+        );
         assert_eq!(b.len, 4);
         assert!(!b.positions.is_empty());
         for (&p, &t) in b.positions.iter().zip(&b.targets) {
@@ -233,7 +266,10 @@ mod tests {
     #[test]
     fn augmentation_keeps_items_from_the_sequence() {
         let mut rng = ChaCha8Rng::seed_from_u64(4);
-        let always = Augmentation { probability: 1.0, ..Augmentation::default() };
+        let always = Augmentation {
+            probability: 1.0,
+            ..Augmentation::default()
+        };
         let sequence: Vec<u32> = (1..=9).collect();
         for _ in 0..50 {
             let (items, masked) = augment(&sequence, &always, &mut rng);

@@ -46,7 +46,8 @@ pub fn time_steps<B: AutodiffBackend>(
     config: &TrainConfig,
     steps: usize,
 ) -> StepTimings {
-    let split = Split::new(dataset, config.split).unwrap_or_else(|_| unreachable!("leave-one-out never fails"));
+    let split = Split::new(dataset, config.split)
+        .unwrap_or_else(|_| unreachable!("leave-one-out never fails"));
     let sequences: Vec<&[u32]> = (0..dataset.num_users())
         .map(|u| split.train(dataset, u))
         .filter(|s| s.len() >= 2)
@@ -58,21 +59,42 @@ pub fn time_steps<B: AutodiffBackend>(
     let mut model = SeqRec::<B>::new(&config.transformer, vocabulary, &device);
     let mut optimizer = AdamConfig::new().init::<B, SeqRec<B>>();
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    let (mut build, mut forward, mut backward, mut optim, mut tokens) = (0.0, 0.0, 0.0, 0.0, 0usize);
+    let (mut build, mut forward, mut backward, mut optim, mut tokens) =
+        (0.0, 0.0, 0.0, 0.0, 0usize);
     for step in 0..steps + 2 {
         let t0 = Instant::now();
         let start = (step * config.batch_size) % sequences.len();
-        let chunk: Vec<&[u32]> = (0..config.batch_size).map(|i| sequences[(start + i) % sequences.len()]).collect();
-        let batch = next_item_batch(&chunk, config.transformer.max_len, vocabulary, config.loss.negatives(), &config.augmentation, &mut rng);
+        let chunk: Vec<&[u32]> = (0..config.batch_size)
+            .map(|i| sequences[(start + i) % sequences.len()])
+            .collect();
+        let batch = next_item_batch(
+            &chunk,
+            config.transformer.max_len,
+            vocabulary,
+            config.loss.negatives(),
+            &config.augmentation,
+            &mut rng,
+        );
         let t1 = Instant::now();
-        let loss = batch_loss(&model, &batch, Direction::Causal, config.loss, vocabulary, &device);
+        let loss = batch_loss(
+            &model,
+            &batch,
+            Direction::Causal,
+            config.loss,
+            vocabulary,
+            &device,
+        );
         let _: f32 = loss.clone().into_scalar().elem();
         let t2 = Instant::now();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let t3 = Instant::now();
         model = optimizer.step(config.learning_rate, model, grads);
         // Reading one weight back waits for the step to finish on asynchronous devices.
-        let _ = model.clone().valid().logits(Tensor::zeros([1, config.transformer.hidden], &device)).into_data();
+        let _ = model
+            .clone()
+            .valid()
+            .logits(Tensor::zeros([1, config.transformer.hidden], &device))
+            .into_data();
         let t4 = Instant::now();
         if step >= 2 {
             build += (t1 - t0).as_secs_f64();
@@ -84,13 +106,26 @@ pub fn time_steps<B: AutodiffBackend>(
     }
     let n = steps.max(1) as f64;
     let step_secs = (build + forward + backward + optim) / n;
-    let recommender = TransformerRecommender::new("SASRec", model.valid(), device.clone(), Direction::Causal, vocabulary);
+    let recommender = TransformerRecommender::new(
+        "SASRec",
+        model.valid(),
+        device.clone(),
+        Direction::Causal,
+        vocabulary,
+    );
     let eval_started = Instant::now();
     let eval_config = EvalConfig {
         cutoffs: vec![10],
         ..EvalConfig::default()
     };
-    let _ = evaluate(&recommender, dataset, &split, Stage::Valid, &eval_config, &|_, _| true);
+    let _ = evaluate(
+        &recommender,
+        dataset,
+        &split,
+        Stage::Valid,
+        &eval_config,
+        &|_, _| true,
+    );
     StepTimings {
         device: device_label.to_string(),
         steps,

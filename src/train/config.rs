@@ -114,10 +114,16 @@ impl TrainConfig {
             return Some("batch_size must be at least 1".into());
         }
         if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
-            return Some(format!("learning_rate must be a positive number (got {})", self.learning_rate));
+            return Some(format!(
+                "learning_rate must be a positive number (got {})",
+                self.learning_rate
+            ));
         }
         if !(0.0..=1.0).contains(&self.mask_ratio) || self.mask_ratio == 0.0 {
-            return Some(format!("mask_ratio must be in (0, 1] (got {})", self.mask_ratio));
+            return Some(format!(
+                "mask_ratio must be in (0, 1] (got {})",
+                self.mask_ratio
+            ));
         }
         if self.cutoffs.is_empty() || self.cutoffs.contains(&0) {
             return Some("cutoffs must be at least 1".into());

@@ -36,7 +36,9 @@ impl FromStr for DeviceChoice {
             "cpu" => Ok(DeviceChoice::Cpu),
             "cuda" => Ok(DeviceChoice::Cuda),
             "wgpu" => Ok(DeviceChoice::Wgpu),
-            other => Err(format!("unknown device `{other}`; expected auto, cpu, cuda or wgpu")),
+            other => Err(format!(
+                "unknown device `{other}`; expected auto, cpu, cuda or wgpu"
+            )),
         }
     }
 }
@@ -75,9 +77,13 @@ impl DeviceChoice {
                 Resolved::Cpu
             }),
             DeviceChoice::Cuda if cfg!(feature = "cuda") => Ok(Resolved::Cuda),
-            DeviceChoice::Cuda => Err("this reclab was built without CUDA; rebuild with `--features cuda`".into()),
+            DeviceChoice::Cuda => {
+                Err("this reclab was built without CUDA; rebuild with `--features cuda`".into())
+            }
             DeviceChoice::Wgpu if cfg!(feature = "wgpu") => Ok(Resolved::Wgpu),
-            DeviceChoice::Wgpu => Err("this reclab was built without wgpu; rebuild with `--features wgpu`".into()),
+            DeviceChoice::Wgpu => {
+                Err("this reclab was built without wgpu; rebuild with `--features wgpu`".into())
+            }
         }
     }
 }

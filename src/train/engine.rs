@@ -43,7 +43,9 @@ const CHECKPOINT_STATE: &str = "checkpoint.json";
 pub enum TrainError {
     #[error("invalid training config: {0}")]
     Config(String),
-    #[error("loss became {value} at {stage} epoch {epoch}, batch {batch}: lower the learning rate or check the data")]
+    #[error(
+        "loss became {value} at {stage} epoch {epoch}, batch {batch}: lower the learning rate or check the data"
+    )]
     NonFiniteLoss {
         stage: &'static str,
         epoch: usize,
@@ -95,9 +97,20 @@ pub fn train<B: AutodiffBackend>(
     stop: Arc<AtomicBool>,
     on_event: &mut dyn FnMut(TrainEvent),
 ) -> Result<TrainOutcome, TrainError> {
-    let result = train_inner::<B>(device, device_label, dataset, config, runs_root, resume, stop, on_event);
+    let result = train_inner::<B>(
+        device,
+        device_label,
+        dataset,
+        config,
+        runs_root,
+        resume,
+        stop,
+        on_event,
+    );
     if let Err(e) = &result {
-        on_event(TrainEvent::Failed { message: e.to_string() });
+        on_event(TrainEvent::Failed {
+            message: e.to_string(),
+        });
     }
     result
 }
@@ -129,8 +142,12 @@ fn train_inner<B: AutodiffBackend>(
     };
     B::seed(&device, config.seed);
     let mut model = SeqRec::<B>::new(&config.transformer, vocabulary, &device);
+    // ε = 1e-8 as in PyTorch and the original SASRec (burn's default is 1e-5).
     let mut optimizer = AdamConfig::new()
-        .with_weight_decay((config.weight_decay > 0.0).then(|| WeightDecayConfig::new(config.weight_decay as f32)))
+        .with_epsilon(1e-8)
+        .with_weight_decay(
+            (config.weight_decay > 0.0).then(|| WeightDecayConfig::new(config.weight_decay as f32)),
+        )
         .init::<B, SeqRec<B>>();
     let recorder = BinFileRecorder::<FullPrecisionSettings>::new();
 
@@ -143,11 +160,17 @@ fn train_inner<B: AutodiffBackend>(
                 path: state_path.clone(),
                 message: e.to_string(),
             })?;
-            let progress: Progress = serde_json::from_slice(&state).map_err(|e| TrainError::Checkpoint {
-                path: state_path.clone(),
-                message: e.to_string(),
-            })?;
-            let load_error = |path: PathBuf| move |e: burn::record::RecorderError| TrainError::Checkpoint { path, message: e.to_string() };
+            let progress: Progress =
+                serde_json::from_slice(&state).map_err(|e| TrainError::Checkpoint {
+                    path: state_path.clone(),
+                    message: e.to_string(),
+                })?;
+            let load_error = |path: PathBuf| {
+                move |e: burn::record::RecorderError| TrainError::Checkpoint {
+                    path,
+                    message: e.to_string(),
+                }
+            };
             model = model
                 .load_file(dir.join(CHECKPOINT_MODEL), &recorder, &device)
                 .map_err(load_error(dir.join(CHECKPOINT_MODEL)))?;
@@ -191,7 +214,11 @@ fn train_inner<B: AutodiffBackend>(
     let mut stopped_early = false;
 
     let stages = [
-        (TrainStage::Pretrain, config.pretrain_epochs, Direction::Bidirectional),
+        (
+            TrainStage::Pretrain,
+            config.pretrain_epochs,
+            Direction::Bidirectional,
+        ),
         (TrainStage::Train, config.epochs, config.model.direction()),
     ];
     'stages: for (stage, epochs, direction) in stages {
@@ -201,9 +228,15 @@ fn train_inner<B: AutodiffBackend>(
         };
         for epoch in done + 1..=epochs {
             let epoch_started = Instant::now();
-            // One generator per (seed, stage, epoch): a resumed run draws what the original would.
+            // One generator per (seed, stage, epoch), for batches here and dropout in the
+            // backend: a resumed run draws exactly what the uninterrupted run would have.
+            let stream = ((stage == TrainStage::Train) as u64) << 32 | epoch as u64;
             let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-            rng.set_stream(((stage == TrainStage::Train) as u64) << 32 | epoch as u64);
+            rng.set_stream(stream);
+            B::seed(
+                &device,
+                config.seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            );
             let mut order: Vec<usize> = (0..sequences.len()).collect();
             order.shuffle(&mut rng);
             let mut loss_sum = 0.0;
@@ -265,7 +298,14 @@ fn train_inner<B: AutodiffBackend>(
                 direction,
                 vocabulary,
             );
-            let valid = evaluate(&recommender, dataset, &split, Stage::Valid, &eval_config, &|_, _| true);
+            let valid = evaluate(
+                &recommender,
+                dataset,
+                &split,
+                Stage::Valid,
+                &eval_config,
+                &|_, _| true,
+            );
             let valid = match valid {
                 Ok(report) => report.metrics,
                 // A split without validation targets (temporal with valid = 0) trains blind.
@@ -281,7 +321,8 @@ fn train_inner<B: AutodiffBackend>(
             run.push_point(&format!("{prefix}train_loss"), step, train_loss);
             run.push_point(&format!("{prefix}epoch_secs"), step, seconds);
             for (name, value) in &valid {
-                if name.starts_with("hit@") || name.starts_with("ndcg@") || name.starts_with("mrr@") {
+                if name.starts_with("hit@") || name.starts_with("ndcg@") || name.starts_with("mrr@")
+                {
                     run.push_point(&format!("{prefix}valid_{name}"), step, *value);
                 }
             }
@@ -322,12 +363,17 @@ fn train_inner<B: AutodiffBackend>(
                 best,
             });
             save_checkpoint(&model, &optimizer, &progress, &recorder, &run_dir)?;
-            run.timings_secs.insert("train".into(), run.timings_secs.get("train").copied().unwrap_or(0.0) + seconds);
+            run.timings_secs.insert(
+                "train".into(),
+                run.timings_secs.get("train").copied().unwrap_or(0.0) + seconds,
+            );
             run.save(run_dir.parent().unwrap_or(runs_root))?;
             on_event(TrainEvent::CheckpointSaved {
                 path: run_dir.join(CHECKPOINT_STATE),
             });
-            if stage == TrainStage::Train && progress.epochs_without_improvement >= config.early_stopping.patience {
+            if stage == TrainStage::Train
+                && progress.epochs_without_improvement >= config.early_stopping.patience
+            {
                 stopped_early = true;
                 break 'stages;
             }
@@ -356,9 +402,25 @@ fn train_inner<B: AutodiffBackend>(
             vocabulary,
         );
         let test_started = Instant::now();
-        let valid_report = evaluate(&recommender, dataset, &split, Stage::Valid, &eval_config, &|_, _| true).ok();
-        let report = evaluate(&recommender, dataset, &split, Stage::Test, &eval_config, &|_, _| true)?;
-        run.timings_secs.insert("test".into(), test_started.elapsed().as_secs_f64());
+        let valid_report = evaluate(
+            &recommender,
+            dataset,
+            &split,
+            Stage::Valid,
+            &eval_config,
+            &|_, _| true,
+        )
+        .ok();
+        let report = evaluate(
+            &recommender,
+            dataset,
+            &split,
+            Stage::Test,
+            &eval_config,
+            &|_, _| true,
+        )?;
+        run.timings_secs
+            .insert("test".into(), test_started.elapsed().as_secs_f64());
         if let Some(valid) = valid_report {
             run.valid_metrics = valid.metrics;
         }
@@ -367,9 +429,21 @@ fn train_inner<B: AutodiffBackend>(
     } else {
         None
     };
-    run.timings_secs.insert("wall".into(), started.elapsed().as_secs_f64() + run.timings_secs.get("wall").copied().unwrap_or(0.0));
-    run.status = if cancelled { RunStatus::Cancelled } else { RunStatus::Completed };
-    run.artefacts = vec![format!("{BEST_WEIGHTS}.bin"), format!("{CHECKPOINT_MODEL}.bin"), format!("{CHECKPOINT_OPTIMIZER}.bin"), CHECKPOINT_STATE.into()];
+    run.timings_secs.insert(
+        "wall".into(),
+        started.elapsed().as_secs_f64() + run.timings_secs.get("wall").copied().unwrap_or(0.0),
+    );
+    run.status = if cancelled {
+        RunStatus::Cancelled
+    } else {
+        RunStatus::Completed
+    };
+    run.artefacts = vec![
+        format!("{BEST_WEIGHTS}.bin"),
+        format!("{CHECKPOINT_MODEL}.bin"),
+        format!("{CHECKPOINT_OPTIMIZER}.bin"),
+        CHECKPOINT_STATE.into(),
+    ];
     run.curves.entry("best_epoch".into()).or_default().clear();
     run.push_point("best_epoch", 0, progress.best_epoch as f64);
     run.save(run_dir.parent().unwrap_or(runs_root))?;
@@ -397,18 +471,28 @@ pub(crate) fn batch_loss<B: AutodiffBackend>(
     vocabulary: Vocabulary,
     device: &B::Device,
 ) -> Tensor<B, 1> {
-    let tokens = Tensor::<B, 2, Int>::from_data(TensorData::new(batch.tokens.clone(), [batch.size, batch.len]), device);
+    let tokens = Tensor::<B, 2, Int>::from_data(
+        TensorData::new(batch.tokens.clone(), [batch.size, batch.len]),
+        device,
+    );
     let (hidden, _) = model.encode(tokens, direction == Direction::Causal);
     let [b, l, h] = hidden.dims();
     let n = batch.positions.len();
-    let positions = Tensor::<B, 1, Int>::from_data(TensorData::new(batch.positions.clone(), [n]), device);
+    let positions =
+        Tensor::<B, 1, Int>::from_data(TensorData::new(batch.positions.clone(), [n]), device);
     let hidden = hidden.reshape([b * l, h]).select(0, positions);
-    let targets = Tensor::<B, 1, Int>::from_data(TensorData::new(batch.targets.clone(), [n]), device);
+    let targets =
+        Tensor::<B, 1, Int>::from_data(TensorData::new(batch.targets.clone(), [n]), device);
     match loss {
         LossConfig::Softmax => softmax_cross_entropy(model.logits(hidden), targets),
         LossConfig::SampledBce { negatives } | LossConfig::Gbce { negatives, .. } => {
-            let positive = model.item_embeddings(targets.reshape([n, 1])).reshape([n, h]);
-            let negative_ids = Tensor::<B, 2, Int>::from_data(TensorData::new(batch.negatives.clone(), [n, negatives]), device);
+            let positive = model
+                .item_embeddings(targets.reshape([n, 1]))
+                .reshape([n, h]);
+            let negative_ids = Tensor::<B, 2, Int>::from_data(
+                TensorData::new(batch.negatives.clone(), [n, negatives]),
+                device,
+            );
             let negative = model.item_embeddings(negative_ids);
             sampled_bce(hidden, positive, negative, loss.beta(vocabulary.num_items))
         }
@@ -422,7 +506,12 @@ fn save_checkpoint<B: AutodiffBackend, O: Optimizer<SeqRec<B>, B>>(
     recorder: &BinFileRecorder<FullPrecisionSettings>,
     dir: &Path,
 ) -> Result<(), TrainError> {
-    let failed = |path: PathBuf| move |e: burn::record::RecorderError| TrainError::Checkpoint { path, message: e.to_string() };
+    let failed = |path: PathBuf| {
+        move |e: burn::record::RecorderError| TrainError::Checkpoint {
+            path,
+            message: e.to_string(),
+        }
+    };
     model
         .clone()
         .save_file(dir.join(CHECKPOINT_MODEL), recorder)
@@ -432,8 +521,10 @@ fn save_checkpoint<B: AutodiffBackend, O: Optimizer<SeqRec<B>, B>>(
         .map_err(failed(dir.join(CHECKPOINT_OPTIMIZER)))?;
     // The state file is written last and atomically: it names a complete checkpoint.
     let state = serde_json::to_vec_pretty(progress).unwrap_or_default();
-    crate::atomic_file::write_atomic(&dir.join(CHECKPOINT_STATE), &state).map_err(|e| TrainError::Checkpoint {
-        path: dir.join(CHECKPOINT_STATE),
-        message: e.to_string(),
+    crate::atomic_file::write_atomic(&dir.join(CHECKPOINT_STATE), &state).map_err(|e| {
+        TrainError::Checkpoint {
+            path: dir.join(CHECKPOINT_STATE),
+            message: e.to_string(),
+        }
     })
 }

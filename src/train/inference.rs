@@ -23,7 +23,17 @@ pub struct TransformerRecommender<B: Backend> {
 }
 
 impl<B: Backend> TransformerRecommender<B> {
-    pub fn new(name: &str, model: SeqRec<B>, device: B::Device, direction: Direction, vocabulary: Vocabulary) -> Self {
+    pub fn new(
+        name: &str,
+        model: SeqRec<B>,
+        device: B::Device,
+        direction: Direction,
+        vocabulary: Vocabulary,
+    ) -> Self {
+        // burn initialises parameters lazily, on first use, and every clone of a module not yet
+        // used would draw its own weights: use the model once so that all clones share them.
+        let probe = Tensor::<B, 2, Int>::from_data(TensorData::new(vec![1i64], [1, 1]), &device);
+        let _ = model.encode(probe, direction == Direction::Causal);
         TransformerRecommender {
             name: name.to_string(),
             model: Mutex::new(model),
@@ -52,7 +62,10 @@ impl<B: Backend> TransformerRecommender<B> {
     fn run(&self, queries: &[Query<'_>]) -> (SeqRec<B>, Tensor<B, 2>, Tensor<B, 2>, usize) {
         // A poisoned lock only means another thread panicked mid-call; the weights are intact.
         let model = self.model.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let rows: Vec<Vec<u32>> = queries.iter().map(|q| self.tokens(q.history, model.max_len())).collect();
+        let rows: Vec<Vec<u32>> = queries
+            .iter()
+            .map(|q| self.tokens(q.history, model.max_len()))
+            .collect();
         let len = rows.iter().map(Vec::len).max().unwrap_or(1).max(1);
         let mut flat = vec![0i64; rows.len() * len];
         for (r, row) in rows.iter().enumerate() {
@@ -61,7 +74,8 @@ impl<B: Backend> TransformerRecommender<B> {
                 flat[offset + i] = i64::from(t);
             }
         }
-        let tokens = Tensor::<B, 2, Int>::from_data(TensorData::new(flat, [rows.len(), len]), &self.device);
+        let tokens =
+            Tensor::<B, 2, Int>::from_data(TensorData::new(flat, [rows.len(), len]), &self.device);
         let causal = self.direction == Direction::Causal;
         let (hidden, weights) = model.encode(tokens, causal);
         let [q, _, h] = hidden.dims();
@@ -77,7 +91,10 @@ impl<B: Backend> TransformerRecommender<B> {
     /// How much the last layer's attention at the prediction position rests on each item of the
     /// history (the latest `max_len` items, oldest first), averaged over heads.
     pub fn attention(&self, history: &[u32]) -> Vec<f32> {
-        let query = Query { user: None, history };
+        let query = Query {
+            user: None,
+            history,
+        };
         let (_, _, attention, len) = self.run(&[query]);
         let weights: Vec<f32> = attention.into_data().to_vec().unwrap_or_default();
         let shown = history.len().min(len);
@@ -85,7 +102,10 @@ impl<B: Backend> TransformerRecommender<B> {
             Direction::Causal => len,
             Direction::Bidirectional => len - 1,
         };
-        weights.get(end.saturating_sub(shown)..end).map(<[f32]>::to_vec).unwrap_or_default()
+        weights
+            .get(end.saturating_sub(shown)..end)
+            .map(<[f32]>::to_vec)
+            .unwrap_or_default()
     }
 }
 
@@ -116,8 +136,13 @@ impl<B: Backend> Recommender for TransformerRecommender<B> {
         let vocab = self.vocabulary.size();
         match logits.into_data().to_vec::<f32>() {
             Ok(values) => {
-                for (row, out) in values.chunks_exact(vocab).zip(scores.chunks_exact_mut(width)) {
+                for (row, out) in values
+                    .chunks_exact(vocab)
+                    .zip(scores.chunks_exact_mut(width))
+                {
                     out.copy_from_slice(&row[..width]);
+                    // Padding is not an item: never recommend it, whatever its embedding says.
+                    out[0] = f32::NEG_INFINITY;
                 }
             }
             // Reading back a float tensor as f32 cannot fail for f32 backends; should it ever,

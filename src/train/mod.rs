@@ -35,42 +35,97 @@ pub fn train_on_chosen_device(
     match resolved {
         Resolved::Cpu => {
             use burn::backend::{Autodiff, Flex};
-            train::<Autodiff<Flex>>(Default::default(), resolved.label(), dataset, config, runs_root, resume, stop, on_event)
+            train::<Autodiff<Flex>>(
+                Default::default(),
+                resolved.label(),
+                dataset,
+                config,
+                runs_root,
+                resume,
+                stop,
+                on_event,
+            )
         }
         #[cfg(feature = "cuda")]
         Resolved::Cuda => {
             use burn::backend::{Autodiff, Cuda};
-            train::<Autodiff<Cuda>>(Default::default(), resolved.label(), dataset, config, runs_root, resume, stop, on_event)
+            train::<Autodiff<Cuda>>(
+                Default::default(),
+                resolved.label(),
+                dataset,
+                config,
+                runs_root,
+                resume,
+                stop,
+                on_event,
+            )
         }
         #[cfg(feature = "wgpu")]
         Resolved::Wgpu => {
             use burn::backend::{Autodiff, Wgpu};
-            train::<Autodiff<Wgpu>>(Default::default(), resolved.label(), dataset, config, runs_root, resume, stop, on_event)
+            train::<Autodiff<Wgpu>>(
+                Default::default(),
+                resolved.label(),
+                dataset,
+                config,
+                runs_root,
+                resume,
+                stop,
+                on_event,
+            )
         }
         #[allow(unreachable_patterns)] // reachable only in builds without some backends
-        other => Err(TrainError::Config(format!("{} is not compiled into this build", other.label()))),
+        other => Err(TrainError::Config(format!(
+            "{} is not compiled into this build",
+            other.label()
+        ))),
     }
 }
 
 /// [`bench::time_steps`] on the device `config.device` resolves to.
-pub fn time_steps_on_chosen_device(dataset: &Dataset, config: &TrainConfig, steps: usize) -> Result<bench::StepTimings, TrainError> {
+pub fn time_steps_on_chosen_device(
+    dataset: &Dataset,
+    config: &TrainConfig,
+    steps: usize,
+) -> Result<bench::StepTimings, TrainError> {
     let resolved = config.device.resolve().map_err(TrainError::Config)?;
     match resolved {
         Resolved::Cpu => {
             use burn::backend::{Autodiff, Flex};
-            Ok(bench::time_steps::<Autodiff<Flex>>(Default::default(), resolved.label(), dataset, config, steps))
+            Ok(bench::time_steps::<Autodiff<Flex>>(
+                Default::default(),
+                resolved.label(),
+                dataset,
+                config,
+                steps,
+            ))
         }
         #[cfg(feature = "cuda")]
         Resolved::Cuda => {
             use burn::backend::{Autodiff, Cuda};
-            Ok(bench::time_steps::<Autodiff<Cuda>>(Default::default(), resolved.label(), dataset, config, steps))
+            Ok(bench::time_steps::<Autodiff<Cuda>>(
+                Default::default(),
+                resolved.label(),
+                dataset,
+                config,
+                steps,
+            ))
         }
         #[cfg(feature = "wgpu")]
         Resolved::Wgpu => {
             use burn::backend::{Autodiff, Wgpu};
-            Ok(bench::time_steps::<Autodiff<Wgpu>>(Default::default(), resolved.label(), dataset, config, steps))
+            Ok(bench::time_steps::<Autodiff<Wgpu>>(
+                Default::default(),
+                resolved.label(),
+                dataset,
+                config,
+                steps,
+            ))
         }
         #[allow(unreachable_patterns)] // reachable only in builds without some backends
-        other => Err(TrainError::Config(format!("{} is not compiled into this build", other.label()))),
+        other => Err(TrainError::Config(format!(
+            "{} is not compiled into this build",
+            other.label()
+        ))),
     }
 }
