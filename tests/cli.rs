@@ -159,3 +159,79 @@ fn eval_rejects_an_unknown_protocol_clearly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("expected full, uni100 or pop100"), "{err}");
 }
+
+#[test]
+fn train_writes_a_run_and_prints_a_json_summary() {
+    let root = tempfile::tempdir().unwrap();
+    let root_arg = root.path().to_string_lossy().into_owned();
+    let out = reclab(&[
+        "train",
+        "--data",
+        "synthetic",
+        "--synthetic-users",
+        "100",
+        "--synthetic-items",
+        "80",
+        "--epochs",
+        "2",
+        "--max-len",
+        "20",
+        "--device",
+        "cpu",
+        "--json",
+        "--out",
+        &root_arg,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // One line per epoch, then the summary.
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert_eq!(lines[1]["epoch"], 2);
+    let summary = &lines[2];
+    assert_eq!(summary["model"], "SASRec");
+    assert_eq!(summary["status"], "completed");
+    assert!(summary["test"]["ndcg@10"].as_f64().unwrap() > 0.0);
+    let run_dir = std::path::PathBuf::from(summary["run"].as_str().unwrap());
+    assert!(run_dir.join("run.json").is_file());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("device cpu"), "{stderr}");
+}
+
+#[test]
+fn train_rejects_a_device_not_built_in_and_a_bad_config() {
+    if !cfg!(feature = "cuda") {
+        let out = reclab(&["train", "--device", "cuda", "--epochs", "1"]);
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--features cuda"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("typo.toml");
+    std::fs::write(&config, "model = \"sasrec\"\nepochz = 3\n").unwrap();
+    let out = reclab(&["train", "--config", &config.to_string_lossy()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("typo.toml") && err.contains("epochz"), "{err}");
+}
+
+#[test]
+fn the_example_training_configs_parse() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    for name in [
+        "sasrec-ml100k.toml",
+        "bert4rec-ml100k.toml",
+        "sasrec-synthetic.toml",
+    ] {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        let config =
+            reclab::train::TrainConfig::from_toml(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(config.problem(), None, "{name}");
+    }
+}

@@ -137,6 +137,9 @@ impl DatasetOptions {
         }
         if let Some(items) = self.synthetic_items {
             synthetic.items = items;
+            // Users never repeat an item: a small catalogue caps the sequence length.
+            synthetic.max_seq_len = synthetic.max_seq_len.min(items);
+            synthetic.min_seq_len = synthetic.min_seq_len.min(synthetic.max_seq_len);
         }
         LoadSpec {
             path: path.to_string(),

@@ -49,7 +49,7 @@ impl Default for TransformerConfig {
 impl TransformerConfig {
     /// A message for the first setting that cannot work, if any.
     pub fn problem(&self) -> Option<String> {
-        if self.hidden == 0 || self.heads == 0 || self.hidden % self.heads != 0 {
+        if self.hidden == 0 || self.heads == 0 || !self.hidden.is_multiple_of(self.heads) {
             return Some(format!(
                 "hidden size {} must be a positive multiple of the number of heads {}",
                 self.hidden, self.heads
