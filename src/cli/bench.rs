@@ -136,8 +136,7 @@ fn run_case(label: &str, path: &Path) -> Result<()> {
 }
 
 fn bench_data(ml100k: Option<PathBuf>, rows: usize, workdir: Option<PathBuf>) -> Result<()> {
-    let ml100k = ml100k
-        .or_else(|| std::env::var_os("RECLAB_DATASETS").map(|d| PathBuf::from(d).join("ml-100k")));
+    let ml100k = ml100k_or_env(ml100k);
     match ml100k {
         Some(dir) => run_case("ml-100k (RecBole files)", &dir)?,
         None => println!("ml-100k: skipped (pass --ml100k DIR or set RECLAB_DATASETS)"),
@@ -193,8 +192,7 @@ fn bench_eval(ml100k: Option<PathBuf>, items: usize, users: usize) -> Result<()>
         "full ranking, leave-one-out test targets, {} rayon threads",
         rayon::current_num_threads()
     );
-    let ml100k = ml100k
-        .or_else(|| std::env::var_os("RECLAB_DATASETS").map(|d| PathBuf::from(d).join("ml-100k")));
+    let ml100k = ml100k_or_env(ml100k);
     match ml100k {
         Some(dir) => {
             let dataset = reclab::data::load(&LoadSpec::new(dir.to_string_lossy()), None)?;
@@ -254,9 +252,7 @@ fn bench_train(
     max_len: usize,
     devices: &[reclab::train::DeviceChoice],
 ) -> Result<()> {
-    let dir = ml100k
-        .or_else(|| std::env::var_os("RECLAB_DATASETS").map(|d| PathBuf::from(d).join("ml-100k")))
-        .context("pass --ml100k DIR or set RECLAB_DATASETS")?;
+    let dir = ml100k_or_env(ml100k).context("pass --ml100k DIR or set RECLAB_DATASETS")?;
     let dataset = reclab::data::load(&LoadSpec::new(dir.to_string_lossy()), None)?;
     println!(
         "SASRec step on ml-100k: batch {batch_size}, length {max_len}, {} items, full softmax, 2 layers of width 64",
@@ -285,4 +281,9 @@ fn bench_train(
         );
     }
     Ok(())
+}
+
+/// The ML-100K folder given, else `$RECLAB_DATASETS/ml-100k` when that is set.
+fn ml100k_or_env(given: Option<PathBuf>) -> Option<PathBuf> {
+    given.or_else(|| std::env::var_os("RECLAB_DATASETS").map(|d| PathBuf::from(d).join("ml-100k")))
 }

@@ -22,6 +22,34 @@ use std::sync::atomic::AtomicBool;
 
 use crate::data::Dataset;
 
+/// Runs `$body` with `$backend` bound to the autodiff backend compiled in for `$resolved`
+/// (one place that knows which backend serves which device).
+macro_rules! with_backend {
+    ($resolved:expr, $backend:ident => $body:expr) => {
+        match $resolved {
+            Resolved::Cpu => {
+                type $backend = burn::backend::Autodiff<burn::backend::Flex>;
+                Ok($body)
+            }
+            #[cfg(feature = "cuda")]
+            Resolved::Cuda => {
+                type $backend = burn::backend::Autodiff<burn::backend::Cuda>;
+                Ok($body)
+            }
+            #[cfg(feature = "wgpu")]
+            Resolved::Wgpu => {
+                type $backend = burn::backend::Autodiff<burn::backend::Wgpu>;
+                Ok($body)
+            }
+            #[allow(unreachable_patterns)] // reachable only in builds without some backends
+            other => Err(TrainError::Config(format!(
+                "{} is not compiled into this build",
+                other.label()
+            ))),
+        }
+    };
+}
+
 /// Trains on the device `config.device` resolves to, with the backend compiled in for it.
 pub fn train_on_chosen_device(
     dataset: &Dataset,
@@ -32,54 +60,8 @@ pub fn train_on_chosen_device(
     on_event: &mut dyn FnMut(TrainEvent),
 ) -> Result<TrainOutcome, TrainError> {
     let resolved = config.device.resolve().map_err(TrainError::Config)?;
-    match resolved {
-        Resolved::Cpu => {
-            use burn::backend::{Autodiff, Flex};
-            train::<Autodiff<Flex>>(
-                Default::default(),
-                resolved.label(),
-                dataset,
-                config,
-                runs_root,
-                resume,
-                stop,
-                on_event,
-            )
-        }
-        #[cfg(feature = "cuda")]
-        Resolved::Cuda => {
-            use burn::backend::{Autodiff, Cuda};
-            train::<Autodiff<Cuda>>(
-                Default::default(),
-                resolved.label(),
-                dataset,
-                config,
-                runs_root,
-                resume,
-                stop,
-                on_event,
-            )
-        }
-        #[cfg(feature = "wgpu")]
-        Resolved::Wgpu => {
-            use burn::backend::{Autodiff, Wgpu};
-            train::<Autodiff<Wgpu>>(
-                Default::default(),
-                resolved.label(),
-                dataset,
-                config,
-                runs_root,
-                resume,
-                stop,
-                on_event,
-            )
-        }
-        #[allow(unreachable_patterns)] // reachable only in builds without some backends
-        other => Err(TrainError::Config(format!(
-            "{} is not compiled into this build",
-            other.label()
-        ))),
-    }
+    let label = resolved.label();
+    with_backend!(resolved, B => train::<B>(Default::default(), label, dataset, config, runs_root, resume, stop, on_event))?
 }
 
 /// [`bench::time_steps`] on the device `config.device` resolves to.
@@ -89,43 +71,6 @@ pub fn time_steps_on_chosen_device(
     steps: usize,
 ) -> Result<bench::StepTimings, TrainError> {
     let resolved = config.device.resolve().map_err(TrainError::Config)?;
-    match resolved {
-        Resolved::Cpu => {
-            use burn::backend::{Autodiff, Flex};
-            Ok(bench::time_steps::<Autodiff<Flex>>(
-                Default::default(),
-                resolved.label(),
-                dataset,
-                config,
-                steps,
-            ))
-        }
-        #[cfg(feature = "cuda")]
-        Resolved::Cuda => {
-            use burn::backend::{Autodiff, Cuda};
-            Ok(bench::time_steps::<Autodiff<Cuda>>(
-                Default::default(),
-                resolved.label(),
-                dataset,
-                config,
-                steps,
-            ))
-        }
-        #[cfg(feature = "wgpu")]
-        Resolved::Wgpu => {
-            use burn::backend::{Autodiff, Wgpu};
-            Ok(bench::time_steps::<Autodiff<Wgpu>>(
-                Default::default(),
-                resolved.label(),
-                dataset,
-                config,
-                steps,
-            ))
-        }
-        #[allow(unreachable_patterns)] // reachable only in builds without some backends
-        other => Err(TrainError::Config(format!(
-            "{} is not compiled into this build",
-            other.label()
-        ))),
-    }
+    let label = resolved.label();
+    with_backend!(resolved, B => bench::time_steps::<B>(Default::default(), label, dataset, config, steps))
 }
