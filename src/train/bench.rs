@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::optim::{GradientsParams, Optimizer};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use rand::SeedableRng;
@@ -12,9 +12,9 @@ use serde::Serialize;
 
 use super::batch::next_item_batch;
 use super::config::TrainConfig;
-use super::engine::batch_loss;
+use super::engine::{TrainError, adam, batch_loss, training_data};
 use super::inference::TransformerRecommender;
-use crate::data::{Dataset, Split};
+use crate::data::Dataset;
 use crate::eval::{EvalConfig, Stage, evaluate};
 use crate::model::{Direction, SeqRec, Vocabulary};
 
@@ -45,19 +45,14 @@ pub fn time_steps<B: AutodiffBackend>(
     dataset: &Dataset,
     config: &TrainConfig,
     steps: usize,
-) -> StepTimings {
-    let split = Split::new(dataset, config.split)
-        .unwrap_or_else(|_| unreachable!("leave-one-out never fails"));
-    let sequences: Vec<&[u32]> = (0..dataset.num_users())
-        .map(|u| split.train(dataset, u))
-        .filter(|s| s.len() >= 2)
-        .collect();
+) -> Result<StepTimings, TrainError> {
+    let (split, sequences) = training_data(dataset, config)?;
     let vocabulary = Vocabulary {
         num_items: dataset.num_items(),
     };
     B::seed(&device, config.seed);
     let mut model = SeqRec::<B>::new(&config.transformer, vocabulary, &device);
-    let mut optimizer = AdamConfig::new().init::<B, SeqRec<B>>();
+    let mut optimizer = adam(config).init::<B, SeqRec<B>>();
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let (mut build, mut forward, mut backward, mut optim, mut tokens) =
         (0.0, 0.0, 0.0, 0.0, 0usize);
@@ -126,7 +121,7 @@ pub fn time_steps<B: AutodiffBackend>(
         &eval_config,
         &|_, _| true,
     );
-    StepTimings {
+    Ok(StepTimings {
         device: device_label.to_string(),
         steps,
         batch_size: config.batch_size,
@@ -139,5 +134,5 @@ pub fn time_steps<B: AutodiffBackend>(
         tokens_per_sec: tokens as f64 / n / step_secs,
         epoch_secs: sequences.len().div_ceil(config.batch_size) as f64 * step_secs,
         validation_secs: eval_started.elapsed().as_secs_f64(),
-    }
+    })
 }

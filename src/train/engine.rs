@@ -129,26 +129,13 @@ fn train_inner<B: AutodiffBackend>(
     if let Some(problem) = config.problem() {
         return Err(TrainError::Config(problem));
     }
-    let split = Split::new(dataset, config.split).map_err(|e| TrainError::Config(e.to_string()))?;
-    let sequences: Vec<&[u32]> = (0..dataset.num_users())
-        .map(|u| split.train(dataset, u))
-        .filter(|s| s.len() >= 2)
-        .collect();
-    if sequences.is_empty() {
-        return Err(TrainError::NothingToTrain);
-    }
+    let (split, sequences) = training_data(dataset, config)?;
     let vocabulary = Vocabulary {
         num_items: dataset.num_items(),
     };
     B::seed(&device, config.seed);
     let mut model = SeqRec::<B>::new(&config.transformer, vocabulary, &device);
-    // ε = 1e-8 as in PyTorch and the original SASRec (burn's default is 1e-5).
-    let mut optimizer = AdamConfig::new()
-        .with_epsilon(1e-8)
-        .with_weight_decay(
-            (config.weight_decay > 0.0).then(|| WeightDecayConfig::new(config.weight_decay as f32)),
-        )
-        .init::<B, SeqRec<B>>();
+    let mut optimizer = adam(config).init::<B, SeqRec<B>>();
     let recorder = BinFileRecorder::<FullPrecisionSettings>::new();
 
     // The run file: new, or the one being resumed.
@@ -460,6 +447,30 @@ fn train_inner<B: AutodiffBackend>(
         test,
         cancelled,
     })
+}
+
+/// The split and the training sequences that can teach something (at least two items).
+pub(crate) fn training_data<'a>(
+    dataset: &'a Dataset,
+    config: &TrainConfig,
+) -> Result<(Split, Vec<&'a [u32]>), TrainError> {
+    let split = Split::new(dataset, config.split).map_err(|e| TrainError::Config(e.to_string()))?;
+    let sequences: Vec<&[u32]> = (0..dataset.num_users())
+        .map(|u| split.train(dataset, u))
+        .filter(|s| s.len() >= 2)
+        .collect();
+    if sequences.is_empty() {
+        return Err(TrainError::NothingToTrain);
+    }
+    Ok((split, sequences))
+}
+
+/// The optimiser of every training run. ε = 1e-8 as in PyTorch and the original SASRec
+/// (burn's default is 1e-5).
+pub(crate) fn adam(config: &TrainConfig) -> AdamConfig {
+    AdamConfig::new().with_epsilon(1e-8).with_weight_decay(
+        (config.weight_decay > 0.0).then(|| WeightDecayConfig::new(config.weight_decay as f32)),
+    )
 }
 
 /// The loss of one batch, computed only at the positions that have a target.

@@ -72,5 +72,5 @@ pub fn time_steps_on_chosen_device(
 ) -> Result<bench::StepTimings, TrainError> {
     let resolved = config.device.resolve().map_err(TrainError::Config)?;
     let label = resolved.label();
-    with_backend!(resolved, B => bench::time_steps::<B>(Default::default(), label, dataset, config, steps))
+    with_backend!(resolved, B => bench::time_steps::<B>(Default::default(), label, dataset, config, steps))?
 }
