@@ -149,7 +149,7 @@ fn an_untrained_model_ranks_like_chance() {
 #[test]
 fn attention_weights_cover_the_history() {
     let model = untrained(Direction::Causal, 40);
-    let weights = model.attention(&[4, 8, 15, 16]);
+    let weights = model.attention_weights(&[4, 8, 15, 16]);
     assert_eq!(weights.len(), 4);
     let total: f32 = weights.iter().sum();
     assert!((total - 1.0).abs() < 1e-4, "{weights:?}");

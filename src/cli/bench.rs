@@ -12,6 +12,12 @@ use reclab::data::{DatasetStats, LoadSpec};
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Frame times of the app window (p50 / p95) while a SASRec training runs on the synthetic
+    /// world. Needs a display (under CI: `xvfb-run`).
+    Gui {
+        #[arg(long, default_value_t = 300)]
+        frames: usize,
+    },
     /// Load + preprocess time and peak memory for ML-100K and a generated large log. Each case
     /// runs in its own process so its peak memory is its own.
     Data {
@@ -61,6 +67,7 @@ pub enum BenchCommand {
 
 pub fn run(command: BenchCommand) -> Result<()> {
     match command {
+        BenchCommand::Gui { frames } => bench_gui(frames),
         BenchCommand::Data {
             ml100k,
             rows,
@@ -286,4 +293,14 @@ fn bench_train(
 /// The ML-100K folder given, else `$RECLAB_DATASETS/ml-100k` when that is set.
 fn ml100k_or_env(given: Option<PathBuf>) -> Option<PathBuf> {
     given.or_else(|| std::env::var_os("RECLAB_DATASETS").map(|d| PathBuf::from(d).join("ml-100k")))
+}
+
+fn bench_gui(frames: usize) -> Result<()> {
+    let runs = tempfile::tempdir().context("creating a temporary runs folder")?;
+    let stats = reclab::app::bench_frames(frames, runs.path().to_path_buf())?;
+    println!(
+        "GUI while training SASRec on the synthetic world, {} frames: UI {:.2} ms p50 / {:.2} ms p95; whole frame {:.2} ms p50 / {:.2} ms p95",
+        stats.frames, stats.ui_p50_ms, stats.ui_p95_ms, stats.frame_p50_ms, stats.frame_p95_ms
+    );
+    Ok(())
 }

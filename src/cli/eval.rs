@@ -2,14 +2,14 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use reclab::data::{Dataset, Split};
-use reclab::eval::{EvalConfig, EvalReport, Protocol, Stage, evaluate, write_score_dump};
+use reclab::eval::{
+    BaselineRun, EvalConfig, EvalReport, Protocol, Stage, run_baseline, write_score_dump,
+};
 use reclab::recommend::{BaselineConfig, BprConfig, ItemKnnConfig};
-use reclab::runs::{DatasetInfo, ModelInfo, RunFile, RunStatus};
 
 use super::data::{DatasetOptions, parse_strategy};
 
@@ -146,56 +146,22 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let strategy = parse_strategy(&args.split, args.train, args.valid)?;
     let split = Split::new(&dataset, strategy)?;
 
-    let mut run = RunFile::new(
-        ModelInfo {
-            name: baseline.name().to_string(),
-            config: serde_json::to_value(&baseline)?,
-        },
-        DatasetInfo::of(&args.data, &dataset, strategy),
-        config.protocol.label(),
-        config.cutoffs.clone(),
-        args.seed(),
-        "cpu",
-    );
     eprintln!("fitting {} on {} …", baseline.name(), dataset.name);
-    let started = Instant::now();
-    let model = baseline.fit(&dataset, &split);
-    run.timings_secs
-        .insert("fit".into(), started.elapsed().as_secs_f64());
-
     let progress = |done: usize, total: usize| {
         eprint!("\r{} {done}/{total} users", baseline.name());
         let _ = std::io::stderr().flush();
         true
     };
-    let valid = match evaluate(
-        model.as_ref(),
+    let BaselineRun { run, model, test } = run_baseline(
+        &baseline,
         &dataset,
-        &split,
-        Stage::Valid,
+        &args.data,
+        strategy,
         &config,
-        &progress,
-    ) {
-        Ok(report) => Some(report),
-        Err(reclab::eval::EvalError::NoUsers { .. }) => None,
-        Err(e) => return Err(e.into()),
-    };
-    let test = evaluate(
-        model.as_ref(),
-        &dataset,
-        &split,
-        Stage::Test,
-        &config,
+        args.seed(),
         &progress,
     )?;
     eprintln!();
-    if let Some(valid) = &valid {
-        run.valid_metrics = valid.metrics.clone();
-        run.timings_secs.insert("valid".into(), valid.seconds);
-    }
-    run.test_metrics = test.metrics.clone();
-    run.timings_secs.insert("test".into(), test.seconds);
-    run.status = RunStatus::Completed;
 
     if let Some(dir) = &args.dump {
         anyhow::ensure!(

@@ -7,7 +7,8 @@ mod runs;
 mod train;
 
 use anyhow::Result;
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{Parser, Subcommand};
+use reclab::app::{self, LaunchOptions, PanelKind};
 
 /// reclab: a research workbench for Transformer-based sequential recommenders.
 #[derive(Debug, Parser)]
@@ -15,6 +16,55 @@ use clap::{CommandFactory, Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    window: WindowArgs,
+}
+
+/// Options of the app window (`reclab` without a subcommand).
+#[derive(Debug, clap::Args)]
+struct WindowArgs {
+    /// Folder where runs are written and listed (default: the last one used, or `experiments`).
+    #[arg(long)]
+    runs: Option<std::path::PathBuf>,
+    /// Open on this panel: data, train, evaluate, compare, user.
+    #[arg(long)]
+    panel: Option<String>,
+    /// Start training with the Train panel's settings once the dataset is loaded.
+    #[arg(long)]
+    start_training: bool,
+    /// Save a PNG screenshot of the window here, then quit (starts from default settings).
+    #[arg(long)]
+    screenshot: Option<std::path::PathBuf>,
+    /// Seconds to wait before the screenshot.
+    #[arg(long, default_value_t = 3.0)]
+    screenshot_after: f64,
+}
+
+impl WindowArgs {
+    fn launch_options(self) -> Result<LaunchOptions> {
+        let panel = match self.panel.as_deref() {
+            None => None,
+            Some(name) => Some(
+                PanelKind::ALL
+                    .into_iter()
+                    .find(|p| p.title().eq_ignore_ascii_case(name))
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "unknown panel `{name}`; expected data, train, evaluate, compare or user"
+                        )
+                    })?,
+            ),
+        };
+        Ok(LaunchOptions {
+            runs_root: self.runs,
+            panel,
+            start_training: self.start_training,
+            fresh_state: self.screenshot.is_some(),
+            screenshot: self.screenshot,
+            screenshot_after_secs: self.screenshot_after,
+            bench_frames: None,
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -42,13 +92,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Runs(command)) => runs::run(command),
         Some(Command::Train(args)) => train::run(args),
         Some(Command::Bench(command)) => bench::run(command),
-        None => {
-            // Until the app exists, the default is help and the embedded default dataset.
-            Cli::command().print_help()?;
-            println!("\nThe built-in synthetic world (`reclab data stats synthetic`):\n");
-            let dataset = reclab::data::load(&reclab::data::LoadSpec::default(), None)?;
-            println!("{}", reclab::data::DatasetStats::of(&dataset).summary());
-            Ok(())
-        }
+        None => app::run_native(cli.window.launch_options()?),
     }
 }

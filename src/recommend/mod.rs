@@ -47,6 +47,13 @@ pub trait Recommender: Send + Sync {
         }
     }
 
+    /// How much each of the latest history items weighed in the model's last decision (oldest
+    /// first; one weight per item of the window the model reads), for "because you watched …"
+    /// explanations. Models without attention answer `None`.
+    fn attention(&self, _history: &[u32]) -> Option<Vec<f32>> {
+        None
+    }
+
     /// Whether the evaluator may call [`Self::score_batch`] from several threads at once.
     /// Models that parallelise inside one call (a burn backend) answer `false`.
     fn scores_in_parallel(&self) -> bool {

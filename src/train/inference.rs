@@ -90,7 +90,7 @@ impl<B: Backend> TransformerRecommender<B> {
 
     /// How much the last layer's attention at the prediction position rests on each item of the
     /// history (the latest `max_len` items, oldest first), averaged over heads.
-    pub fn attention(&self, history: &[u32]) -> Vec<f32> {
+    pub fn attention_weights(&self, history: &[u32]) -> Vec<f32> {
         let query = Query {
             user: None,
             history,
@@ -120,6 +120,10 @@ impl<B: Backend> Recommender for TransformerRecommender<B> {
 
     fn scores_in_parallel(&self) -> bool {
         false
+    }
+
+    fn attention(&self, history: &[u32]) -> Option<Vec<f32>> {
+        Some(self.attention_weights(history))
     }
 
     fn score(&self, query: Query<'_>, scores: &mut [f32]) {

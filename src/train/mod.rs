@@ -8,6 +8,7 @@ pub mod device;
 mod engine;
 pub mod events;
 mod inference;
+mod saved;
 
 pub use batch::Augmentation;
 pub use config::{EarlyStopping, ModelKind, TrainConfig};
@@ -15,6 +16,7 @@ pub use device::{DeviceChoice, Resolved};
 pub use engine::{BEST_WEIGHTS, TrainError, TrainOutcome, train};
 pub use events::{Stage, TrainEvent};
 pub use inference::TransformerRecommender;
+pub use saved::model_from_run;
 
 use std::path::Path;
 use std::sync::Arc;

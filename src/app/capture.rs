@@ -1,0 +1,195 @@
+//! Launch options for scripted runs of the real window — a screenshot then quit (the CI smoke
+//! test and the README's pictures), a frame-time benchmark while a training runs
+//! (`reclab bench gui`) — and saving part of the window as PNG (the Compare panel's export).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+
+use super::state::PanelKind;
+
+/// How the window is started.
+#[derive(Debug, Clone, Default)]
+pub struct LaunchOptions {
+    /// Folder that receives and lists runs (the saved state's otherwise).
+    pub runs_root: Option<PathBuf>,
+    /// Open on this panel.
+    pub panel: Option<PanelKind>,
+    /// Start training with the saved form as soon as the dataset is loaded.
+    pub start_training: bool,
+    /// Save a screenshot here once `screenshot_after_secs` have passed, then close.
+    pub screenshot: Option<PathBuf>,
+    pub screenshot_after_secs: f64,
+    /// Measure this many frames while a training runs, print their statistics, then close.
+    pub bench_frames: Option<usize>,
+    /// Start from default settings and do not save them (screenshots, benchmarks).
+    pub fresh_state: bool,
+}
+
+/// Frame-time statistics, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct FrameStats {
+    pub frames: usize,
+    /// Time spent building the UI (our code and egui's layout), per frame.
+    pub ui_p50_ms: f64,
+    pub ui_p95_ms: f64,
+    /// Time between the starts of consecutive frames (UI, tessellation, rendering, present).
+    pub frame_p50_ms: f64,
+    pub frame_p95_ms: f64,
+}
+
+/// The `q`-quantile (0..=1) of `values` by the nearest-rank rule.
+pub fn quantile(values: &[f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+impl FrameStats {
+    pub fn of(ui_secs: &[f64], frame_secs: &[f64]) -> FrameStats {
+        let ms = |v: f64| v * 1000.0;
+        FrameStats {
+            frames: frame_secs.len(),
+            ui_p50_ms: ms(quantile(ui_secs, 0.5)),
+            ui_p95_ms: ms(quantile(ui_secs, 0.95)),
+            frame_p50_ms: ms(quantile(frame_secs, 0.5)),
+            frame_p95_ms: ms(quantile(frame_secs, 0.95)),
+        }
+    }
+}
+
+pub struct Capture {
+    pub options: LaunchOptions,
+    started: Instant,
+    screenshot_requested: bool,
+    training_started: bool,
+    last_frame_start: Option<Instant>,
+    ui_secs: Vec<f64>,
+    frame_secs: Vec<f64>,
+    /// Where the Compare panel's curves were drawn this frame (for the PNG export).
+    pub plot_rect: Option<egui::Rect>,
+    /// Messages from screenshot callbacks, which run outside the frame.
+    messages: Arc<Mutex<Option<String>>>,
+    pub bench_result: Arc<Mutex<Option<FrameStats>>>,
+}
+
+impl Capture {
+    pub fn new(options: LaunchOptions) -> Self {
+        Capture {
+            options,
+            started: Instant::now(),
+            screenshot_requested: false,
+            training_started: false,
+            last_frame_start: None,
+            ui_secs: Vec::new(),
+            frame_secs: Vec::new(),
+            plot_rect: None,
+            messages: Arc::new(Mutex::new(None)),
+            bench_result: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Whether the launch options ask to start training now (once, after the data loaded).
+    pub fn wants_training(&mut self, data_ready: bool) -> bool {
+        let wanted = (self.options.start_training || self.options.bench_frames.is_some())
+            && data_ready
+            && !self.training_started;
+        if wanted {
+            self.training_started = true;
+        }
+        wanted
+    }
+
+    pub fn take_status(&self) -> Option<String> {
+        self.messages.lock().ok().and_then(|mut m| m.take())
+    }
+
+    /// Called at the end of every frame with the time the frame's UI took.
+    pub fn after_frame(&mut self, ctx: &egui::Context, ui_time: Duration, is_training: bool) {
+        let now = Instant::now();
+        let frame_start = now - ui_time;
+        if let Some(frames) = self.options.bench_frames {
+            if is_training {
+                if let Some(last) = self.last_frame_start {
+                    self.frame_secs.push((frame_start - last).as_secs_f64());
+                    self.ui_secs.push(ui_time.as_secs_f64());
+                }
+                self.last_frame_start = Some(frame_start);
+            }
+            if self.frame_secs.len() >= frames {
+                let stats = FrameStats::of(&self.ui_secs, &self.frame_secs);
+                if let Ok(mut slot) = self.bench_result.lock() {
+                    *slot = Some(stats);
+                }
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            } else {
+                // Draw continuously: the benchmark measures frames, not idle waiting.
+                ctx.request_repaint();
+            }
+        }
+        if let Some(path) = self.options.screenshot.clone()
+            && !self.screenshot_requested
+        {
+            if self.started.elapsed().as_secs_f64() >= self.options.screenshot_after_secs {
+                self.screenshot_requested = true;
+                let messages = self.messages.clone();
+                let close = ctx.clone();
+                ctx.request_screenshot(move |image| {
+                    let result = save_png(&image, &path);
+                    if let Err(e) = &result {
+                        eprintln!("{e}");
+                    }
+                    if let Ok(mut m) = messages.lock() {
+                        *m =
+                            Some(result.err().unwrap_or_else(|| {
+                                format!("screenshot saved to {}", path.display())
+                            }));
+                    }
+                    close.send_viewport_cmd(egui::ViewportCommand::Close);
+                    close.request_repaint();
+                });
+            }
+            ctx.request_repaint_after(Duration::from_millis(100));
+        }
+    }
+
+    /// Saves the part of the window where the Compare panel drew its curves.
+    pub fn save_region_as_png(&mut self, ctx: &egui::Context, path: PathBuf) {
+        let Some(rect) = self.plot_rect else {
+            if let Ok(mut m) = self.messages.lock() {
+                *m = Some("no curves are shown to export".into());
+            }
+            return;
+        };
+        let messages = self.messages.clone();
+        let pixels_per_point = ctx.pixels_per_point();
+        let wake = ctx.clone();
+        ctx.request_screenshot(move |image| {
+            let region = image.region(&rect, Some(pixels_per_point));
+            let message = match save_png(&region, &path) {
+                Ok(()) => format!("curves saved to {}", path.display()),
+                Err(e) => e,
+            };
+            if let Ok(mut m) = messages.lock() {
+                *m = Some(message);
+            }
+            wake.request_repaint();
+        });
+    }
+}
+
+fn save_png(image: &egui::ColorImage, path: &std::path::Path) -> Result<(), String> {
+    let [width, height] = image.size;
+    let bytes: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
+    let buffer = image::RgbaImage::from_raw(width as u32, height as u32, bytes)
+        .ok_or_else(|| format!("screenshot of {width}×{height} has the wrong number of pixels"))?;
+    buffer
+        .save_with_format(path, image::ImageFormat::Png)
+        .map_err(|e| format!("could not write {}: {e}", path.display()))
+}

@@ -1,0 +1,45 @@
+//! Everything the UI asks for, as values. Panels push commands while they draw; the app applies
+//! them in one place at the end of the frame, so no panel mutates shared state behind another's
+//! back.
+
+use std::path::PathBuf;
+
+use super::state::PanelKind;
+use crate::data::LoadSpec;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    ShowPanel(PanelKind),
+    ToggleTheme,
+    /// Load a dataset (on a worker).
+    LoadDataset(LoadSpec),
+    /// Ask the native dialog for a dataset file or folder, then load it.
+    PickDataset {
+        folder: bool,
+    },
+    /// Start training (or fitting a baseline) with the Train panel's form.
+    StartTraining,
+    /// Stop the running training after its current batch; its best weights and run are kept.
+    StopTraining,
+    /// Re-read the runs folder.
+    RefreshRuns,
+    /// Ask the native dialog for a run folder and add it to the comparison.
+    PickRunFolder,
+    /// Add or remove a run folder from the comparison.
+    CompareRun {
+        dir: PathBuf,
+        include: bool,
+    },
+    /// Write the comparison table as CSV (dialog first).
+    ExportComparisonCsv,
+    /// Save the comparison's curves as PNG (dialog first).
+    ExportCurvesPng,
+    /// Open a run's model for the Evaluate and User panels.
+    OpenModel(PathBuf),
+    /// Evaluate the opened model with the Evaluate panel's form.
+    Evaluate,
+    /// Cancel the running evaluation.
+    CancelEvaluation,
+    /// Forget the evaluation results shown.
+    ClearEvaluations,
+}

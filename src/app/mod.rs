@@ -1,0 +1,577 @@
+//! The workbench app: egui and eframe only. It sends work to jobs on worker threads, draws what
+//! they report, and keeps its state in one serde [`AppState`] persisted by eframe.
+//!
+//! Layout follows the egui demo app: panels are plain functions over the [`Workbench`]; they push
+//! [`Command`]s that [`Workbench::apply`] carries out at the end of the frame.
+
+mod capture;
+mod command;
+mod jobs;
+mod live;
+mod panels;
+mod plots;
+mod state;
+mod widgets;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use eframe::egui;
+
+pub use capture::{FrameStats, LaunchOptions};
+pub use command::Command;
+pub use live::{LiveStatus, LiveTraining};
+pub use state::{AppState, ModelChoice, PanelKind};
+
+use crate::eval::{EvalConfig, EvalReport};
+use crate::runs::{self, ListedRun, RunFile};
+use jobs::{
+    DialogKind, DialogMessage, EvalMessage, Job, LoadMessage, Loaded, ModelMessage, OpenedModel,
+    TrainMessage,
+};
+
+/// The key under which eframe stores [`AppState`].
+const STATE_KEY: &str = "reclab-state";
+
+/// A run picked for comparison: its folder and its file, or why it could not be read.
+pub struct ComparedRun {
+    pub dir: PathBuf,
+    pub run: Result<RunFile, String>,
+}
+
+pub struct Workbench {
+    pub state: AppState,
+    repaint: Arc<dyn Fn() + Send + Sync>,
+    /// The dataset every panel works on.
+    pub data: Option<Arc<Loaded>>,
+    loading: Option<Job<LoadMessage>>,
+    pub loading_path: Option<String>,
+    pub data_error: Option<String>,
+    training: Option<Job<TrainMessage>>,
+    /// The current or last training, as the Train panel draws it.
+    pub live: Option<LiveTraining>,
+    pub runs: Vec<ListedRun>,
+    pub runs_error: Option<String>,
+    pub compared: Vec<ComparedRun>,
+    /// The model the Evaluate and User panels use.
+    pub model: Option<Arc<OpenedModel>>,
+    model_job: Option<Job<ModelMessage>>,
+    pub model_error: Option<String>,
+    evaluation: Option<Job<EvalMessage>>,
+    pub eval_progress: Option<(usize, usize)>,
+    pub eval_reports: Vec<EvalReport>,
+    pub eval_error: Option<String>,
+    /// The User panel's recommendations, kept until user, model or K change.
+    pub user_view: Option<panels::user::UserView>,
+    dialog: Option<(DialogKind, Job<DialogMessage>)>,
+    /// One line shown in the status bar: what just happened.
+    pub status: String,
+    commands: Vec<Command>,
+    pub capture: capture::Capture,
+}
+
+impl Workbench {
+    /// Builds the app for an eframe window, restoring the last session's state.
+    pub fn new(cc: &eframe::CreationContext<'_>, options: LaunchOptions) -> Self {
+        let state = cc
+            .storage
+            .filter(|_| !options.fresh_state)
+            .and_then(|storage| eframe::get_value::<AppState>(storage, STATE_KEY))
+            .unwrap_or_default();
+        Self::with_state(&cc.egui_ctx, state, options)
+    }
+
+    /// Builds the app from a given state (tests start from a known one). The last dataset, or
+    /// the synthetic world, starts loading at once.
+    pub fn with_state(ctx: &egui::Context, mut state: AppState, options: LaunchOptions) -> Self {
+        if let Some(root) = &options.runs_root {
+            state.runs_root = root.clone();
+        }
+        if let Some(panel) = options.panel {
+            state.panel = panel;
+        }
+        let repaint_ctx = ctx.clone();
+        let repaint: Arc<dyn Fn() + Send + Sync> = Arc::new(move || repaint_ctx.request_repaint());
+        let mut app = Workbench {
+            repaint,
+            data: None,
+            loading: None,
+            loading_path: None,
+            data_error: None,
+            training: None,
+            live: None,
+            runs: Vec::new(),
+            runs_error: None,
+            compared: Vec::new(),
+            model: None,
+            model_job: None,
+            model_error: None,
+            evaluation: None,
+            eval_progress: None,
+            eval_reports: Vec::new(),
+            eval_error: None,
+            user_view: None,
+            dialog: None,
+            status: String::new(),
+            commands: Vec::new(),
+            capture: capture::Capture::new(options),
+            state,
+        };
+        app.apply_theme(ctx);
+        let spec = app.state.dataset.clone();
+        app.apply(ctx, Command::LoadDataset(spec));
+        app.apply(ctx, Command::RefreshRuns);
+        let compared = std::mem::take(&mut app.state.compared);
+        for dir in compared {
+            app.apply(ctx, Command::CompareRun { dir, include: true });
+        }
+        app
+    }
+
+    /// Queues a command for the end of the frame.
+    pub fn send(&mut self, command: Command) {
+        self.commands.push(command);
+    }
+
+    pub fn is_loading(&self) -> bool {
+        self.loading.is_some()
+    }
+
+    pub fn is_training(&self) -> bool {
+        self.training.is_some()
+    }
+
+    pub fn is_opening_model(&self) -> bool {
+        self.model_job.is_some()
+    }
+
+    pub fn is_evaluating(&self) -> bool {
+        self.evaluation.is_some()
+    }
+
+    /// Seconds the running load has taken so far.
+    pub fn loading_secs(&self) -> Option<f64> {
+        self.loading
+            .as_ref()
+            .map(|job| job.started.elapsed().as_secs_f64())
+    }
+
+    /// One frame: drain the jobs, draw, handle shortcuts and dropped files, apply commands.
+    pub fn frame(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        let started = std::time::Instant::now();
+        self.drain_jobs(&ctx);
+        if self.capture.wants_training(self.data.is_some()) {
+            self.send(Command::StartTraining);
+        }
+        self.shortcuts(&ctx);
+        self.dropped_files(&ctx);
+        egui::Panel::top("tabs").show(ui, |ui| panels::top_bar_ui(ui, self));
+        egui::Panel::bottom("status").show(ui, |ui| panels::status_bar_ui(ui, self));
+        egui::CentralPanel::default().show(ui, |ui| match self.state.panel {
+            PanelKind::Data => panels::data::data_ui(ui, self),
+            PanelKind::Train => panels::train::train_ui(ui, self),
+            PanelKind::Evaluate => panels::evaluate::evaluate_ui(ui, self),
+            PanelKind::Compare => panels::compare::compare_ui(ui, self),
+            PanelKind::User => panels::user::user_ui(ui, self),
+        });
+        for command in std::mem::take(&mut self.commands) {
+            self.apply(&ctx, command);
+        }
+        if self.loading.is_some()
+            || self.training.is_some()
+            || self.evaluation.is_some()
+            || self.model_job.is_some()
+        {
+            // Elapsed-time counters move even between job messages.
+            ctx.request_repaint_after(std::time::Duration::from_millis(250));
+        }
+        let is_training = self.training.is_some();
+        self.capture
+            .after_frame(&ctx, started.elapsed(), is_training);
+    }
+
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        use egui::{Key, KeyboardShortcut, Modifiers};
+        let shortcut = |key| KeyboardShortcut::new(Modifiers::COMMAND, key);
+        let panels = [Key::Num1, Key::Num2, Key::Num3, Key::Num4, Key::Num5];
+        for (key, panel) in panels.into_iter().zip(PanelKind::ALL) {
+            if ctx.input_mut(|i| i.consume_shortcut(&shortcut(key))) {
+                self.send(Command::ShowPanel(panel));
+            }
+        }
+        if ctx.input_mut(|i| i.consume_shortcut(&shortcut(Key::O))) {
+            self.send(Command::PickDataset { folder: false });
+        }
+        if ctx.input_mut(|i| i.consume_shortcut(&shortcut(Key::Enter))) {
+            self.send(if self.is_training() {
+                Command::StopTraining
+            } else {
+                Command::StartTraining
+            });
+        }
+        if ctx.input_mut(|i| i.consume_shortcut(&shortcut(Key::T))) {
+            self.send(Command::ToggleTheme);
+        }
+    }
+
+    /// A file or folder dropped on the window is loaded as a dataset.
+    fn dropped_files(&mut self, ctx: &egui::Context) {
+        let dropped = ctx.input(|i| i.raw.dropped_files.clone());
+        if let Some(file) = dropped.first() {
+            let path = file.path();
+            let spec = crate::data::LoadSpec {
+                path: path.display().to_string(),
+                ..self.state.dataset.clone()
+            };
+            self.send(Command::LoadDataset(spec));
+        }
+    }
+
+    fn apply_theme(&self, ctx: &egui::Context) {
+        ctx.set_theme(if self.state.dark_mode {
+            egui::Theme::Dark
+        } else {
+            egui::Theme::Light
+        });
+    }
+
+    /// Carries out one command: the only place that starts jobs or changes what panels show.
+    pub fn apply(&mut self, ctx: &egui::Context, command: Command) {
+        match command {
+            Command::ShowPanel(panel) => self.state.panel = panel,
+            Command::ToggleTheme => {
+                self.state.dark_mode = !self.state.dark_mode;
+                self.apply_theme(ctx);
+            }
+            Command::LoadDataset(spec) => {
+                self.data_error = None;
+                self.loading_path = Some(spec.path.clone());
+                self.loading = Some(jobs::load_dataset(spec, self.repaint.clone()));
+            }
+            Command::PickDataset { folder } => {
+                let kind = if folder {
+                    DialogKind::DatasetFolder
+                } else {
+                    DialogKind::DatasetFile
+                };
+                self.open_dialog(kind);
+            }
+            Command::StartTraining => self.start_training(),
+            Command::StopTraining => {
+                if let Some(job) = &self.training {
+                    job.request_stop();
+                    self.status = "stopping after the current batch …".into();
+                }
+            }
+            Command::RefreshRuns => match runs::list(&self.state.runs_root) {
+                Ok(listed) => {
+                    self.runs = listed;
+                    self.runs_error = None;
+                }
+                // A runs folder that does not exist yet is simply empty.
+                Err(_) if !self.state.runs_root.exists() => {
+                    self.runs.clear();
+                    self.runs_error = None;
+                }
+                Err(e) => self.runs_error = Some(e.to_string()),
+            },
+            Command::PickRunFolder => self.open_dialog(DialogKind::RunFolder),
+            Command::CompareRun { dir, include } => {
+                self.compared.retain(|c| c.dir != dir);
+                self.state.compared.retain(|d| *d != dir);
+                if include {
+                    let run = RunFile::load(&dir).map_err(|e| e.to_string());
+                    self.state.compared.push(dir.clone());
+                    self.compared.push(ComparedRun { dir, run });
+                }
+            }
+            Command::ExportComparisonCsv => self.open_dialog(DialogKind::SaveCsv),
+            Command::ExportCurvesPng => self.open_dialog(DialogKind::SavePng),
+            Command::OpenModel(dir) => match &self.data {
+                Some(loaded) => {
+                    self.model_error = None;
+                    self.model_job =
+                        Some(jobs::open_model(loaded.clone(), dir, self.repaint.clone()));
+                }
+                None => self.model_error = Some("load a dataset first".into()),
+            },
+            Command::Evaluate => self.start_evaluation(),
+            Command::CancelEvaluation => {
+                if let Some(job) = &self.evaluation {
+                    job.request_stop();
+                }
+            }
+            Command::ClearEvaluations => self.eval_reports.clear(),
+        }
+    }
+
+    fn open_dialog(&mut self, kind: DialogKind) {
+        if self.dialog.is_some() {
+            return;
+        }
+        let start = std::env::current_dir().unwrap_or_default();
+        let start = match kind {
+            DialogKind::RunFolder => start.join(&self.state.runs_root),
+            _ => start,
+        };
+        self.dialog = Some((kind, jobs::file_dialog(kind, start, self.repaint.clone())));
+    }
+
+    fn start_training(&mut self) {
+        if self.training.is_some() {
+            return;
+        }
+        let Some(loaded) = self.data.clone() else {
+            self.status = "load a dataset before training".into();
+            return;
+        };
+        let form = &self.state.train;
+        let mut config = form.transformer.clone();
+        config.data = loaded.spec.clone();
+        let root = self.state.runs_root.clone();
+        let repaint = self.repaint.clone();
+        let (job, live) = match form.baseline() {
+            Some(baseline) => (
+                jobs::train_baseline(loaded, baseline.clone(), config.clone(), root, repaint),
+                LiveTraining::baseline(baseline.name(), config.batch_size),
+            ),
+            None => {
+                if let Some(problem) = config.problem() {
+                    self.status = format!("cannot train: {problem}");
+                    return;
+                }
+                (
+                    jobs::train_transformer(loaded, config.clone(), root, repaint),
+                    LiveTraining::transformer(config.model.name(), config.batch_size),
+                )
+            }
+        };
+        self.training = Some(job);
+        self.live = Some(live);
+        self.status = "training started".into();
+    }
+
+    fn start_evaluation(&mut self) {
+        let (Some(loaded), Some(model)) = (self.data.clone(), self.model.clone()) else {
+            self.eval_error = Some("open a model (a run) first".into());
+            return;
+        };
+        if self.evaluation.is_some() {
+            return;
+        }
+        let split = self.state.train.transformer.split;
+        let config = EvalConfig {
+            protocol: self.state.eval.protocol,
+            cutoffs: vec![self.state.eval.cutoff.max(1)],
+            keep_rankings: false,
+        };
+        self.eval_error = None;
+        self.eval_progress = None;
+        self.evaluation = Some(jobs::evaluate_model(
+            loaded,
+            model,
+            split,
+            config,
+            self.repaint.clone(),
+        ));
+    }
+
+    /// Takes every job's messages and updates what the panels show.
+    fn drain_jobs(&mut self, ctx: &egui::Context) {
+        if let Some(job) = &mut self.loading {
+            for LoadMessage::Done(result) in job.drain() {
+                match result {
+                    Ok(loaded) => {
+                        self.status = format!("loaded {}", loaded.stats.name);
+                        self.state.dataset = loaded.spec.clone();
+                        self.state.user = self
+                            .state
+                            .user
+                            .min(loaded.dataset.num_users().saturating_sub(1));
+                        self.data = Some(loaded);
+                        // A model belongs to the dataset it was trained on.
+                        self.model = None;
+                    }
+                    Err(message) => self.data_error = Some(message),
+                }
+            }
+            if job.is_finished() {
+                self.loading = None;
+                self.loading_path = None;
+            }
+        }
+        if let Some(job) = &mut self.training {
+            let mut finished_run = None;
+            for message in job.drain() {
+                if let Some(live) = &mut self.live {
+                    if let TrainMessage::Done(Ok(dir)) = &message {
+                        finished_run = Some(dir.clone());
+                    }
+                    live.on_message(message);
+                }
+            }
+            if job.is_finished() {
+                self.training = None;
+                self.status = match &self.live {
+                    Some(live) => live.summary(),
+                    None => String::new(),
+                };
+                self.apply(ctx, Command::RefreshRuns);
+                if let Some(dir) = finished_run {
+                    self.apply(ctx, Command::CompareRun { dir, include: true });
+                }
+            }
+        }
+        if let Some(job) = &mut self.model_job {
+            for ModelMessage::Done(result) in job.drain() {
+                match result {
+                    Ok(model) => {
+                        self.status = format!("opened {}", model.label);
+                        self.model = Some(model);
+                    }
+                    Err(message) => self.model_error = Some(message),
+                }
+            }
+            if job.is_finished() {
+                self.model_job = None;
+            }
+        }
+        if let Some(job) = &mut self.evaluation {
+            for message in job.drain() {
+                match message {
+                    EvalMessage::Progress { done, total } => {
+                        self.eval_progress = Some((done, total))
+                    }
+                    EvalMessage::Done(Ok(report)) => self.eval_reports.push(report),
+                    EvalMessage::Done(Err(message)) => self.eval_error = Some(message),
+                }
+            }
+            if job.is_finished() {
+                self.evaluation = None;
+            }
+        }
+        if let Some((kind, job)) = &mut self.dialog {
+            let kind = *kind;
+            let picked: Vec<DialogMessage> = job.drain();
+            let finished = job.is_finished();
+            for DialogMessage::Picked(path) in picked {
+                if let Some(path) = path {
+                    self.on_picked(ctx, kind, path);
+                }
+            }
+            if finished {
+                self.dialog = None;
+            }
+        }
+    }
+
+    fn on_picked(&mut self, ctx: &egui::Context, kind: DialogKind, path: PathBuf) {
+        match kind {
+            DialogKind::DatasetFile | DialogKind::DatasetFolder => {
+                let spec = crate::data::LoadSpec {
+                    path: path.display().to_string(),
+                    ..self.state.dataset.clone()
+                };
+                self.apply(ctx, Command::LoadDataset(spec));
+            }
+            DialogKind::RunFolder => self.apply(
+                ctx,
+                Command::CompareRun {
+                    dir: path,
+                    include: true,
+                },
+            ),
+            DialogKind::SaveCsv => {
+                let runs: Vec<RunFile> = self
+                    .compared
+                    .iter()
+                    .filter_map(|c| c.run.as_ref().ok().cloned())
+                    .collect();
+                let csv = panels::compare::comparison_csv(&runs);
+                self.status = match std::fs::write(&path, csv) {
+                    Ok(()) => format!("comparison written to {}", path.display()),
+                    Err(e) => format!("could not write {}: {e}", path.display()),
+                };
+            }
+            DialogKind::SavePng => self.capture.save_region_as_png(ctx, path),
+        }
+    }
+}
+
+impl eframe::App for Workbench {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.frame(ui);
+        if let Some(message) = self.capture.take_status() {
+            self.status = message;
+        }
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        if !self.capture.options.fresh_state {
+            eframe::set_value(storage, STATE_KEY, &self.state);
+        }
+    }
+
+    fn on_exit(&mut self) {
+        // A stopped training keeps its best checkpoint and writes its run file: give it the
+        // time to do so before the process ends.
+        if let Some(job) = &mut self.training {
+            job.request_stop();
+            job.wait(std::time::Duration::from_secs(30));
+        }
+    }
+}
+
+/// Opens the workbench window (the wgpu renderer) and runs it until closed; with
+/// `bench_frames`, returns the frame statistics measured.
+pub fn run_native(options: LaunchOptions) -> anyhow::Result<()> {
+    run_window(options).map(|_| ())
+}
+
+/// Opens the window with a training started at once, measures `frames` frames while it runs,
+/// and returns their statistics (`reclab bench gui`).
+pub fn bench_frames(frames: usize, runs_root: PathBuf) -> anyhow::Result<FrameStats> {
+    let options = LaunchOptions {
+        runs_root: Some(runs_root),
+        panel: Some(PanelKind::Train),
+        bench_frames: Some(frames),
+        fresh_state: true,
+        ..LaunchOptions::default()
+    };
+    run_window(options)?
+        .ok_or_else(|| anyhow::anyhow!("the window closed before {frames} frames were measured"))
+}
+
+fn run_window(options: LaunchOptions) -> anyhow::Result<Option<FrameStats>> {
+    let result = Arc::new(std::sync::Mutex::new(None));
+    let slot = result.clone();
+    let native = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("reclab")
+            .with_inner_size([1280.0, 820.0])
+            .with_drag_and_drop(true),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "reclab",
+        native,
+        Box::new(move |cc| {
+            let app = Workbench::new(cc, options);
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(app.capture.bench_result.clone());
+            Ok(Box::new(app))
+        }),
+    )
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "could not open the reclab window (is there a display? under CI use xvfb-run): {e}"
+        )
+    })?;
+    let stats = result
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .and_then(|bench| *bench.lock().unwrap_or_else(|e| e.into_inner()));
+    Ok(stats)
+}

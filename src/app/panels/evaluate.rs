@@ -1,0 +1,210 @@
+//! The Evaluate panel: open a run's model, evaluate it with a chosen protocol and K, and see the
+//! accuracy and beyond-accuracy metrics of several models side by side, as a table and as bars.
+
+use eframe::egui::{self, Ui};
+
+use crate::app::jobs::run_label;
+use crate::app::plots;
+use crate::app::widgets;
+use crate::app::{Command, Workbench};
+use crate::eval::{Protocol, Sampling};
+
+/// Accuracy and beyond-accuracy metric names, as the evaluator keys them (without `@K`).
+const ACCURACY: [&str; 6] = ["hit", "recall", "ndcg", "mrr", "precision", "map"];
+const BEYOND: [&str; 6] = [
+    "item_coverage",
+    "gini",
+    "avg_popularity",
+    "tail_share",
+    "entropy",
+    "ild",
+];
+
+pub fn evaluate_ui(ui: &mut Ui, app: &mut Workbench) {
+    model_picker_ui(ui, app);
+    ui.separator();
+    ui.horizontal(|ui| {
+        let protocols = [
+            Protocol::Full,
+            Protocol::Sampled {
+                negatives: 100,
+                sampling: Sampling::Uniform,
+                seed: 42,
+            },
+            Protocol::Sampled {
+                negatives: 100,
+                sampling: Sampling::Popularity,
+                seed: 42,
+            },
+        ];
+        widgets::choice(
+            ui,
+            "Protocol",
+            &mut app.state.eval.protocol,
+            &protocols,
+            |p| p.label(),
+        );
+        widgets::number(ui, "K", &mut app.state.eval.cutoff, 1..=1000, 0.2);
+        let ready = app.model.is_some() && !app.is_evaluating();
+        if ui
+            .add_enabled(ready, egui::Button::new("Run evaluation"))
+            .clicked()
+        {
+            app.send(Command::Evaluate);
+        }
+        if app.is_evaluating() {
+            if ui.button("Cancel").clicked() {
+                app.send(Command::CancelEvaluation);
+            }
+            ui.spinner();
+            if let Some((done, total)) = app.eval_progress {
+                ui.label(format!("{done}/{total} users"));
+            }
+        }
+        if ui
+            .add_enabled(
+                !app.eval_reports.is_empty(),
+                egui::Button::new("Clear results"),
+            )
+            .clicked()
+        {
+            app.send(Command::ClearEvaluations);
+        }
+    });
+    if let Some(message) = &app.eval_error {
+        widgets::error(ui, message);
+    }
+    if app.eval_reports.is_empty() {
+        ui.label(
+            "Results appear here, one row per evaluation; evaluate several models to compare them.",
+        );
+        return;
+    }
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        results_ui(ui, app);
+    });
+}
+
+/// Lists the runs of the runs folder, each with a button that opens its model.
+pub fn model_picker_ui(ui: &mut Ui, app: &mut Workbench) {
+    ui.horizontal(|ui| {
+        match &app.model {
+            Some(model) => ui.label(format!("Model: {}", model.label)),
+            None => ui.label("Model: none opened"),
+        };
+        if app.is_opening_model() {
+            ui.spinner();
+        }
+    });
+    if let Some(message) = &app.model_error {
+        widgets::error(ui, message);
+    }
+    let fingerprint = app.data.as_ref().map(|d| d.dataset.fingerprint.clone());
+    let mut open = None;
+    egui::CollapsingHeader::new(format!("Runs in {}", app.state.runs_root.display()))
+        .default_open(app.model.is_none())
+        .show(ui, |ui| {
+            if app.runs.is_empty() {
+                ui.label("No runs yet: train a model in the Train panel.");
+            }
+            egui::ScrollArea::vertical()
+                .id_salt("model-runs")
+                .max_height(160.0)
+                .show(ui, |ui| {
+                    for listed in app.runs.iter().rev() {
+                        let Ok(run) = &listed.run else { continue };
+                        let same_data =
+                            fingerprint.as_deref() == Some(run.dataset.fingerprint.as_str());
+                        ui.horizontal(|ui| {
+                            let button = egui::Button::new(format!("Open {}", run.model.name));
+                            if ui
+                                .add_enabled(same_data && !app.is_opening_model(), button)
+                                .on_disabled_hover_text("trained on another dataset")
+                                .clicked()
+                            {
+                                open = Some(listed.dir.clone());
+                            }
+                            ui.label(format!(
+                                "{} · {} · {:?}",
+                                run_label(&listed.dir),
+                                run.dataset.name,
+                                run.status
+                            ));
+                        });
+                    }
+                });
+        });
+    if let Some(dir) = open {
+        app.send(Command::OpenModel(dir));
+    }
+}
+
+fn results_ui(ui: &mut Ui, app: &Workbench) {
+    let k = app
+        .eval_reports
+        .last()
+        .map(|r| {
+            r.metrics
+                .keys()
+                .find_map(|key| key.strip_prefix("ndcg@").map(str::to_string))
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+    for (title, names) in [
+        ("Accuracy", &ACCURACY[..]),
+        ("Beyond accuracy", &BEYOND[..]),
+    ] {
+        ui.heading(title);
+        egui::Grid::new(format!("eval-{title}"))
+            .striped(true)
+            .show(ui, |ui| {
+                ui.strong("model");
+                ui.strong("protocol");
+                ui.strong("K");
+                for name in names {
+                    ui.strong(*name);
+                }
+                ui.end_row();
+                for report in &app.eval_reports {
+                    let cutoff = report
+                        .metrics
+                        .keys()
+                        .find_map(|key| key.strip_prefix("ndcg@"))
+                        .unwrap_or("");
+                    ui.label(&report.model);
+                    ui.label(&report.protocol);
+                    ui.label(cutoff);
+                    for name in names {
+                        match report.metrics.get(&format!("{name}@{cutoff}")) {
+                            Some(v) if *name == "avg_popularity" => ui.label(format!("{v:.1}")),
+                            Some(v) => ui.label(format!("{v:.4}")),
+                            None => ui.label("–"),
+                        };
+                    }
+                    ui.end_row();
+                }
+            });
+        // Bars for the metrics on a 0..1 scale (average popularity is a count).
+        let shown: Vec<String> = names
+            .iter()
+            .filter(|n| **n != "avg_popularity")
+            .map(|n| format!("{n}@{k}"))
+            .collect();
+        let models: Vec<(String, Vec<f64>)> = app
+            .eval_reports
+            .iter()
+            .map(|r| {
+                let label = format!("{} ({})", r.model, r.protocol);
+                (
+                    label,
+                    shown
+                        .iter()
+                        .map(|m| r.metrics.get(m).copied().unwrap_or(0.0))
+                        .collect(),
+                )
+            })
+            .collect();
+        plots::metric_bars(ui, &format!("bars-{title}"), &shown, &models);
+        ui.add_space(8.0);
+    }
+}

@@ -1,0 +1,180 @@
+//! The User panel: one user of the dataset — their history with titles, and the opened model's
+//! top-K for them with scores and, for attention models, the history items it rested on most.
+//! Scoring one user takes milliseconds, so it runs here, once per change of user, model or K.
+
+use std::sync::Arc;
+
+use eframe::egui::{self, Ui};
+
+use super::evaluate::model_picker_ui;
+use crate::app::Workbench;
+use crate::app::jobs::{Loaded, OpenedModel};
+use crate::app::widgets;
+use crate::recommend::{Query, top_k_excluding};
+
+/// The recommendations shown, kept until the user, model or K changes.
+pub struct UserView {
+    key: (usize, String, usize, String),
+    pub list: Vec<(u32, f32)>,
+    /// (history position, weight) of the most attended history items, highest first.
+    pub attended: Vec<(usize, f32)>,
+    pub error: Option<String>,
+}
+
+pub fn user_ui(ui: &mut Ui, app: &mut Workbench) {
+    model_picker_ui(ui, app);
+    ui.separator();
+    let Some(loaded) = app.data.clone() else {
+        ui.label("Load a dataset first.");
+        return;
+    };
+    let users = loaded.dataset.num_users();
+    if users == 0 {
+        ui.label("The dataset has no users.");
+        return;
+    }
+    ui.horizontal(|ui| {
+        widgets::number(ui, "User", &mut app.state.user, 0..=users - 1, 0.5);
+        ui.label(format!(
+            "id {}",
+            loaded.dataset.user_ids[app.state.user.min(users - 1)]
+        ));
+        widgets::number(
+            ui,
+            "Recommendations",
+            &mut app.state.user_top_k,
+            1..=100,
+            0.2,
+        );
+    });
+    let user = app.state.user.min(users - 1);
+    let history = loaded.dataset.sequence(user);
+    ui.columns(2, |columns| {
+        let ui = &mut columns[0];
+        ui.heading(format!("History ({} items, oldest first)", history.len()));
+        egui::ScrollArea::vertical()
+            .id_salt("history")
+            .show(ui, |ui| {
+                for (position, &item) in history.iter().enumerate() {
+                    ui.label(format!(
+                        "{:>3}. {} — {}",
+                        position + 1,
+                        loaded.dataset.item_label(item),
+                        loaded.dataset.item_category_names(item).join(", ")
+                    ));
+                }
+            });
+        let ui = &mut columns[1];
+        let Some(model) = app.model.clone() else {
+            ui.label("Open a model above to see what it recommends for this user.");
+            return;
+        };
+        let view = refresh(
+            &mut app.user_view,
+            &loaded,
+            &model,
+            user,
+            app.state.user_top_k,
+        );
+        ui.heading(format!("{}: top {}", model.label, view.list.len()));
+        if let Some(message) = &view.error {
+            widgets::error(ui, message);
+        }
+        egui::Grid::new("recommendations")
+            .striped(true)
+            .show(ui, |ui| {
+                ui.strong("#");
+                ui.strong("item");
+                ui.strong("genres");
+                ui.strong("score");
+                ui.end_row();
+                for (rank, &(item, score)) in view.list.iter().enumerate() {
+                    ui.label((rank + 1).to_string());
+                    ui.label(loaded.dataset.item_label(item));
+                    ui.label(loaded.dataset.item_category_names(item).join(", "));
+                    ui.label(format!("{score:.3}"));
+                    ui.end_row();
+                }
+            });
+        if !view.attended.is_empty() {
+            ui.add_space(6.0);
+            ui.label("Why: the model attended most to");
+            for &(position, weight) in &view.attended {
+                ui.label(format!(
+                    "  {} (#{}, weight {weight:.2})",
+                    loaded.dataset.item_label(history[position]),
+                    position + 1
+                ));
+            }
+        }
+    });
+}
+
+fn refresh<'a>(
+    slot: &'a mut Option<UserView>,
+    loaded: &Arc<Loaded>,
+    model: &OpenedModel,
+    user: usize,
+    k: usize,
+) -> &'a UserView {
+    let key = (
+        user,
+        model.label.clone(),
+        k,
+        loaded.dataset.fingerprint.clone(),
+    );
+    if slot.as_ref().is_some_and(|v| v.key != key) {
+        *slot = None;
+    }
+    slot.get_or_insert_with(|| recommend(loaded, model, user, k, key))
+}
+
+fn recommend(
+    loaded: &Loaded,
+    opened: &OpenedModel,
+    user: usize,
+    k: usize,
+    key: (usize, String, usize, String),
+) -> UserView {
+    let history = loaded.dataset.sequence(user);
+    let model = opened.model.as_ref();
+    let mut scores = vec![0.0f32; model.num_items() + 1];
+    model.score(
+        Query {
+            user: Some(user as u32),
+            history,
+        },
+        &mut scores,
+    );
+    let (list, error) = match top_k_excluding(&mut scores.clone(), history, &[], k) {
+        Ok(items) => (
+            items.into_iter().map(|i| (i, scores[i as usize])).collect(),
+            None,
+        ),
+        Err(e) => (
+            Vec::new(),
+            Some(e.for_model(model.name(), Some(user as u32)).to_string()),
+        ),
+    };
+    let attended = model
+        .attention(history)
+        .map(|weights| {
+            // Weights cover the latest `weights.len()` items of the history.
+            let offset = history.len() - weights.len().min(history.len());
+            let mut ranked: Vec<(usize, f32)> = weights
+                .iter()
+                .enumerate()
+                .map(|(i, &w)| (offset + i, w))
+                .collect();
+            ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+            ranked.truncate(3);
+            ranked
+        })
+        .unwrap_or_default();
+    UserView {
+        key,
+        list,
+        attended,
+        error,
+    }
+}

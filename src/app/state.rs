@@ -1,0 +1,175 @@
+//! What the app remembers across restarts (eframe storage): open panel, theme, last dataset,
+//! the training and evaluation forms, the runs folder and the runs picked for comparison.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::LoadSpec;
+use crate::eval::Protocol;
+use crate::recommend::{BaselineConfig, BprConfig, ItemKnnConfig};
+use crate::train::TrainConfig;
+
+/// The panels of the workbench, in tab order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum PanelKind {
+    #[default]
+    Data,
+    Train,
+    Evaluate,
+    Compare,
+    User,
+}
+
+impl PanelKind {
+    pub const ALL: [PanelKind; 5] = [
+        PanelKind::Data,
+        PanelKind::Train,
+        PanelKind::Evaluate,
+        PanelKind::Compare,
+        PanelKind::User,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            PanelKind::Data => "Data",
+            PanelKind::Train => "Train",
+            PanelKind::Evaluate => "Evaluate",
+            PanelKind::Compare => "Compare",
+            PanelKind::User => "User",
+        }
+    }
+}
+
+/// Which model the Train panel fits: a Transformer (through [`TrainConfig`]) or a baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum ModelChoice {
+    #[default]
+    Transformer,
+    Pop,
+    ItemKnn,
+    Bpr,
+    Content,
+}
+
+impl ModelChoice {
+    pub const ALL: [ModelChoice; 5] = [
+        ModelChoice::Transformer,
+        ModelChoice::Pop,
+        ModelChoice::ItemKnn,
+        ModelChoice::Bpr,
+        ModelChoice::Content,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ModelChoice::Transformer => "Transformer (SASRec / BERT4Rec)",
+            ModelChoice::Pop => "Pop",
+            ModelChoice::ItemKnn => "ItemKNN",
+            ModelChoice::Bpr => "BPR-MF",
+            ModelChoice::Content => "Content",
+        }
+    }
+}
+
+/// The Train panel's form: the very structs the CLI reads, so defaults live in one place.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrainForm {
+    pub choice: ModelChoice,
+    pub transformer: TrainConfig,
+    pub itemknn: ItemKnnConfig,
+    pub bpr: BprConfig,
+}
+
+impl Default for TrainForm {
+    fn default() -> Self {
+        TrainForm {
+            choice: ModelChoice::Transformer,
+            transformer: TrainConfig {
+                // Interactive runs: a few epochs unless the user asks for more.
+                epochs: 20,
+                ..TrainConfig::default()
+            },
+            itemknn: ItemKnnConfig::default(),
+            bpr: BprConfig::default(),
+        }
+    }
+}
+
+impl TrainForm {
+    /// The baseline the form describes, when a baseline is chosen.
+    pub fn baseline(&self) -> Option<BaselineConfig> {
+        match self.choice {
+            ModelChoice::Transformer => None,
+            ModelChoice::Pop => Some(BaselineConfig::Pop),
+            ModelChoice::ItemKnn => Some(BaselineConfig::ItemKnn(self.itemknn.clone())),
+            ModelChoice::Bpr => Some(BaselineConfig::Bpr(self.bpr.clone())),
+            ModelChoice::Content => Some(BaselineConfig::Content),
+        }
+    }
+}
+
+/// The Evaluate panel's form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EvalForm {
+    pub protocol: Protocol,
+    pub cutoff: usize,
+}
+
+impl Default for EvalForm {
+    fn default() -> Self {
+        EvalForm {
+            protocol: Protocol::Full,
+            cutoff: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AppState {
+    pub panel: PanelKind,
+    pub dark_mode: bool,
+    /// The dataset loaded last; reloaded at start.
+    pub dataset: LoadSpec,
+    /// The Data panel's form: what "Load" will load.
+    pub dataset_draft: LoadSpec,
+    pub train: TrainForm,
+    pub eval: EvalForm,
+    /// Where runs are written and listed.
+    pub runs_root: PathBuf,
+    /// Run folders picked for comparison (also the "recent runs").
+    pub compared: Vec<PathBuf>,
+    /// The curves the Compare panel overlays (run-file curve names).
+    pub compare_curves: Vec<String>,
+    /// Show only the rows where compared runs differ.
+    pub only_differences: bool,
+    /// EMA smoothing of loss curves, 0 (raw) to 0.99.
+    pub smoothing: f64,
+    /// The user shown in the User panel.
+    pub user: usize,
+    /// How many recommendations the User panel lists.
+    pub user_top_k: usize,
+}
+
+impl Default for AppState {
+    fn default() -> Self {
+        AppState {
+            panel: PanelKind::Data,
+            dark_mode: true,
+            dataset: LoadSpec::default(),
+            dataset_draft: LoadSpec::default(),
+            train: TrainForm::default(),
+            eval: EvalForm::default(),
+            runs_root: PathBuf::from("experiments"),
+            compared: Vec::new(),
+            compare_curves: vec!["train_loss".into(), "valid_ndcg@10".into()],
+            only_differences: false,
+            smoothing: 0.9,
+            user: 0,
+            user_top_k: 10,
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Fit a baseline, evaluate it on validation and test, and describe it as a run: what
+//! `reclab eval` and the app's Train panel both do for the baselines.
+
+use std::time::Instant;
+
+use super::evaluate::{EvalConfig, EvalError, EvalReport, Stage, evaluate};
+use crate::data::{Dataset, Split, SplitStrategy};
+use crate::recommend::{BaselineConfig, Recommender};
+use crate::runs::{DatasetInfo, ModelInfo, RunFile, RunStatus};
+
+/// A fitted and evaluated baseline; its run is complete but not yet saved.
+pub struct BaselineRun {
+    pub run: RunFile,
+    pub model: Box<dyn Recommender>,
+    pub test: EvalReport,
+}
+
+/// Fits `baseline` on the training part of `strategy`'s split of `dataset` (recorded in the run as
+/// loaded from `data_path`) and evaluates it. `progress(done, total)` follows each evaluation
+/// pass; returning `false` cancels.
+pub fn run_baseline(
+    baseline: &BaselineConfig,
+    dataset: &Dataset,
+    data_path: &str,
+    strategy: SplitStrategy,
+    config: &EvalConfig,
+    seed: u64,
+    progress: &(dyn Fn(usize, usize) -> bool + Sync),
+) -> Result<BaselineRun, BaselineRunError> {
+    let split =
+        Split::new(dataset, strategy).map_err(|e| BaselineRunError::Split(e.to_string()))?;
+    let mut run = RunFile::new(
+        ModelInfo {
+            name: baseline.name().to_string(),
+            // A plain enum of numbers and names always serialises.
+            config: serde_json::to_value(baseline).unwrap_or_default(),
+        },
+        DatasetInfo::of(data_path, dataset, strategy),
+        config.protocol.label(),
+        config.cutoffs.clone(),
+        seed,
+        "cpu",
+    );
+    let started = Instant::now();
+    let model = baseline.fit(dataset, &split);
+    run.timings_secs
+        .insert("fit".into(), started.elapsed().as_secs_f64());
+    match evaluate(
+        model.as_ref(),
+        dataset,
+        &split,
+        Stage::Valid,
+        config,
+        progress,
+    ) {
+        Ok(valid) => {
+            run.valid_metrics = valid.metrics;
+            run.timings_secs.insert("valid".into(), valid.seconds);
+        }
+        // A split without validation targets (a temporal split with no validation share).
+        Err(EvalError::NoUsers { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let test = evaluate(
+        model.as_ref(),
+        dataset,
+        &split,
+        Stage::Test,
+        config,
+        progress,
+    )?;
+    run.test_metrics = test.metrics.clone();
+    run.timings_secs.insert("test".into(), test.seconds);
+    run.status = RunStatus::Completed;
+    Ok(BaselineRun { run, model, test })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BaselineRunError {
+    #[error("{0}")]
+    Split(String),
+    #[error(transparent)]
+    Eval(#[from] EvalError),
+}

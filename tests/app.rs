@@ -1,0 +1,289 @@
+//! The workbench driven headlessly with egui_kittest: the real panels, real jobs on worker
+//! threads, real training and evaluation on the synthetic world.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use reclab::app::{AppState, LaunchOptions, ModelChoice, PanelKind, Workbench};
+use reclab::data::{self, Split, SplitStrategy};
+use reclab::eval::{EvalConfig, run_baseline};
+use reclab::recommend::BaselineConfig;
+
+fn harness(state: AppState, runs: &Path) -> Harness<'static, Workbench> {
+    let options = LaunchOptions {
+        runs_root: Some(runs.to_path_buf()),
+        fresh_state: true,
+        ..LaunchOptions::default()
+    };
+    Harness::builder()
+        .with_size([1400.0, 1000.0])
+        .build_eframe(move |cc| Workbench::with_state(&cc.egui_ctx, state, options))
+}
+
+/// Steps the app (letting its worker threads run) until `done` holds.
+fn step_until(
+    harness: &mut Harness<'_, Workbench>,
+    what: &str,
+    timeout: Duration,
+    done: impl Fn(&Workbench) -> bool,
+) {
+    let started = Instant::now();
+    while !done(harness.state()) {
+        assert!(
+            started.elapsed() < timeout,
+            "timed out waiting for {what} ({timeout:?})"
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Two more frames: the first frame of a grid only measures it.
+    harness.step();
+    harness.step();
+}
+
+/// Clicks the widget named `label`, then lets the command apply and the next frame draw.
+fn click(harness: &mut Harness<'_, Workbench>, label: &str) {
+    harness.get_by_label(label).click();
+    harness.step();
+    harness.step();
+}
+
+fn loaded(harness: &mut Harness<'_, Workbench>) {
+    step_until(
+        harness,
+        "the dataset to load",
+        Duration::from_secs(60),
+        |app| app.data.is_some() || app.data_error.is_some(),
+    );
+    assert!(
+        harness.state().data_error.is_none(),
+        "{:?}",
+        harness.state().data_error
+    );
+}
+
+/// A SASRec small enough to take a few seconds per epoch here.
+fn tiny_sasrec() -> AppState {
+    let mut state = AppState::default();
+    let config = &mut state.train.transformer;
+    config.transformer.hidden = 16;
+    config.transformer.inner = 32;
+    config.transformer.layers = 1;
+    config.transformer.max_len = 20;
+    config.batch_size = 64;
+    config.epochs = 200;
+    config.cutoffs = vec![10];
+    state
+}
+
+#[test]
+fn launches_on_the_synthetic_world_with_its_statistics() {
+    let runs = tempfile::tempdir().unwrap();
+    let mut harness = harness(AppState::default(), runs.path());
+    loaded(&mut harness);
+    let reference = data::load(&data::LoadSpec::default(), None).unwrap();
+    let shown = harness.state().data.as_ref().unwrap().stats.users;
+    assert_eq!(shown, reference.num_users());
+    // The statistics grid shows the same numbers.
+    harness.get_by_label("Users");
+    harness.get_by_label(&reference.num_users().to_string());
+    harness.get_by_label(&reference.num_interactions().to_string());
+    harness.get_by_label("Item popularity (long tail)");
+    harness.check_accessibility();
+}
+
+#[test]
+fn a_bad_dataset_path_shows_the_error_in_the_panel() {
+    let runs = tempfile::tempdir().unwrap();
+    let mut harness = harness(AppState::default(), runs.path());
+    loaded(&mut harness);
+    let field = harness.get_by_label("Dataset path");
+    field.focus();
+    field.type_text("-missing/ratings.csv");
+    harness.step();
+    click(&mut harness, "Load");
+    step_until(
+        &mut harness,
+        "the load error",
+        Duration::from_secs(30),
+        |app| app.data_error.is_some(),
+    );
+    let error = harness.get_by_label_contains("Could not load the dataset");
+    let text = format!("{error:?}");
+    assert!(text.contains("synthetic-missing"), "{text}");
+    // The synthetic world stays loaded: a failed load loses nothing.
+    assert!(harness.state().data.is_some());
+}
+
+#[test]
+fn training_streams_loss_stops_and_appears_in_compare() {
+    let runs = tempfile::tempdir().unwrap();
+    let mut harness = harness(tiny_sasrec(), runs.path());
+    loaded(&mut harness);
+    click(&mut harness, "Train");
+    click(&mut harness, "Start training");
+    step_until(
+        &mut harness,
+        "loss points",
+        Duration::from_secs(120),
+        |app| app.live.as_ref().is_some_and(|l| l.losses.len() >= 3),
+    );
+    let points = harness.state().live.as_ref().unwrap().losses.len();
+    assert!(
+        harness
+            .query_by_label_contains("Training loss per batch (")
+            .is_some()
+    );
+    assert!(points >= 3);
+    // Cross-entropy over 500 items starts near ln 501 ≈ 6.2.
+    let first = harness.state().live.as_ref().unwrap().losses[0][1];
+    assert!((first - 501f64.ln()).abs() < 0.5, "first loss {first}");
+    harness.check_accessibility();
+
+    click(&mut harness, "Stop");
+    step_until(
+        &mut harness,
+        "the training to stop",
+        Duration::from_secs(120),
+        |app| !app.is_training(),
+    );
+    let live = harness.state().live.as_ref().unwrap();
+    assert_eq!(live.status, reclab::app::LiveStatus::Stopped);
+    let run_dir = live.run_dir.clone().unwrap();
+    assert!(run_dir.join("run.json").exists());
+
+    click(&mut harness, "Compare");
+    let run_id = run_dir.file_name().unwrap().to_string_lossy().into_owned();
+    // Listed on the left and compared (a column headed by its id).
+    assert!(
+        harness
+            .query_by_label_contains(&format!("SASRec · synthetic · {run_id}"))
+            .is_some()
+    );
+    assert!(
+        harness.query_by_label(&run_id).is_some(),
+        "run id column missing"
+    );
+    harness.check_accessibility();
+}
+
+#[test]
+fn two_baseline_runs_side_by_side_and_evaluated() {
+    let runs = tempfile::tempdir().unwrap();
+    let mut state = AppState::default();
+    state.train.transformer.cutoffs = vec![10];
+    let mut harness = harness(state, runs.path());
+    loaded(&mut harness);
+    click(&mut harness, "Train");
+    for choice in [ModelChoice::Pop, ModelChoice::ItemKnn] {
+        harness.state_mut().state.train.choice = choice;
+        harness.step();
+        click(&mut harness, "Start training");
+        step_until(
+            &mut harness,
+            "the baseline run",
+            Duration::from_secs(120),
+            |app| !app.is_training(),
+        );
+    }
+    click(&mut harness, "Compare");
+    assert_eq!(harness.state().compared.len(), 2);
+    harness.get_by_label("test.ndcg@10");
+
+    // The table's numbers are the evaluator's, computed here independently of the app.
+    let dataset = data::load(&data::LoadSpec::default(), None).unwrap();
+    let config = EvalConfig {
+        cutoffs: vec![10],
+        ..EvalConfig::default()
+    };
+    for baseline in [
+        BaselineConfig::Pop,
+        BaselineConfig::ItemKnn(Default::default()),
+    ] {
+        let expected = run_baseline(
+            &baseline,
+            &dataset,
+            "synthetic",
+            SplitStrategy::LeaveOneOut,
+            &config,
+            42,
+            &|_, _| true,
+        )
+        .unwrap()
+        .test
+        .metrics["ndcg@10"];
+        assert!(
+            harness.query_by_label(&format!("{expected:.4}")).is_some(),
+            "{} ndcg@10 {expected:.4} not in the table",
+            baseline.name()
+        );
+    }
+    harness.check_accessibility();
+
+    // Evaluate: open the Pop run's model and evaluate it with full ranking.
+    click(&mut harness, "Evaluate");
+    click(&mut harness, "Open Pop");
+    step_until(&mut harness, "the model", Duration::from_secs(60), |app| {
+        app.model.is_some()
+    });
+    click(&mut harness, "Run evaluation");
+    step_until(
+        &mut harness,
+        "the evaluation",
+        Duration::from_secs(60),
+        |app| !app.eval_reports.is_empty() || app.eval_error.is_some(),
+    );
+    let report = &harness.state().eval_reports[0];
+    assert_eq!(report.protocol, "full ranking");
+    let split = Split::new(&dataset, SplitStrategy::LeaveOneOut).unwrap();
+    let pop = BaselineConfig::Pop.fit(&dataset, &split);
+    let expected = reclab::eval::evaluate(
+        pop.as_ref(),
+        &dataset,
+        &split,
+        reclab::eval::Stage::Test,
+        &config,
+        &|_, _| true,
+    )
+    .unwrap()
+    .metrics["ndcg@10"];
+    assert!((report.metrics["ndcg@10"] - expected).abs() < 1e-12);
+    harness.check_accessibility();
+
+    // The User panel lists the opened model's recommendations.
+    click(&mut harness, "User");
+    let view = harness.state().user_view.as_ref().expect("recommendations");
+    assert_eq!(view.list.len(), 10);
+    harness.check_accessibility();
+}
+
+#[test]
+fn every_panel_is_reachable_by_shortcut_and_keeps_labels() {
+    let runs = tempfile::tempdir().unwrap();
+    let mut harness = harness(AppState::default(), runs.path());
+    loaded(&mut harness);
+    let keys = [
+        eframe::egui::Key::Num1,
+        eframe::egui::Key::Num2,
+        eframe::egui::Key::Num3,
+        eframe::egui::Key::Num4,
+        eframe::egui::Key::Num5,
+    ];
+    for (key, panel) in keys.into_iter().zip(PanelKind::ALL) {
+        harness.key_press_modifiers(eframe::egui::Modifiers::COMMAND, key);
+        harness.step();
+        harness.step();
+        assert_eq!(harness.state().state.panel, panel);
+        harness.check_accessibility();
+    }
+    // The theme toggles and the state survives serialisation (eframe persistence).
+    let dark = harness.state().state.dark_mode;
+    harness.key_press_modifiers(eframe::egui::Modifiers::COMMAND, eframe::egui::Key::T);
+    harness.step();
+    assert_eq!(harness.state().state.dark_mode, !dark);
+    let saved = serde_json::to_string(&harness.state().state).unwrap();
+    let restored: AppState = serde_json::from_str(&saved).unwrap();
+    assert_eq!(restored, harness.state().state);
+}
