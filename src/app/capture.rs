@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use eframe::egui;
 
+use super::command::Command;
 use super::state::PanelKind;
 
 /// How the window is started.
@@ -26,6 +27,12 @@ pub struct LaunchOptions {
     pub bench_frames: Option<usize>,
     /// Start from default settings and do not save them (screenshots, benchmarks).
     pub fresh_state: bool,
+    /// Tick every run of the runs folder for comparison.
+    pub compare_all: bool,
+    /// Open this run's model once the dataset is loaded …
+    pub open_model: Option<PathBuf>,
+    /// … and evaluate it.
+    pub evaluate: bool,
 }
 
 /// Frame-time statistics, in milliseconds.
@@ -69,6 +76,7 @@ pub struct Capture {
     started: Instant,
     screenshot_requested: bool,
     training_started: bool,
+    evaluated: bool,
     last_frame_start: Option<Instant>,
     ui_secs: Vec<f64>,
     frame_secs: Vec<f64>,
@@ -86,6 +94,7 @@ impl Capture {
             started: Instant::now(),
             screenshot_requested: false,
             training_started: false,
+            evaluated: false,
             last_frame_start: None,
             ui_secs: Vec::new(),
             frame_secs: Vec::new(),
@@ -95,15 +104,35 @@ impl Capture {
         }
     }
 
-    /// Whether the launch options ask to start training now (once, after the data loaded).
-    pub fn wants_training(&mut self, data_ready: bool) -> bool {
-        let wanted = (self.options.start_training || self.options.bench_frames.is_some())
-            && data_ready
-            && !self.training_started;
-        if wanted {
+    /// What the launch options ask the app to do now: each step once, the first ones when the
+    /// dataset is loaded, the evaluation when the model is open.
+    pub fn scripted_commands(
+        &mut self,
+        data_ready: bool,
+        model_ready: bool,
+        runs: &[PathBuf],
+    ) -> Vec<Command> {
+        let mut commands = Vec::new();
+        if data_ready && !self.training_started {
             self.training_started = true;
+            if self.options.start_training {
+                commands.push(Command::StartTraining);
+            }
+            if self.options.compare_all {
+                commands.extend(runs.iter().map(|dir| Command::CompareRun {
+                    dir: dir.clone(),
+                    include: true,
+                }));
+            }
+            if let Some(dir) = &self.options.open_model {
+                commands.push(Command::OpenModel(dir.clone()));
+            }
         }
-        wanted
+        if model_ready && self.options.evaluate && !self.evaluated {
+            self.evaluated = true;
+            commands.push(Command::Evaluate);
+        }
+        commands
     }
 
     pub fn take_status(&self) -> Option<String> {
@@ -115,7 +144,8 @@ impl Capture {
         let now = Instant::now();
         let frame_start = now - ui_time;
         if let Some(frames) = self.options.bench_frames {
-            if is_training {
+            // With a training asked for, only frames drawn while it runs count.
+            if is_training || !self.options.start_training {
                 if let Some(last) = self.last_frame_start {
                     self.frame_secs.push((frame_start - last).as_secs_f64());
                     self.ui_secs.push(ui_time.as_secs_f64());

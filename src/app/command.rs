@@ -12,7 +12,7 @@ pub enum Command {
     ShowPanel(PanelKind),
     ToggleTheme,
     /// Load a dataset (on a worker).
-    LoadDataset(LoadSpec),
+    LoadDataset(Box<LoadSpec>),
     /// Ask the native dialog for a dataset file or folder, then load it.
     PickDataset {
         folder: bool,

@@ -35,14 +35,19 @@ pub struct LiveTraining {
     pub test: BTreeMap<String, f64>,
     /// A baseline's evaluation progress (users done, users).
     pub eval_progress: Option<(usize, usize)>,
+    /// The early-stopping metric, e.g. `ndcg@10`.
+    pub watched_metric: String,
     pub status: LiveStatus,
     started: Instant,
     first_batch_at: Option<Instant>,
 }
 
 impl LiveTraining {
-    pub fn transformer(model: &str, batch_size: usize) -> Self {
-        Self::new(model, batch_size, "")
+    pub fn transformer(model: &str, batch_size: usize, watched_metric: &str) -> Self {
+        LiveTraining {
+            watched_metric: watched_metric.to_string(),
+            ..Self::new(model, batch_size, "")
+        }
     }
 
     pub fn baseline(model: &str, batch_size: usize) -> Self {
@@ -64,6 +69,7 @@ impl LiveTraining {
             best_epoch: None,
             test: BTreeMap::new(),
             eval_progress: None,
+            watched_metric: "ndcg@10".into(),
             status: LiveStatus::Starting,
             started: Instant::now(),
             first_batch_at: None,

@@ -16,7 +16,7 @@ mod widgets;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use eframe::egui;
+use eframe::{egui, egui_wgpu};
 
 pub use capture::{FrameStats, LaunchOptions};
 pub use command::Command;
@@ -119,7 +119,7 @@ impl Workbench {
         };
         app.apply_theme(ctx);
         let spec = app.state.dataset.clone();
-        app.apply(ctx, Command::LoadDataset(spec));
+        app.apply(ctx, Command::LoadDataset(Box::new(spec)));
         app.apply(ctx, Command::RefreshRuns);
         let compared = std::mem::take(&mut app.state.compared);
         for dir in compared {
@@ -161,8 +161,12 @@ impl Workbench {
         let ctx = ui.ctx().clone();
         let started = std::time::Instant::now();
         self.drain_jobs(&ctx);
-        if self.capture.wants_training(self.data.is_some()) {
-            self.send(Command::StartTraining);
+        let runs: Vec<PathBuf> = self.runs.iter().map(|r| r.dir.clone()).collect();
+        for command in
+            self.capture
+                .scripted_commands(self.data.is_some(), self.model.is_some(), &runs)
+        {
+            self.send(command);
         }
         self.shortcuts(&ctx);
         self.dropped_files(&ctx);
@@ -224,7 +228,7 @@ impl Workbench {
                 path: path.display().to_string(),
                 ..self.state.dataset.clone()
             };
-            self.send(Command::LoadDataset(spec));
+            self.send(Command::LoadDataset(Box::new(spec)));
         }
     }
 
@@ -247,7 +251,7 @@ impl Workbench {
             Command::LoadDataset(spec) => {
                 self.data_error = None;
                 self.loading_path = Some(spec.path.clone());
-                self.loading = Some(jobs::load_dataset(spec, self.repaint.clone()));
+                self.loading = Some(jobs::load_dataset(*spec, self.repaint.clone()));
             }
             Command::PickDataset { folder } => {
                 let kind = if folder {
@@ -343,7 +347,11 @@ impl Workbench {
                 }
                 (
                     jobs::train_transformer(loaded, config.clone(), root, repaint),
-                    LiveTraining::transformer(config.model.name(), config.batch_size),
+                    LiveTraining::transformer(
+                        config.model.name(),
+                        config.batch_size,
+                        &config.early_stopping.metric,
+                    ),
                 )
             }
         };
@@ -473,7 +481,7 @@ impl Workbench {
                     path: path.display().to_string(),
                     ..self.state.dataset.clone()
                 };
-                self.apply(ctx, Command::LoadDataset(spec));
+                self.apply(ctx, Command::LoadDataset(Box::new(spec)));
             }
             DialogKind::RunFolder => self.apply(
                 ctx,
@@ -529,13 +537,18 @@ pub fn run_native(options: LaunchOptions) -> anyhow::Result<()> {
     run_window(options).map(|_| ())
 }
 
-/// Opens the window with a training started at once, measures `frames` frames while it runs,
-/// and returns their statistics (`reclab bench gui`).
-pub fn bench_frames(frames: usize, runs_root: PathBuf) -> anyhow::Result<FrameStats> {
+/// Opens the window on the Train panel, measures `frames` frames — while a training runs when
+/// `with_training` — and returns their statistics (`reclab bench gui`).
+pub fn bench_frames(
+    frames: usize,
+    with_training: bool,
+    runs_root: PathBuf,
+) -> anyhow::Result<FrameStats> {
     let options = LaunchOptions {
         runs_root: Some(runs_root),
         panel: Some(PanelKind::Train),
         bench_frames: Some(frames),
+        start_training: with_training,
         fresh_state: true,
         ..LaunchOptions::default()
     };
@@ -546,7 +559,13 @@ pub fn bench_frames(frames: usize, runs_root: PathBuf) -> anyhow::Result<FrameSt
 fn run_window(options: LaunchOptions) -> anyhow::Result<Option<FrameStats>> {
     let result = Arc::new(std::sync::Mutex::new(None));
     let slot = result.clone();
+    let mut wgpu_options = egui_wgpu::WgpuConfiguration::default();
+    if options.bench_frames.is_some() {
+        // Measure drawing, not waiting for the display's refresh.
+        wgpu_options.surface.present_mode = egui_wgpu::wgpu::PresentMode::AutoNoVsync;
+    }
     let native = eframe::NativeOptions {
+        wgpu_options,
         viewport: egui::ViewportBuilder::default()
             .with_title("reclab")
             .with_inner_size([1280.0, 820.0])

@@ -17,6 +17,9 @@ pub enum BenchCommand {
     Gui {
         #[arg(long, default_value_t = 300)]
         frames: usize,
+        /// Measure the idle app instead (no training running).
+        #[arg(long)]
+        no_training: bool,
     },
     /// Load + preprocess time and peak memory for ML-100K and a generated large log. Each case
     /// runs in its own process so its peak memory is its own.
@@ -67,7 +70,10 @@ pub enum BenchCommand {
 
 pub fn run(command: BenchCommand) -> Result<()> {
     match command {
-        BenchCommand::Gui { frames } => bench_gui(frames),
+        BenchCommand::Gui {
+            frames,
+            no_training,
+        } => bench_gui(frames, !no_training),
         BenchCommand::Data {
             ml100k,
             rows,
@@ -295,11 +301,16 @@ fn ml100k_or_env(given: Option<PathBuf>) -> Option<PathBuf> {
     given.or_else(|| std::env::var_os("RECLAB_DATASETS").map(|d| PathBuf::from(d).join("ml-100k")))
 }
 
-fn bench_gui(frames: usize) -> Result<()> {
+fn bench_gui(frames: usize, with_training: bool) -> Result<()> {
     let runs = tempfile::tempdir().context("creating a temporary runs folder")?;
-    let stats = reclab::app::bench_frames(frames, runs.path().to_path_buf())?;
+    let stats = reclab::app::bench_frames(frames, with_training, runs.path().to_path_buf())?;
+    let during = if with_training {
+        "while training SASRec on the synthetic world"
+    } else {
+        "idle (no training)"
+    };
     println!(
-        "GUI while training SASRec on the synthetic world, {} frames: UI {:.2} ms p50 / {:.2} ms p95; whole frame {:.2} ms p50 / {:.2} ms p95",
+        "GUI {during}, {} frames: UI {:.2} ms p50 / {:.2} ms p95; whole frame {:.2} ms p50 / {:.2} ms p95",
         stats.frames, stats.ui_p50_ms, stats.ui_p95_ms, stats.frame_p50_ms, stats.frame_p95_ms
     );
     Ok(())

@@ -35,6 +35,15 @@ struct WindowArgs {
     /// Save a PNG screenshot of the window here, then quit (starts from default settings).
     #[arg(long)]
     screenshot: Option<std::path::PathBuf>,
+    /// Tick every run of the runs folder in Compare.
+    #[arg(long)]
+    compare_all: bool,
+    /// Open this run's model once the dataset is loaded.
+    #[arg(long)]
+    open_model: Option<std::path::PathBuf>,
+    /// Evaluate the opened model (with `--open-model`).
+    #[arg(long)]
+    evaluate: bool,
     /// Seconds to wait before the screenshot.
     #[arg(long, default_value_t = 3.0)]
     screenshot_after: f64,
@@ -63,6 +72,9 @@ impl WindowArgs {
             screenshot: self.screenshot,
             screenshot_after_secs: self.screenshot_after,
             bench_frames: None,
+            compare_all: self.compare_all,
+            open_model: self.open_model,
+            evaluate: self.evaluate,
         })
     }
 }

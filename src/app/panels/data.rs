@@ -46,7 +46,7 @@ fn source_ui(ui: &mut Ui, app: &mut Workbench) {
         if ui.button("Synthetic world").clicked() {
             draft.path = crate::data::SYNTHETIC.to_string();
             draft.format = None;
-            send.push(Command::LoadDataset(draft.clone()));
+            send.push(Command::LoadDataset(Box::new(draft.clone())));
         }
         let mut formats: Vec<Option<Format>> = vec![None];
         formats.extend(Format::ALL.into_iter().map(Some));
@@ -64,7 +64,9 @@ fn source_ui(ui: &mut Ui, app: &mut Workbench) {
             .add_enabled(loading.is_none(), egui::Button::new("Load"))
             .clicked()
         {
-            send.push(Command::LoadDataset(app.state.dataset_draft.clone()));
+            send.push(Command::LoadDataset(Box::new(
+                app.state.dataset_draft.clone(),
+            )));
         }
         if let Some(secs) = loading {
             ui.spinner();

@@ -332,11 +332,22 @@ fn live_ui(ui: &mut Ui, live: &LiveTraining, smoothing: &mut f64) {
         });
         ui.vertical(|ui| {
             ui.set_width(half);
-            ui.label("Validation per epoch");
+            // The accuracy metrics at the cut-off early stopping watches (all of them are in the
+            // run file and in Compare).
+            let cutoff = live
+                .watched_metric
+                .split_once('@')
+                .map(|(_, k)| k)
+                .unwrap_or("10");
+            ui.label(format!("Validation per epoch (@{cutoff})"));
             let series: Vec<(String, Vec<[f64; 2]>)> = live
                 .epoch_curves
                 .iter()
-                .filter(|(k, _)| k.contains("valid_"))
+                .filter(|(k, _)| {
+                    ["hit", "ndcg", "mrr"]
+                        .iter()
+                        .any(|m| k.ends_with(&format!("valid_{m}@{cutoff}")))
+                })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             plots::lines(ui, "valid-per-epoch", 260.0, "epoch", &series);
