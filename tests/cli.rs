@@ -98,16 +98,38 @@ fn data_split_writes_recbole_benchmark_files_that_read_back() {
 }
 
 #[test]
-fn no_arguments_prints_help_and_the_synthetic_world() {
-    let out = reclab(&[]);
+fn without_a_display_the_app_says_so_instead_of_panicking() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_reclab"))
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("could not open the reclab window"), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+}
+
+#[test]
+fn an_unknown_panel_is_refused_with_the_choices() {
+    let out = reclab(&["--panel", "nowhere"]);
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("unknown panel `nowhere`"), "{text}");
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        text.contains("data, train, evaluate, compare or user"),
+        "{text}"
     );
+}
+
+#[test]
+fn help_documents_the_window_options() {
+    let out = reclab(&["--help"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("Usage"), "{text}");
-    assert!(text.contains("users        1000"), "{text}");
+    for option in ["--runs", "--panel", "--screenshot", "--start-training"] {
+        assert!(text.contains(option), "{option} missing from\n{text}");
+    }
 }
 
 #[test]
