@@ -10,4 +10,5 @@ pub mod eval;
 pub mod model;
 pub mod recommend;
 pub mod runs;
+pub mod sim;
 pub mod train;

@@ -4,6 +4,7 @@ mod bench;
 mod data;
 mod eval;
 mod runs;
+mod simulate;
 mod train;
 
 use anyhow::Result;
@@ -89,6 +90,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Train a Transformer recommender (SASRec / BERT4Rec) and save a run.
     Train(train::TrainArgs),
+    /// Simulated users through page policies (A/B): CTR, dwell, coverage; saves a run.
+    Simulate(simulate::SimulateArgs),
     /// List and compare saved runs.
     #[command(subcommand)]
     Runs(runs::RunsCommand),
@@ -103,6 +106,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Eval(args)) => eval::run(args),
         Some(Command::Runs(command)) => runs::run(command),
         Some(Command::Train(args)) => train::run(args),
+        Some(Command::Simulate(args)) => simulate::run(args),
         Some(Command::Bench(command)) => bench::run(command),
         None => app::run_native(cli.window.launch_options()?),
     }

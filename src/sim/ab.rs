@@ -1,0 +1,192 @@
+//! A/B runs: the same simulated users (and the same random numbers per user) through two or more
+//! policies; outcomes with 95% confidence intervals and per-step CTR curves.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::policy::{Policy, PolicyKind};
+use super::session::{SessionConfig, SessionTrace, run_session};
+use super::user::{SimUser, World};
+use crate::data::{Dataset, Split};
+use crate::recommend::Recommender;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AbConfig {
+    pub policies: Vec<PolicyKind>,
+    pub users: usize,
+    pub session: SessionConfig,
+    pub seed: u64,
+}
+
+/// A mean with its 95% confidence half-width (normal approximation over users).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    pub mean: f64,
+    pub ci95: f64,
+}
+
+impl Estimate {
+    pub fn of(values: &[f64]) -> Estimate {
+        let n = values.len() as f64;
+        if n == 0.0 {
+            return Estimate {
+                mean: f64::NAN,
+                ci95: f64::NAN,
+            };
+        }
+        let mean = values.iter().sum::<f64>() / n;
+        let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+        Estimate {
+            mean,
+            ci95: 1.96 * (variance / n).sqrt(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyOutcome {
+    pub policy: String,
+    /// Clicks / pages, per user, averaged.
+    pub ctr: Estimate,
+    pub clicks_per_session: Estimate,
+    pub dwell_secs_per_session: Estimate,
+    pub pages_per_session: Estimate,
+    /// Distinct clicked items / catalogue.
+    pub click_coverage: f64,
+    /// Entropy (bits) of the genres of all clicks.
+    pub click_genre_entropy: f64,
+    /// CTR of the n-th page over the sessions that reached it.
+    pub ctr_by_step: Vec<f64>,
+    /// Re-rank latency percentiles, milliseconds.
+    pub rerank_p50_ms: f64,
+    pub rerank_p99_ms: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AbReport {
+    pub model: String,
+    pub users: usize,
+    pub outcomes: Vec<PolicyOutcome>,
+    pub seconds: f64,
+}
+
+/// The simulated users: the first `users` of the dataset (cycled), each from its true taste on
+/// a synthetic world or from its training history otherwise, starting from that history.
+pub fn simulated_users(
+    dataset: &Dataset,
+    split: &Split,
+    world: &World,
+    users: usize,
+    patience: f64,
+) -> Vec<SimUser> {
+    let n = dataset.num_users().max(1);
+    (0..users)
+        .map(|k| {
+            let u = k % n;
+            let history = split.before_test(dataset, u);
+            SimUser::from_truth(dataset, u, history, patience)
+                .unwrap_or_else(|| SimUser::from_history(world, history, patience))
+        })
+        .collect()
+}
+
+pub fn run_ab(
+    model: &dyn Recommender,
+    dataset: &Dataset,
+    split: &Split,
+    config: &AbConfig,
+) -> AbReport {
+    let started = std::time::Instant::now();
+    let world = World::of(dataset);
+    let users = simulated_users(
+        dataset,
+        split,
+        &world,
+        config.users,
+        config.session.patience,
+    );
+    let outcomes = config
+        .policies
+        .iter()
+        .map(|&kind| {
+            let traces: Vec<SessionTrace> = users
+                .par_iter()
+                .enumerate()
+                .map(|(k, user)| {
+                    // Common random numbers: user k draws the same stream under every policy.
+                    let mut rng = ChaCha8Rng::seed_from_u64(
+                        config.seed ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                    );
+                    let policy = Policy::new(kind, config.session.cards);
+                    run_session(
+                        user.clone(),
+                        policy,
+                        model,
+                        &world,
+                        &config.session,
+                        &mut rng,
+                    )
+                })
+                .collect();
+            outcome(kind.name(), &traces, &world)
+        })
+        .collect();
+    AbReport {
+        model: model.name().to_string(),
+        users: users.len(),
+        outcomes,
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+pub fn outcome(policy: String, traces: &[SessionTrace], world: &World) -> PolicyOutcome {
+    let per =
+        |f: &dyn Fn(&SessionTrace) -> f64| Estimate::of(&traces.iter().map(f).collect::<Vec<_>>());
+    let mut clicked = vec![false; world.genres.len()];
+    let mut genre_clicks = vec![0.0f64; world.num_genres];
+    let longest = traces.iter().map(|t| t.steps.len()).max().unwrap_or(0);
+    let mut step_clicks = vec![(0.0f64, 0.0f64); longest];
+    let mut latencies = Vec::new();
+    for trace in traces {
+        for item in trace.clicked_items() {
+            clicked[item as usize] = true;
+            let genres = &world.genres[item as usize];
+            for &g in genres {
+                genre_clicks[g as usize] += 1.0 / genres.len() as f64;
+            }
+        }
+        for (n, step) in trace.steps.iter().enumerate() {
+            step_clicks[n].0 += f64::from(u8::from(step.choice.clicked.is_some()));
+            step_clicks[n].1 += 1.0;
+            latencies.push(step.rerank_secs * 1000.0);
+        }
+    }
+    let total: f64 = genre_clicks.iter().sum();
+    let entropy = genre_clicks
+        .iter()
+        .filter(|&&c| c > 0.0)
+        .map(|&c| -(c / total) * (c / total).log2())
+        .sum();
+    latencies.sort_by(f64::total_cmp);
+    let pick = |q: f64| {
+        latencies
+            .get(((q * latencies.len() as f64).ceil() as usize).saturating_sub(1))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    PolicyOutcome {
+        policy,
+        ctr: per(&|t| t.ctr()),
+        clicks_per_session: per(&|t| t.clicks() as f64),
+        dwell_secs_per_session: per(&|t| t.dwell_secs()),
+        pages_per_session: per(&|t| t.steps.len() as f64),
+        click_coverage: clicked.iter().filter(|&&c| c).count() as f64
+            / world.num_items().max(1) as f64,
+        click_genre_entropy: entropy,
+        ctr_by_step: step_clicks.iter().map(|(c, n)| c / n.max(1.0)).collect(),
+        rerank_p50_ms: pick(0.5),
+        rerank_p99_ms: pick(0.99),
+    }
+}

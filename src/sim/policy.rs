@@ -1,0 +1,312 @@
+//! Policies that lay out the page from the user's live session: static (popular, the same for
+//! everyone), adaptive greedy (the model's scores on the current session), adaptive with
+//! diversity (MMR re-ranking of the top picks), and an ε-greedy bandit that learns, from clicks,
+//! which rows to put first.
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use super::choice::Choice;
+use super::layout::{Page, Row, RowKind};
+use super::user::World;
+use crate::recommend::{Query, Recommender};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "policy", rename_all = "lowercase")]
+pub enum PolicyKind {
+    Static,
+    Greedy,
+    /// MMR: `λ · relevance − (1 − λ) · max genre similarity to the cards already chosen`.
+    Mmr {
+        lambda: f64,
+    },
+    /// ε-greedy over the order of the rows.
+    Bandit {
+        epsilon: f64,
+    },
+}
+
+impl PolicyKind {
+    pub fn name(&self) -> String {
+        match self {
+            PolicyKind::Static => "static".into(),
+            PolicyKind::Greedy => "greedy".into(),
+            PolicyKind::Mmr { lambda } => format!("mmr(λ={lambda})"),
+            PolicyKind::Bandit { epsilon } => format!("bandit(ε={epsilon})"),
+        }
+    }
+
+    /// `static`, `greedy`, `mmr`, `mmr:0.5`, `bandit`, `bandit:0.1`.
+    pub fn parse(text: &str) -> Result<PolicyKind, String> {
+        let (name, value) = match text.split_once(':') {
+            Some((n, v)) => (n, Some(v)),
+            None => (text, None),
+        };
+        let number = |default: f64| -> Result<f64, String> {
+            value.map_or(Ok(default), |v| {
+                v.parse::<f64>()
+                    .ok()
+                    .filter(|x| (0.0..=1.0).contains(x))
+                    .ok_or_else(|| format!("`{text}`: expected a number from 0 to 1 after `:`"))
+            })
+        };
+        match name {
+            "static" => Ok(PolicyKind::Static),
+            "greedy" => Ok(PolicyKind::Greedy),
+            "mmr" => Ok(PolicyKind::Mmr {
+                lambda: number(0.7)?,
+            }),
+            "bandit" => Ok(PolicyKind::Bandit {
+                epsilon: number(0.1)?,
+            }),
+            _ => Err(format!(
+                "unknown policy `{text}`; expected static, greedy, mmr[:λ] or bandit[:ε]"
+            )),
+        }
+    }
+}
+
+/// The row kinds a bandit orders (the genre row stands for "the session's favourite genre").
+const ARMS: usize = 5;
+
+fn arm(kind: RowKind) -> usize {
+    match kind {
+        RowKind::TopPicks => 0,
+        RowKind::BecauseYouWatched => 1,
+        RowKind::Genre(_) => 2,
+        RowKind::Trending => 3,
+        RowKind::SomethingDifferent => 4,
+    }
+}
+
+/// A policy with its per-session state (the bandit's counts).
+pub struct Policy {
+    pub kind: PolicyKind,
+    /// Cards per row.
+    pub cards: usize,
+    shows: [f64; ARMS],
+    clicks: [f64; ARMS],
+    /// Scratch score buffer (one allocation per session, not per page).
+    scores: Vec<f32>,
+}
+
+impl Policy {
+    pub fn new(kind: PolicyKind, cards: usize) -> Policy {
+        Policy {
+            kind,
+            cards: cards.max(1),
+            // An optimistic start: every row looks fair until seen.
+            shows: [1.0; ARMS],
+            clicks: [0.5; ARMS],
+            scores: Vec::new(),
+        }
+    }
+
+    /// The bandit's estimated click rate of each row kind.
+    pub fn row_estimates(&self) -> [f64; ARMS] {
+        std::array::from_fn(|a| self.clicks[a] / self.shows[a])
+    }
+
+    /// Lays out the page for a user whose session so far is `history`.
+    pub fn page(
+        &mut self,
+        model: &dyn Recommender,
+        world: &World,
+        history: &[u32],
+        rng: &mut impl Rng,
+    ) -> Page {
+        let width = model.num_items() + 1;
+        self.scores.resize(width, 0.0);
+        let mut used = vec![false; width];
+        used[0] = true;
+        let personal = self.kind != PolicyKind::Static;
+        if personal {
+            model.score(
+                Query {
+                    user: None,
+                    history,
+                },
+                &mut self.scores,
+            );
+            for &item in history {
+                used[item as usize] = true;
+            }
+        } else {
+            for (s, &p) in self.scores.iter_mut().zip(&world.popularity) {
+                *s = p as f32;
+            }
+        }
+        let scores = std::mem::take(&mut self.scores);
+        let take = |used: &mut Vec<bool>,
+                    n: usize,
+                    score: &dyn Fn(usize) -> f32,
+                    keep: &dyn Fn(usize) -> bool| {
+            let mut candidates: Vec<usize> = (1..width).filter(|&i| !used[i] && keep(i)).collect();
+            let n = n.min(candidates.len());
+            if n == 0 {
+                return Vec::new();
+            }
+            candidates.select_nth_unstable_by(n - 1, |&a, &b| {
+                score(b).total_cmp(&score(a)).then(a.cmp(&b))
+            });
+            candidates.truncate(n);
+            candidates.sort_by(|&a, &b| score(b).total_cmp(&score(a)).then(a.cmp(&b)));
+            for &i in &candidates {
+                used[i] = true;
+            }
+            candidates
+                .into_iter()
+                .map(|i| i as u32)
+                .collect::<Vec<u32>>()
+        };
+        let relevance = |i: usize| scores[i];
+        let all = |_: usize| true;
+        let hero = take(&mut used, 1, &relevance, &all).first().copied();
+        let top: Vec<u32> = match self.kind {
+            PolicyKind::Mmr { lambda } => {
+                let pool = take(&mut used, self.cards * 3, &relevance, &all);
+                let picked = mmr(&pool, &scores, world, lambda, self.cards);
+                for &i in &pool {
+                    used[i as usize] = picked.contains(&i);
+                }
+                picked
+            }
+            _ => take(&mut used, self.cards, &relevance, &all),
+        };
+        let mut rows = vec![Row {
+            kind: RowKind::TopPicks,
+            title: if personal {
+                "Top picks for you".into()
+            } else {
+                "Popular now".into()
+            },
+            items: top.clone(),
+        }];
+        if personal && let Some(&last) = history.last() {
+            let mut like_last = vec![0.0f32; width];
+            model.score(
+                Query {
+                    user: None,
+                    history: &[last],
+                },
+                &mut like_last,
+            );
+            let items = take(&mut used, self.cards, &|i| like_last[i], &all);
+            rows.push(Row {
+                kind: RowKind::BecauseYouWatched,
+                title: format!("Because you watched {}", world.titles[last as usize]),
+                items,
+            });
+        }
+        if let Some(genre) = favourite_genre(world, history, &top) {
+            let items = take(&mut used, self.cards, &relevance, &|i| {
+                world.genres[i].contains(&genre)
+            });
+            let name = world
+                .genre_names
+                .get(genre as usize)
+                .cloned()
+                .unwrap_or_default();
+            rows.push(Row {
+                kind: RowKind::Genre(genre),
+                title: format!("More {name}"),
+                items,
+            });
+        }
+        let popularity = |i: usize| world.popularity[i] as f32;
+        let items = take(&mut used, self.cards, &popularity, &all);
+        rows.push(Row {
+            kind: RowKind::Trending,
+            title: "Trending".into(),
+            items,
+        });
+        let top_genres: Vec<u32> = top
+            .iter()
+            .flat_map(|&i| world.genres[i as usize].iter().copied())
+            .collect();
+        let items = take(&mut used, self.cards, &relevance, &|i| {
+            world.genres[i].iter().all(|g| !top_genres.contains(g))
+        });
+        rows.push(Row {
+            kind: RowKind::SomethingDifferent,
+            title: "Something different".into(),
+            items,
+        });
+        rows.retain(|r| !r.items.is_empty());
+        self.scores = scores;
+        if let PolicyKind::Bandit { epsilon } = self.kind {
+            let estimates = self.row_estimates();
+            if rng.random::<f64>() < epsilon {
+                // Explore: a random order.
+                for i in (1..rows.len()).rev() {
+                    rows.swap(i, rng.random_range(0..=i));
+                }
+            } else {
+                rows.sort_by(|a, b| estimates[arm(b.kind)].total_cmp(&estimates[arm(a.kind)]));
+            }
+        }
+        Page { hero, rows }
+    }
+
+    /// Learns from what the user did on `page` (the bandit counts shows and clicks per row).
+    pub fn feedback(&mut self, page: &Page, choice: &Choice) {
+        for row in &page.rows {
+            self.shows[arm(row.kind)] += 1.0;
+        }
+        if let Some(slot) = choice.clicked
+            && let Some(r) = slot.row
+        {
+            self.clicks[arm(page.rows[r].kind)] += 1.0;
+        }
+    }
+}
+
+/// The genre most present in the latest ten items of the session, or else in the top picks.
+fn favourite_genre(world: &World, history: &[u32], top: &[u32]) -> Option<u32> {
+    let recent = &history[history.len().saturating_sub(10)..];
+    let source = if recent.is_empty() { top } else { recent };
+    let mut counts = vec![0usize; world.num_genres];
+    for &i in source {
+        for &g in &world.genres[i as usize] {
+            counts[g as usize] += 1;
+        }
+    }
+    let (genre, &count) = counts
+        .iter()
+        .enumerate()
+        .max_by_key(|&(g, c)| (*c, std::cmp::Reverse(g)))?;
+    (count > 0).then_some(genre as u32)
+}
+
+/// Maximal marginal relevance over `pool` (best first), with genre Jaccard similarity.
+fn mmr(pool: &[u32], scores: &[f32], world: &World, lambda: f64, n: usize) -> Vec<u32> {
+    let (lo, hi) = pool
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &i| {
+            (lo.min(scores[i as usize]), hi.max(scores[i as usize]))
+        });
+    let span = f64::from((hi - lo).max(1e-9));
+    let jaccard = |a: u32, b: u32| {
+        let (ga, gb) = (&world.genres[a as usize], &world.genres[b as usize]);
+        let common = ga.iter().filter(|g| gb.contains(g)).count() as f64;
+        let union = (ga.len() + gb.len()) as f64 - common;
+        if union == 0.0 { 0.0 } else { common / union }
+    };
+    let mut picked: Vec<u32> = Vec::with_capacity(n);
+    let mut left: Vec<u32> = pool.to_vec();
+    while picked.len() < n && !left.is_empty() {
+        let value = |i: u32| {
+            let relevance = f64::from(scores[i as usize] - lo) / span;
+            let similarity = picked.iter().map(|&p| jaccard(i, p)).fold(0.0, f64::max);
+            lambda * relevance - (1.0 - lambda) * similarity
+        };
+        let (best, _) = left
+            .iter()
+            .enumerate()
+            .max_by(|a, b| value(*a.1).total_cmp(&value(*b.1)).then(b.1.cmp(a.1)))
+            .map(|(k, &i)| (k, i))
+            .unwrap_or((0, left[0]));
+        picked.push(left.remove(best));
+    }
+    picked
+}
