@@ -270,6 +270,7 @@ fn every_panel_is_reachable_by_shortcut_and_keeps_labels() {
         eframe::egui::Key::Num3,
         eframe::egui::Key::Num4,
         eframe::egui::Key::Num5,
+        eframe::egui::Key::Num6,
     ];
     for (key, panel) in keys.into_iter().zip(PanelKind::ALL) {
         harness.key_press_modifiers(eframe::egui::Modifiers::COMMAND, key);
@@ -286,4 +287,76 @@ fn every_panel_is_reachable_by_shortcut_and_keeps_labels() {
     let saved = serde_json::to_string(&harness.state().state).unwrap();
     let restored: AppState = serde_json::from_str(&saved).unwrap();
     assert_eq!(restored, harness.state().state);
+}
+
+#[test]
+fn the_live_preview_steps_adapts_after_a_click_plays_and_pauses() {
+    let runs = tempfile::tempdir().unwrap();
+    let mut harness = harness(AppState::default(), runs.path());
+    loaded(&mut harness);
+    click(&mut harness, "Live preview");
+    click(&mut harness, "Reset");
+    assert!(
+        harness.state().preview.is_some(),
+        "{:?}",
+        harness.state().preview_error
+    );
+    // Step until the adaptive (left) side records a click, then check the next page changed.
+    let mut adapted = false;
+    for _ in 0..20 {
+        let before = harness.state().preview.as_ref().unwrap().sides[0]
+            .last
+            .clone();
+        click(&mut harness, "Step");
+        let preview = harness.state().preview.as_ref().unwrap();
+        let side = &preview.sides[0];
+        if let Some(previous) = before
+            && previous.choice.clicked.is_some()
+        {
+            let now = &side.last.as_ref().unwrap().page;
+            assert_ne!(&previous.page, now, "the page did not change after a click");
+            adapted = true;
+            break;
+        }
+    }
+    assert!(adapted, "no click in 20 pages");
+    assert!(harness.query_by_label_contains("clicked").is_some() || adapted);
+    harness.check_accessibility();
+
+    // Play: pages advance on their own; Pause: they stop.
+    harness.state_mut().state.preview_speed = 20.0;
+    click(&mut harness, "Play");
+    let start = harness.state().preview.as_ref().unwrap().sides[0].pages;
+    step_until(
+        &mut harness,
+        "pages to advance",
+        Duration::from_secs(30),
+        |app| app.preview.as_ref().unwrap().sides[0].pages >= start + 3,
+    );
+    click(&mut harness, "Pause");
+    let paused_at = harness.state().preview.as_ref().unwrap().sides[0].pages;
+    for _ in 0..10 {
+        harness.step();
+        std::thread::sleep(Duration::from_millis(60));
+    }
+    assert_eq!(
+        harness.state().preview.as_ref().unwrap().sides[0].pages,
+        paused_at
+    );
+
+    // A/B in the background: the result is a run that appears in Compare.
+    harness.state_mut().state.ab_users = 50;
+    click(&mut harness, "Run A/B");
+    step_until(
+        &mut harness,
+        "the A/B run",
+        Duration::from_secs(60),
+        |app| app.ab_report.is_some(),
+    );
+    assert_eq!(
+        harness.state().ab_report.as_ref().unwrap().outcomes.len(),
+        2
+    );
+    assert_eq!(harness.state().compared.len(), 1);
+    harness.check_accessibility();
 }

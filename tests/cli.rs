@@ -118,7 +118,7 @@ fn an_unknown_panel_is_refused_with_the_choices() {
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("unknown panel `nowhere`"), "{text}");
     assert!(
-        text.contains("data, train, evaluate, compare or user"),
+        text.contains("data, train, evaluate, compare, user or live"),
         "{text}"
     );
 }

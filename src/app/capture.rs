@@ -33,6 +33,8 @@ pub struct LaunchOptions {
     pub open_model: Option<PathBuf>,
     /// … and evaluate it.
     pub evaluate: bool,
+    /// Start the Live preview and show this many pages.
+    pub preview_steps: Option<usize>,
 }
 
 /// Frame-time statistics, in milliseconds.
@@ -128,9 +130,16 @@ impl Capture {
                 commands.push(Command::OpenModel(dir.clone()));
             }
         }
-        if model_ready && self.options.evaluate && !self.evaluated {
+        let model_wanted = self.options.open_model.is_some();
+        if (model_ready || !model_wanted) && data_ready && !self.evaluated {
             self.evaluated = true;
-            commands.push(Command::Evaluate);
+            if self.options.evaluate && model_ready {
+                commands.push(Command::Evaluate);
+            }
+            if let Some(steps) = self.options.preview_steps {
+                commands.push(Command::PreviewReset);
+                commands.extend(std::iter::repeat_n(Command::PreviewStep, steps));
+            }
         }
         commands
     }

@@ -42,4 +42,10 @@ pub enum Command {
     CancelEvaluation,
     /// Forget the evaluation results shown.
     ClearEvaluations,
+    /// Start the Live preview afresh for the selected user with the two policies.
+    PreviewReset,
+    PreviewPlay(bool),
+    PreviewStep,
+    /// Simulate many users through both policies in the background and save the result as a run.
+    RunAb,
 }

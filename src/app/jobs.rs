@@ -334,3 +334,29 @@ pub fn file_dialog(
         out.send(DialogMessage::Picked(picked));
     })
 }
+
+pub enum AbMessage {
+    Done(Result<(crate::sim::AbReport, PathBuf), String>),
+}
+
+/// Simulates many users through the given policies and saves the outcome as a run.
+pub fn run_ab(
+    loaded: Arc<Loaded>,
+    model: Arc<dyn Recommender>,
+    config: crate::sim::AbConfig,
+    runs_root: PathBuf,
+    repaint: Arc<dyn Fn() + Send + Sync>,
+) -> Job<AbMessage> {
+    spawn("ab", repaint, move |out, _stop| {
+        let result = Split::new(&loaded.dataset, data::SplitStrategy::LeaveOneOut)
+            .map_err(|e| e.to_string())
+            .and_then(|split| {
+                let report = crate::sim::run_ab(model.as_ref(), &loaded.dataset, &split, &config);
+                let run =
+                    crate::sim::ab_run_file(&report, &config, &loaded.dataset, &loaded.spec.path);
+                let dir = run.save(&runs_root).map_err(|e| e.to_string())?;
+                Ok((report, dir))
+            });
+        out.send(AbMessage::Done(result));
+    })
+}

@@ -10,6 +10,7 @@ mod jobs;
 mod live;
 mod panels;
 mod plots;
+mod preview;
 mod state;
 mod widgets;
 
@@ -63,6 +64,13 @@ pub struct Workbench {
     pub eval_error: Option<String>,
     /// The User panel's recommendations, kept until user, model or K change.
     pub user_view: Option<panels::user::UserView>,
+    /// The Live preview: its sessions, whether it plays, and when the next page is due.
+    pub preview: Option<preview::Preview>,
+    pub preview_playing: bool,
+    pub preview_error: Option<String>,
+    next_page_at: Option<std::time::Instant>,
+    ab: Option<Job<jobs::AbMessage>>,
+    pub ab_report: Option<crate::sim::AbReport>,
     dialog: Option<(DialogKind, Job<DialogMessage>)>,
     /// One line shown in the status bar: what just happened.
     pub status: String,
@@ -111,6 +119,12 @@ impl Workbench {
             eval_reports: Vec::new(),
             eval_error: None,
             user_view: None,
+            preview: None,
+            preview_playing: false,
+            preview_error: None,
+            next_page_at: None,
+            ab: None,
+            ab_report: None,
             dialog: None,
             status: String::new(),
             commands: Vec::new(),
@@ -143,6 +157,10 @@ impl Workbench {
 
     pub fn is_opening_model(&self) -> bool {
         self.model_job.is_some()
+    }
+
+    pub fn is_running_ab(&self) -> bool {
+        self.ab.is_some()
     }
 
     pub fn is_evaluating(&self) -> bool {
@@ -178,6 +196,7 @@ impl Workbench {
             PanelKind::Evaluate => panels::evaluate::evaluate_ui(ui, self),
             PanelKind::Compare => panels::compare::compare_ui(ui, self),
             PanelKind::User => panels::user::user_ui(ui, self),
+            PanelKind::Live => panels::live::live_ui(ui, self),
         });
         for command in std::mem::take(&mut self.commands) {
             self.apply(&ctx, command);
@@ -190,6 +209,7 @@ impl Workbench {
             // Elapsed-time counters move even between job messages.
             ctx.request_repaint_after(std::time::Duration::from_millis(250));
         }
+        self.play_preview(&ctx);
         let is_training = self.training.is_some();
         self.capture
             .after_frame(&ctx, started.elapsed(), is_training);
@@ -198,7 +218,14 @@ impl Workbench {
     fn shortcuts(&mut self, ctx: &egui::Context) {
         use egui::{Key, KeyboardShortcut, Modifiers};
         let shortcut = |key| KeyboardShortcut::new(Modifiers::COMMAND, key);
-        let panels = [Key::Num1, Key::Num2, Key::Num3, Key::Num4, Key::Num5];
+        let panels = [
+            Key::Num1,
+            Key::Num2,
+            Key::Num3,
+            Key::Num4,
+            Key::Num5,
+            Key::Num6,
+        ];
         for (key, panel) in panels.into_iter().zip(PanelKind::ALL) {
             if ctx.input_mut(|i| i.consume_shortcut(&shortcut(key))) {
                 self.send(Command::ShowPanel(panel));
@@ -307,6 +334,109 @@ impl Workbench {
                 }
             }
             Command::ClearEvaluations => self.eval_reports.clear(),
+            Command::PreviewReset => self.reset_preview(),
+            Command::PreviewPlay(play) => {
+                self.preview_playing = play && self.preview.is_some();
+                self.next_page_at = None;
+            }
+            Command::PreviewStep => {
+                if let Some(preview) = &mut self.preview {
+                    preview.step();
+                }
+            }
+            Command::RunAb => self.start_ab(),
+        }
+    }
+
+    /// The model the preview and A/B use: the opened one, or Pop fitted on the loaded data.
+    fn preview_model(
+        &self,
+        loaded: &Loaded,
+    ) -> Result<Arc<dyn crate::recommend::Recommender>, String> {
+        if let Some(opened) = &self.model {
+            return Ok(opened.model.clone());
+        }
+        let split =
+            crate::data::Split::new(&loaded.dataset, crate::data::SplitStrategy::LeaveOneOut)
+                .map_err(|e| e.to_string())?;
+        Ok(Arc::from(
+            crate::recommend::BaselineConfig::Pop.fit(&loaded.dataset, &split),
+        ))
+    }
+
+    fn reset_preview(&mut self) {
+        self.preview_playing = false;
+        self.preview_error = None;
+        let Some(loaded) = self.data.clone() else {
+            self.preview_error = Some("load a dataset first".into());
+            return;
+        };
+        let built = self.preview_model(&loaded).and_then(|model| {
+            preview::Preview::new(
+                &loaded,
+                model,
+                self.state.user,
+                self.state.preview_policies,
+                7,
+            )
+        });
+        match built {
+            Ok(preview) => self.preview = Some(preview),
+            Err(message) => self.preview_error = Some(message),
+        }
+    }
+
+    /// While playing, shows the next page when it is due and asks to be woken for the one after.
+    fn play_preview(&mut self, ctx: &egui::Context) {
+        if !self.preview_playing {
+            return;
+        }
+        let Some(preview) = &mut self.preview else {
+            self.preview_playing = false;
+            return;
+        };
+        let interval =
+            std::time::Duration::from_secs_f64(1.0 / self.state.preview_speed.clamp(0.1, 60.0));
+        let now = std::time::Instant::now();
+        if self.next_page_at.is_none_or(|due| now >= due) {
+            preview.step();
+            self.next_page_at = Some(now + interval);
+            if preview.is_over() {
+                self.preview_playing = false;
+                self.status = "the simulated user left".into();
+                return;
+            }
+        }
+        ctx.request_repaint_after(
+            self.next_page_at
+                .map_or(interval, |due| due.saturating_duration_since(now)),
+        );
+    }
+
+    fn start_ab(&mut self) {
+        if self.ab.is_some() {
+            return;
+        }
+        let Some(loaded) = self.data.clone() else {
+            return;
+        };
+        match self.preview_model(&loaded) {
+            Ok(model) => {
+                let config = crate::sim::AbConfig {
+                    policies: self.state.preview_policies.to_vec(),
+                    users: self.state.ab_users.max(1),
+                    session: crate::sim::SessionConfig::default(),
+                    seed: 42,
+                };
+                self.ab = Some(jobs::run_ab(
+                    loaded,
+                    model,
+                    config,
+                    self.state.runs_root.clone(),
+                    self.repaint.clone(),
+                ));
+            }
+            Err(message) => self.preview_error = Some(message),
         }
     }
 
@@ -457,6 +587,23 @@ impl Workbench {
             }
             if job.is_finished() {
                 self.evaluation = None;
+            }
+        }
+        if let Some(job) = &mut self.ab {
+            for jobs::AbMessage::Done(result) in job.drain() {
+                match result {
+                    Ok((report, dir)) => {
+                        self.status = format!("A/B saved to {}", dir.display());
+                        self.ab_report = Some(report);
+                        self.commands.push(Command::RefreshRuns);
+                        self.commands
+                            .push(Command::CompareRun { dir, include: true });
+                    }
+                    Err(message) => self.preview_error = Some(message),
+                }
+            }
+            if job.is_finished() {
+                self.ab = None;
             }
         }
         if let Some((kind, job)) = &mut self.dialog {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::LoadSpec;
 use crate::eval::Protocol;
 use crate::recommend::{BaselineConfig, BprConfig, ItemKnnConfig};
+use crate::sim::PolicyKind;
 use crate::train::TrainConfig;
 
 /// The panels of the workbench, in tab order.
@@ -19,15 +20,17 @@ pub enum PanelKind {
     Evaluate,
     Compare,
     User,
+    Live,
 }
 
 impl PanelKind {
-    pub const ALL: [PanelKind; 5] = [
+    pub const ALL: [PanelKind; 6] = [
         PanelKind::Data,
         PanelKind::Train,
         PanelKind::Evaluate,
         PanelKind::Compare,
         PanelKind::User,
+        PanelKind::Live,
     ];
 
     pub fn title(self) -> &'static str {
@@ -37,6 +40,7 @@ impl PanelKind {
             PanelKind::Evaluate => "Evaluate",
             PanelKind::Compare => "Compare",
             PanelKind::User => "User",
+            PanelKind::Live => "Live preview",
         }
     }
 }
@@ -152,6 +156,10 @@ pub struct AppState {
     pub user: usize,
     /// How many recommendations the User panel lists.
     pub user_top_k: usize,
+    /// The Live preview's two policies (left, right), pages per second, and A/B users.
+    pub preview_policies: [PolicyKind; 2],
+    pub preview_speed: f64,
+    pub ab_users: usize,
 }
 
 impl Default for AppState {
@@ -170,6 +178,9 @@ impl Default for AppState {
             smoothing: 0.9,
             user: 0,
             user_top_k: 10,
+            preview_policies: [PolicyKind::Greedy, PolicyKind::Static],
+            preview_speed: 2.0,
+            ab_users: 500,
         }
     }
 }

@@ -12,6 +12,24 @@ use reclab::data::{DatasetStats, LoadSpec};
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Re-rank latency of the adaptive page (p50 / p99) for one simulated user with a SASRec
+    /// over the ML-100K catalogue (the synthetic world's if ML-100K is not found), and simulated
+    /// users per second in an A/B run.
+    Simulate {
+        /// The ML-100K folder (default: $RECLAB_DATASETS/ml-100k when set).
+        #[arg(long)]
+        ml100k: Option<PathBuf>,
+        /// A trained run to use; without it, a SASRec of the default size with initial weights
+        /// (latency depends on the architecture and catalogue, not on the weights).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Pages shown to the one user.
+        #[arg(long, default_value_t = 500)]
+        steps: usize,
+        /// Users of the A/B run (greedy policy).
+        #[arg(long, default_value_t = 200)]
+        users: usize,
+    },
     /// Frame times of the app window (p50 / p95) while a SASRec training runs on the synthetic
     /// world. Needs a display (under CI: `xvfb-run`).
     Gui {
@@ -74,6 +92,12 @@ pub fn run(command: BenchCommand) -> Result<()> {
             frames,
             no_training,
         } => bench_gui(frames, !no_training),
+        BenchCommand::Simulate {
+            ml100k,
+            model,
+            steps,
+            users,
+        } => bench_simulate(ml100k, model, steps, users),
         BenchCommand::Data {
             ml100k,
             rows,
@@ -312,6 +336,90 @@ fn bench_gui(frames: usize, with_training: bool) -> Result<()> {
     println!(
         "GUI {during}, {} frames: UI {:.2} ms p50 / {:.2} ms p95; whole frame {:.2} ms p50 / {:.2} ms p95",
         stats.frames, stats.ui_p50_ms, stats.ui_p95_ms, stats.frame_p50_ms, stats.frame_p95_ms
+    );
+    Ok(())
+}
+
+fn bench_simulate(
+    ml100k: Option<PathBuf>,
+    model: Option<PathBuf>,
+    steps: usize,
+    users: usize,
+) -> Result<()> {
+    use rand::SeedableRng;
+    use reclab::sim::{
+        AbConfig, Policy, PolicyKind, Session, SessionConfig, World, run_ab, simulated_users,
+    };
+
+    let (label, dataset) = match ml100k_or_env(ml100k) {
+        Some(dir) => (
+            "ml-100k",
+            reclab::data::load(&LoadSpec::new(dir.display().to_string()), None)?,
+        ),
+        None => ("synthetic", reclab::data::load(&LoadSpec::default(), None)?),
+    };
+    let split = reclab::data::Split::new(&dataset, reclab::data::SplitStrategy::LeaveOneOut)?;
+    let recommender: Box<dyn reclab::recommend::Recommender> = match &model {
+        Some(dir) => reclab::train::model_from_run(dir, &dataset)?,
+        None => {
+            type B = burn::backend::Flex;
+            let vocabulary = reclab::model::Vocabulary {
+                num_items: dataset.num_items(),
+            };
+            let device = Default::default();
+            let config = reclab::model::TransformerConfig::default();
+            let seqrec = reclab::model::SeqRec::<B>::new(&config, vocabulary, &device);
+            Box::new(reclab::train::TransformerRecommender::new(
+                "SASRec",
+                seqrec,
+                device,
+                reclab::model::Direction::Causal,
+                vocabulary,
+            ))
+        }
+    };
+    let world = World::of(&dataset);
+    // One user whose session never ends: every page is a re-rank on a growing history.
+    let config = SessionConfig {
+        max_steps: steps,
+        patience: f64::INFINITY,
+        ..SessionConfig::default()
+    };
+    let user = simulated_users(&dataset, &split, &world, 1, config.patience).remove(0);
+    let mut session = Session::new(user, Policy::new(PolicyKind::Greedy, config.cards), &config);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let mut latencies: Vec<f64> = (0..steps.max(1))
+        .map(|_| {
+            session
+                .step(recommender.as_ref(), &world, &config, &mut rng)
+                .rerank_secs
+                * 1000.0
+        })
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        latencies[((q * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len()) - 1]
+    };
+    println!(
+        "{label}: {} items, model {}: re-rank of one user's page (greedy: 2 scoring calls + layout) over {} pages: p50 {:.2} ms, p99 {:.2} ms",
+        dataset.num_items(),
+        recommender.name(),
+        latencies.len(),
+        at(0.5),
+        at(0.99)
+    );
+    let ab = AbConfig {
+        policies: vec![PolicyKind::Greedy],
+        users,
+        session: SessionConfig::default(),
+        seed: 1,
+    };
+    let report = run_ab(recommender.as_ref(), &dataset, &split, &ab);
+    let pages_each = report.outcomes[0].pages_per_session.mean;
+    println!(
+        "A/B (greedy, {users} users, {pages_each:.1} pages each): {:.1} users/s, {:.0} pages/s",
+        users as f64 / report.seconds,
+        pages_each * users as f64 / report.seconds
     );
     Ok(())
 }

@@ -27,7 +27,7 @@ struct WindowArgs {
     /// Folder where runs are written and listed (default: the last one used, or `experiments`).
     #[arg(long)]
     runs: Option<std::path::PathBuf>,
-    /// Open on this panel: data, train, evaluate, compare, user.
+    /// Open on this panel: data, train, evaluate, compare, user, live.
     #[arg(long)]
     panel: Option<String>,
     /// Start training with the Train panel's settings once the dataset is loaded.
@@ -45,6 +45,9 @@ struct WindowArgs {
     /// Evaluate the opened model (with `--open-model`).
     #[arg(long)]
     evaluate: bool,
+    /// Start the Live preview and show this many pages.
+    #[arg(long)]
+    preview_steps: Option<usize>,
     /// Seconds to wait before the screenshot.
     #[arg(long, default_value_t = 3.0)]
     screenshot_after: f64,
@@ -57,10 +60,13 @@ impl WindowArgs {
             Some(name) => Some(
                 PanelKind::ALL
                     .into_iter()
-                    .find(|p| p.title().eq_ignore_ascii_case(name))
+                    .find(|p| {
+                        let title = p.title().to_ascii_lowercase();
+                        title == name.to_ascii_lowercase() || title.split(' ').next() == Some(name)
+                    })
                     .ok_or_else(|| {
                         anyhow::anyhow!(
-                            "unknown panel `{name}`; expected data, train, evaluate, compare or user"
+                            "unknown panel `{name}`; expected data, train, evaluate, compare, user or live"
                         )
                     })?,
             ),
@@ -76,6 +82,7 @@ impl WindowArgs {
             compare_all: self.compare_all,
             open_model: self.open_model,
             evaluate: self.evaluate,
+            preview_steps: self.preview_steps,
         })
     }
 }

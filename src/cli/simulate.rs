@@ -7,8 +7,7 @@ use anyhow::Result;
 use clap::Args;
 use reclab::data::{Split, SplitStrategy};
 use reclab::recommend::{BaselineConfig, BprConfig, ItemKnnConfig, Recommender};
-use reclab::runs::{DatasetInfo, ModelInfo, RunFile, RunStatus};
-use reclab::sim::{AbConfig, AbReport, PolicyKind, SessionConfig, run_ab};
+use reclab::sim::{AbConfig, AbReport, PolicyKind, SessionConfig, ab_run_file, run_ab};
 
 use super::data::DatasetOptions;
 
@@ -85,45 +84,7 @@ pub fn run(args: SimulateArgs) -> Result<()> {
     let saved = if args.no_save {
         None
     } else {
-        let mut run = RunFile::new(
-            ModelInfo {
-                name: format!("simulate {}", report.model),
-                config: serde_json::to_value(&config)?,
-            },
-            DatasetInfo::of(&args.data, &dataset, SplitStrategy::LeaveOneOut),
-            "simulated users".into(),
-            vec![],
-            seed,
-            "cpu",
-        );
-        for outcome in &report.outcomes {
-            let p = &outcome.policy;
-            run.test_metrics
-                .insert(format!("{p}.ctr"), outcome.ctr.mean);
-            run.test_metrics.insert(
-                format!("{p}.clicks_per_session"),
-                outcome.clicks_per_session.mean,
-            );
-            run.test_metrics.insert(
-                format!("{p}.dwell_secs_per_session"),
-                outcome.dwell_secs_per_session.mean,
-            );
-            run.test_metrics.insert(
-                format!("{p}.pages_per_session"),
-                outcome.pages_per_session.mean,
-            );
-            run.test_metrics
-                .insert(format!("{p}.click_coverage"), outcome.click_coverage);
-            run.test_metrics.insert(
-                format!("{p}.click_genre_entropy"),
-                outcome.click_genre_entropy,
-            );
-            for (step, ctr) in outcome.ctr_by_step.iter().enumerate() {
-                run.push_point(&format!("{p}.ctr_by_step"), step as u64 + 1, *ctr);
-            }
-        }
-        run.timings_secs.insert("simulate".into(), report.seconds);
-        run.status = RunStatus::Completed;
+        let run = ab_run_file(&report, &config, &dataset, &args.data);
         Some(run.save(&args.out)?)
     };
     if args.json {

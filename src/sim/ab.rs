@@ -190,3 +190,48 @@ pub fn outcome(policy: String, traces: &[SessionTrace], world: &World) -> Policy
         rerank_p99_ms: pick(0.99),
     }
 }
+
+/// The A/B report as a run file (outcomes as metrics, CTR per page as curves), for Compare.
+pub fn ab_run_file(
+    report: &AbReport,
+    config: &AbConfig,
+    dataset: &Dataset,
+    data_path: &str,
+) -> crate::runs::RunFile {
+    use crate::runs::{DatasetInfo, ModelInfo, RunFile, RunStatus};
+    let mut run = RunFile::new(
+        ModelInfo {
+            name: format!("simulate {}", report.model),
+            // Plain numbers and names: always serialisable.
+            config: serde_json::to_value(config).unwrap_or_default(),
+        },
+        DatasetInfo::of(data_path, dataset, crate::data::SplitStrategy::LeaveOneOut),
+        "simulated users".into(),
+        vec![],
+        config.seed,
+        "cpu",
+    );
+    for o in &report.outcomes {
+        let p = &o.policy;
+        run.test_metrics.insert(format!("{p}.ctr"), o.ctr.mean);
+        run.test_metrics.insert(format!("{p}.ctr_ci95"), o.ctr.ci95);
+        run.test_metrics
+            .insert(format!("{p}.clicks_per_session"), o.clicks_per_session.mean);
+        run.test_metrics.insert(
+            format!("{p}.dwell_secs_per_session"),
+            o.dwell_secs_per_session.mean,
+        );
+        run.test_metrics
+            .insert(format!("{p}.pages_per_session"), o.pages_per_session.mean);
+        run.test_metrics
+            .insert(format!("{p}.click_coverage"), o.click_coverage);
+        run.test_metrics
+            .insert(format!("{p}.click_genre_entropy"), o.click_genre_entropy);
+        for (step, ctr) in o.ctr_by_step.iter().enumerate() {
+            run.push_point(&format!("{p}.ctr_by_step"), step as u64 + 1, *ctr);
+        }
+    }
+    run.timings_secs.insert("simulate".into(), report.seconds);
+    run.status = RunStatus::Completed;
+    run
+}

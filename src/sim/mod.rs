@@ -13,7 +13,7 @@ pub mod policy;
 pub mod session;
 pub mod user;
 
-pub use ab::{AbConfig, AbReport, Estimate, PolicyOutcome, run_ab, simulated_users};
+pub use ab::{AbConfig, AbReport, Estimate, PolicyOutcome, ab_run_file, run_ab, simulated_users};
 pub use choice::{Choice, ChoiceModel};
 pub use layout::{Page, Row, RowKind, Slot};
 pub use policy::{Policy, PolicyKind};

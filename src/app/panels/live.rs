@@ -1,0 +1,338 @@
+//! The Live preview panel: a simulated user's storefront re-ranked after every page, the
+//! adaptive policy on the left and the static one (or a second policy) on the right; live CTR,
+//! dwell and latency plots, the user's hidden taste against the model's belief, and an A/B run.
+
+use eframe::egui::{self, Color32, RichText, Ui};
+use egui_plot::{Bar, BarChart, Legend, Plot};
+
+use crate::app::plots;
+use crate::app::preview::{Preview, PreviewSide};
+use crate::app::widgets;
+use crate::app::{Command, Workbench};
+use crate::sim::PolicyKind;
+
+const POLICIES: [PolicyKind; 4] = [
+    PolicyKind::Static,
+    PolicyKind::Greedy,
+    PolicyKind::Mmr { lambda: 0.7 },
+    PolicyKind::Bandit { epsilon: 0.1 },
+];
+
+pub fn live_ui(ui: &mut Ui, app: &mut Workbench) {
+    controls_ui(ui, app);
+    if let Some(message) = &app.preview_error {
+        widgets::error(ui, message);
+    }
+    let Some(preview) = &app.preview else {
+        ui.label("Press Reset to start a simulated user's session with the opened model (or Pop when none is open).");
+        return;
+    };
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        ui.columns(2, |columns| {
+            for (side, ui) in preview.sides.iter().zip(columns.iter_mut()) {
+                storefront_ui(ui, preview, side);
+            }
+        });
+        ui.separator();
+        charts_ui(ui, preview);
+        if let Some(report) = &app.ab_report {
+            ab_table_ui(ui, report);
+        }
+    });
+}
+
+fn controls_ui(ui: &mut Ui, app: &mut Workbench) {
+    ui.horizontal_wrapped(|ui| {
+        let users = app
+            .data
+            .as_ref()
+            .map_or(1, |d| d.dataset.num_users().max(1));
+        widgets::number(
+            ui,
+            "Simulated user like dataset user",
+            &mut app.state.user,
+            0..=users - 1,
+            0.5,
+        );
+        let [left, right] = &mut app.state.preview_policies;
+        widgets::choice(ui, "Left policy", left, &POLICIES, |p| p.name());
+        widgets::choice(ui, "Right policy", right, &POLICIES, |p| p.name());
+        if ui.button("Reset").clicked() {
+            app.send(Command::PreviewReset);
+        }
+        let ready = app.preview.is_some();
+        if app.preview_playing {
+            if ui.button("Pause").clicked() {
+                app.send(Command::PreviewPlay(false));
+            }
+        } else if ui.add_enabled(ready, egui::Button::new("Play")).clicked() {
+            app.send(Command::PreviewPlay(true));
+        }
+        if ui
+            .add_enabled(ready && !app.preview_playing, egui::Button::new("Step"))
+            .clicked()
+        {
+            app.send(Command::PreviewStep);
+        }
+        ui.add(
+            egui::Slider::new(&mut app.state.preview_speed, 0.5..=20.0)
+                .logarithmic(true)
+                .text("pages per second"),
+        );
+    });
+    ui.horizontal(|ui| {
+        widgets::number(ui, "A/B users", &mut app.state.ab_users, 10..=100_000, 10.0);
+        let running = app.is_running_ab();
+        if ui
+            .add_enabled(!running && app.data.is_some(), egui::Button::new("Run A/B"))
+            .clicked()
+        {
+            app.send(Command::RunAb);
+        }
+        if running {
+            ui.spinner();
+            ui.label("simulating …");
+        }
+        if let Some(preview) = &app.preview {
+            ui.label(format!("model: {}", preview.model.name()));
+        }
+    });
+}
+
+/// A stable colour per genre.
+fn genre_color(genre: u32) -> Color32 {
+    plots::series_color(genre as usize).gamma_multiply(0.55)
+}
+
+fn card_ui(
+    ui: &mut Ui,
+    preview: &Preview,
+    side: &PreviewSide,
+    item: u32,
+    size: egui::Vec2,
+    clicked: bool,
+) {
+    let world = &preview.world;
+    let genres = &world.genres[item as usize];
+    let fill = genres
+        .first()
+        .map_or(Color32::DARK_GRAY, |&g| genre_color(g));
+    let stroke = if clicked {
+        egui::Stroke::new(3.0, Color32::YELLOW)
+    } else {
+        egui::Stroke::new(1.0, Color32::from_gray(90))
+    };
+    let (rect, response) = ui.allocate_exact_size(size, egui::Sense::hover());
+    // A clipped painter: long titles are cut at the card's edge instead of spilling over.
+    let painter = ui.painter_at(rect);
+    painter.rect(rect, 6.0, fill, stroke, egui::StrokeKind::Inside);
+    let inner = rect.shrink(5.0);
+    let title_size = if size.y > 60.0 { 16.0 } else { 12.5 };
+    painter.text(
+        inner.left_top(),
+        egui::Align2::LEFT_TOP,
+        &world.titles[item as usize],
+        egui::FontId::proportional(title_size),
+        Color32::WHITE,
+    );
+    let names: Vec<&str> = genres
+        .iter()
+        .filter_map(|&g| world.genre_names.get(g as usize).map(String::as_str))
+        .collect();
+    painter.text(
+        inner.left_top() + egui::vec2(0.0, title_size + 4.0),
+        egui::Align2::LEFT_TOP,
+        names.join(" · "),
+        egui::FontId::proportional(10.5),
+        Color32::from_gray(225),
+    );
+    if clicked {
+        painter.text(
+            inner.left_bottom(),
+            egui::Align2::LEFT_BOTTOM,
+            "clicked",
+            egui::FontId::proportional(11.0),
+            Color32::YELLOW,
+        );
+    }
+    let score = side.scores.get(item as usize).copied().unwrap_or(f32::NAN);
+    let because: Vec<String> = side
+        .attended
+        .iter()
+        .map(|(i, w)| format!("{} ({w:.2})", world.titles[*i as usize]))
+        .collect();
+    let why = if because.is_empty() {
+        String::new()
+    } else {
+        format!("\nbecause you watched: {}", because.join(", "))
+    };
+    response.on_hover_text(format!(
+        "{}\nscore {score:.3}{why}",
+        world.titles[item as usize]
+    ));
+}
+
+fn storefront_ui(ui: &mut Ui, preview: &Preview, side: &PreviewSide) {
+    ui.heading(format!(
+        "{} · page {} · CTR {:.2}{}",
+        side.policy.name(),
+        side.pages,
+        side.clicks as f64 / side.pages.max(1) as f64,
+        if side.is_over() { " · user left" } else { "" }
+    ));
+    let Some(step) = &side.last else {
+        ui.label("Press Step or Play.");
+        return;
+    };
+    let clicked = step.choice.clicked;
+    let spacing = ui.spacing().item_spacing.x;
+    let cards = step
+        .page
+        .rows
+        .iter()
+        .map(|r| r.items.len())
+        .max()
+        .unwrap_or(1)
+        .max(1) as f32;
+    let width = ((ui.available_width() - spacing * (cards - 1.0)) / cards).max(40.0);
+    if let Some(hero) = step.page.hero {
+        let is_clicked = clicked.is_some_and(|c| c.row.is_none());
+        card_ui(
+            ui,
+            preview,
+            side,
+            hero,
+            egui::vec2(width * 2.0 + spacing, 70.0),
+            is_clicked,
+        );
+    }
+    for (r, row) in step.page.rows.iter().enumerate() {
+        let marker = if side.moved.get(r).copied().unwrap_or(false) {
+            "  (moved)"
+        } else {
+            ""
+        };
+        ui.label(RichText::new(format!("{}{marker}", row.title)).strong());
+        ui.horizontal(|ui| {
+            for (c, &item) in row.items.iter().enumerate() {
+                let is_clicked = clicked.is_some_and(|s| s.row == Some(r) && s.column == c);
+                card_ui(ui, preview, side, item, egui::vec2(width, 48.0), is_clicked);
+            }
+        });
+    }
+}
+
+fn charts_ui(ui: &mut Ui, preview: &Preview) {
+    let third = (ui.available_width() / 3.0 - 8.0).max(160.0);
+    ui.horizontal(|ui| {
+        for (title, curve) in [
+            ("Cumulative CTR", 0),
+            ("Cumulative dwell (s)", 1),
+            ("Re-rank latency (ms)", 2),
+        ] {
+            ui.vertical(|ui| {
+                ui.set_width(third);
+                ui.label(title);
+                let series: Vec<(String, Vec<[f64; 2]>)> = preview
+                    .sides
+                    .iter()
+                    .map(|s| {
+                        let points = match curve {
+                            0 => s.ctr_curve.clone(),
+                            1 => s.dwell_curve.clone(),
+                            _ => s.latency_ms.clone(),
+                        };
+                        (s.policy.name(), points)
+                    })
+                    .collect();
+                plots::lines(ui, &format!("live-{curve}"), 160.0, "page", &series);
+            });
+        }
+    });
+    ui.label("The user's hidden taste vs what the model believes (genre shares of its top 50)");
+    let taste = preview.sides[0].taste();
+    let belief = preview.model_belief();
+    let names = preview.world.genre_names.clone();
+    let bars = |values: &[f64], offset: f64| -> Vec<Bar> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(g, &v)| Bar::new(g as f64 + offset, v).width(0.38))
+            .collect()
+    };
+    Plot::new("taste-belief")
+        .height(180.0)
+        .legend(Legend::default())
+        .x_axis_formatter(move |mark, _| {
+            let i = mark.value.round();
+            if (mark.value - i).abs() < 1e-6 && i >= 0.0 {
+                names.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .show(ui, |plot| {
+            plot.bar_chart(
+                BarChart::new("hidden taste", bars(taste, -0.2)).color(plots::series_color(0)),
+            );
+            plot.bar_chart(
+                BarChart::new("model belief", bars(&belief, 0.2)).color(plots::series_color(1)),
+            );
+        });
+}
+
+fn ab_table_ui(ui: &mut Ui, report: &crate::sim::AbReport) {
+    ui.heading(format!(
+        "A/B: {} simulated users, {} ({:.1} s)",
+        report.users, report.model, report.seconds
+    ));
+    egui::Grid::new("ab-table").striped(true).show(ui, |ui| {
+        for h in [
+            "policy",
+            "CTR (±95%)",
+            "clicks/session",
+            "dwell s/session",
+            "pages/session",
+            "click coverage",
+            "genre entropy",
+        ] {
+            ui.strong(h);
+        }
+        ui.end_row();
+        for o in &report.outcomes {
+            ui.label(&o.policy);
+            ui.label(format!("{:.4} ± {:.4}", o.ctr.mean, o.ctr.ci95));
+            ui.label(format!(
+                "{:.2} ± {:.2}",
+                o.clicks_per_session.mean, o.clicks_per_session.ci95
+            ));
+            ui.label(format!(
+                "{:.0} ± {:.0}",
+                o.dwell_secs_per_session.mean, o.dwell_secs_per_session.ci95
+            ));
+            ui.label(format!(
+                "{:.1} ± {:.1}",
+                o.pages_per_session.mean, o.pages_per_session.ci95
+            ));
+            ui.label(format!("{:.3}", o.click_coverage));
+            ui.label(format!("{:.2}", o.click_genre_entropy));
+            ui.end_row();
+        }
+    });
+    let series: Vec<(String, Vec<[f64; 2]>)> = report
+        .outcomes
+        .iter()
+        .map(|o| {
+            (
+                o.policy.clone(),
+                o.ctr_by_step
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &c)| [i as f64 + 1.0, c])
+                    .collect(),
+            )
+        })
+        .collect();
+    ui.label("CTR of the n-th page (sessions that reached it)");
+    plots::lines(ui, "ab-ctr-by-step", 160.0, "page", &series);
+}
