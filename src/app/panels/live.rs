@@ -19,6 +19,8 @@ const POLICIES: [PolicyKind; 4] = [
 ];
 
 pub fn live_ui(ui: &mut Ui, app: &mut Workbench) {
+    // Any run's model (Transformer or baseline); Pop when none is open.
+    super::evaluate::model_picker_ui(ui, app);
     controls_ui(ui, app);
     if let Some(message) = &app.preview_error {
         widgets::error(ui, message);
@@ -58,6 +60,14 @@ fn controls_ui(ui: &mut Ui, app: &mut Workbench) {
         widgets::choice(ui, "Left policy", left, &POLICIES, |p| p.name());
         widgets::choice(ui, "Right policy", right, &POLICIES, |p| p.name());
         if ui.button("Reset").clicked() {
+            app.send(Command::PreviewReset);
+        }
+        if ui.button("Random user").clicked() {
+            // A cheap, well-spread pick; reproducibility comes from the seed of the session.
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos() as usize);
+            app.state.user = nanos % users;
             app.send(Command::PreviewReset);
         }
         let ready = app.preview.is_some();
