@@ -320,7 +320,6 @@ fn the_live_preview_steps_adapts_after_a_click_plays_and_pauses() {
         }
     }
     assert!(adapted, "no click in 20 pages");
-    assert!(harness.query_by_label_contains("clicked").is_some() || adapted);
     harness.check_accessibility();
 
     // Play: pages advance on their own; Pause: they stop.
