@@ -114,6 +114,22 @@ pub fn spawn<M: Send + 'static>(
     }
 }
 
+/// The evaluator's progress callback (called from its worker threads): reports `(done, total)`
+/// as a message and answers whether to go on.
+fn progress_callback<M: Send + 'static>(
+    out: &Reporter<M>,
+    stop: Arc<AtomicBool>,
+    message: fn(usize, usize) -> M,
+) -> impl Fn(usize, usize) -> bool + Sync {
+    let out = Mutex::new(out.clone());
+    move |done, total| {
+        if let Ok(out) = out.lock() {
+            out.send(message(done, total));
+        }
+        !stop.load(Ordering::Relaxed)
+    }
+}
+
 /// A dataset ready for every panel.
 pub struct Loaded {
     pub spec: LoadSpec,
@@ -193,15 +209,10 @@ pub fn train_baseline(
             cutoffs: config.cutoffs.clone(),
             ..EvalConfig::default()
         };
-        let progress = {
-            let out = Mutex::new(out.clone());
-            move |done: usize, total: usize| {
-                if let Ok(out) = out.lock() {
-                    out.send(TrainMessage::Progress { done, total });
-                }
-                !stop.load(Ordering::Relaxed)
-            }
-        };
+        let progress = progress_callback(&out, stop, |done, total| TrainMessage::Progress {
+            done,
+            total,
+        });
         let result = run_baseline(
             &baseline,
             &loaded.dataset,
@@ -271,15 +282,10 @@ pub fn evaluate_model(
         let result = Split::new(&loaded.dataset, split)
             .map_err(|e| e.to_string())
             .and_then(|split| {
-                let progress = {
-                    let out = Mutex::new(out.clone());
-                    move |done: usize, total: usize| {
-                        if let Ok(out) = out.lock() {
-                            out.send(EvalMessage::Progress { done, total });
-                        }
-                        !stop.load(Ordering::Relaxed)
-                    }
-                };
+                let progress = progress_callback(&out, stop, |done, total| EvalMessage::Progress {
+                    done,
+                    total,
+                });
                 evaluate(
                     model.model.as_ref(),
                     &loaded.dataset,

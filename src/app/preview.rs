@@ -57,13 +57,17 @@ impl PreviewSide {
             .collect();
         let step = self.session.step(model, world, config, &mut self.rng);
         self.scores.resize(model.num_items() + 1, 0.0);
-        model.score(
-            Query {
+        if self.policy == PolicyKind::Static {
+            let query = Query {
                 user: None,
                 history: &history,
-            },
-            &mut self.scores,
-        );
+            };
+            model.score(query, &mut self.scores);
+        } else {
+            // An adaptive page was built from exactly these scores: no second scoring call.
+            self.scores
+                .copy_from_slice(self.session.policy.last_scores());
+        }
         self.attended = model
             .attention(&history)
             .map(|weights| {

@@ -102,6 +102,12 @@ impl Policy {
         }
     }
 
+    /// The scores the last page was built from (the model's for the session, or popularity for
+    /// the static page).
+    pub fn last_scores(&self) -> &[f32] {
+        &self.scores
+    }
+
     /// The bandit's estimated click rate of each row kind.
     pub fn row_estimates(&self) -> [f64; ARMS] {
         std::array::from_fn(|a| self.clicks[a] / self.shows[a])
