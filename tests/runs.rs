@@ -153,7 +153,18 @@ fn a_run_killed_while_writing_never_leaves_a_damaged_file() {
             .env("RECLAB_WRITER_CHILD_ROOT", root.path())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(300 + 137 * round));
+        // Wait for the child's first complete save (a loaded machine may take seconds to get
+        // there), then let it go on rewriting the file for a varied while so the kill lands at
+        // different points of a write.
+        let started = std::time::Instant::now();
+        while list(root.path()).unwrap().len() <= round as usize {
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "round {round}: the writer never saved its run"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(50 + 137 * round));
         child.kill().unwrap();
         child.wait().unwrap();
         for listed in list(root.path()).unwrap() {
