@@ -8,6 +8,7 @@ pub mod atomic_file;
 pub mod data;
 pub mod eval;
 pub mod model;
+pub mod quantile;
 pub mod recommend;
 pub mod runs;
 pub mod sim;

@@ -235,3 +235,75 @@ fn the_bandit_moves_the_best_row_up_and_its_ctr_rises() {
         "CTR on pages 1–4 {early:.3}, on pages 15–20 {late:.3}"
     );
 }
+
+/// Counts the model calls a policy makes.
+struct Counting<'a> {
+    inner: &'a dyn Recommender,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl Recommender for Counting<'_> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn num_items(&self) -> usize {
+        self.inner.num_items()
+    }
+    fn score(&self, query: Query<'_>, scores: &mut [f32]) {
+        self.score_batch(&[query], scores);
+    }
+    fn score_batch(&self, queries: &[Query<'_>], scores: &mut [f32]) {
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.score_batch(queries, scores);
+    }
+}
+
+#[test]
+fn a_skip_reuses_the_session_scores_and_only_a_click_rescores() {
+    let dataset = data::load(&data::LoadSpec::default(), None).unwrap();
+    let split = Split::new(&dataset, SplitStrategy::LeaveOneOut).unwrap();
+    let world = World::of(&dataset);
+    let itemknn =
+        reclab::recommend::BaselineConfig::ItemKnn(Default::default()).fit(&dataset, &split);
+    let model = Counting {
+        inner: itemknn.as_ref(),
+        calls: Default::default(),
+    };
+    let session = SessionConfig {
+        max_steps: 40,
+        patience: 100.0,
+        ..SessionConfig::default()
+    };
+    let user = SimUser::from_history(&world, dataset.sequence(5), 100.0);
+    let start = user.history.clone();
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let policy = Policy::new(PolicyKind::Greedy, 6);
+    let trace = run_session(user, policy, &model, &world, &session, &mut rng);
+
+    // The session changes only on a click: the first page and each page after a click score it
+    // twice (the session, and "because you watched" its latest item); a page after a skip not
+    // at all.
+    let clicks_before_last_page = trace.steps[..trace.steps.len() - 1]
+        .iter()
+        .filter(|s| s.choice.clicked.is_some())
+        .count();
+    let skips = trace.steps.len() - trace.clicks();
+    assert!(
+        clicks_before_last_page >= 3 && skips >= 3,
+        "the session should mix clicks ({clicks_before_last_page}) and skips ({skips})"
+    );
+    assert_eq!(
+        model.calls.load(std::sync::atomic::Ordering::Relaxed),
+        2 * (1 + clicks_before_last_page)
+    );
+
+    // Reusing scores changes nothing: each page equals one built from scratch for its history.
+    let mut history = start;
+    for (i, step) in trace.steps.iter().enumerate() {
+        let fresh =
+            Policy::new(PolicyKind::Greedy, 6).page(itemknn.as_ref(), &world, &history, &mut rng);
+        assert_eq!(fresh, step.page, "page {i}");
+        history.extend(step.choice.clicked.map(|slot| slot.item));
+    }
+}

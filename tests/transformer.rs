@@ -339,3 +339,43 @@ fn bert4rec_with_pretraining_trains_and_scores_finitely() {
     assert!(outcome.run.curves.contains_key("pretrain_train_loss"));
     assert!(outcome.run.test_metrics["ndcg@10"].is_finite());
 }
+
+#[test]
+fn the_last_position_alone_matches_the_full_encoder() {
+    let device = Default::default();
+    for norm_first in [false, true] {
+        let config = TransformerConfig {
+            max_len: 8,
+            layers: 3,
+            norm_first,
+            ..TransformerConfig::default()
+        };
+        let model = SeqRec::<Cpu>::new(&config, Vocabulary { num_items: 30 }, &device);
+        // Two rows, the first left-padded.
+        let ids = vec![0i64, 0, 0, 5, 9, 2, 3, 7, 1, 9, 4, 12];
+        let tokens = Tensor::<Cpu, 2, Int>::from_data(TensorData::new(ids, [2, 6]), &device);
+        for causal in [true, false] {
+            let (full, full_weights) = model.encode(tokens.clone(), causal);
+            let (last, last_weights) = model.encode_last(tokens.clone(), causal);
+            let hidden = 64;
+            let heads = full_weights.dims()[1];
+            assert_eq!(last.dims(), [2, hidden]);
+            assert_eq!(last_weights.dims(), [2, heads, 6]);
+            let expected: Vec<f32> = full
+                .slice([0..2, 5..6, 0..hidden])
+                .into_data()
+                .to_vec()
+                .unwrap();
+            assert_close(&last.into_data().to_vec::<f32>().unwrap(), &expected);
+            let expected: Vec<f32> = full_weights
+                .slice([0..2, 0..heads, 5..6, 0..6])
+                .into_data()
+                .to_vec()
+                .unwrap();
+            let got: Vec<f32> = last_weights.into_data().to_vec().unwrap();
+            assert_close(&got, &expected);
+            // The padded keys of the first row get no attention.
+            assert!(got[..3].iter().all(|w| w.abs() < 1e-6), "{got:?}");
+        }
+    }
+}

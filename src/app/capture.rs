@@ -10,6 +10,7 @@ use eframe::egui;
 
 use super::command::Command;
 use super::state::PanelKind;
+use crate::quantile::quantile;
 
 /// How the window is started.
 #[derive(Debug, Clone, Default)]
@@ -47,17 +48,6 @@ pub struct FrameStats {
     /// Time between the starts of consecutive frames (UI, tessellation, rendering, present).
     pub frame_p50_ms: f64,
     pub frame_p95_ms: f64,
-}
-
-/// The `q`-quantile (0..=1) of `values` by the nearest-rank rule.
-pub fn quantile(values: &[f64], q: f64) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let rank = (q * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 impl FrameStats {

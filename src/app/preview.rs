@@ -1,8 +1,9 @@
 //! The Live preview's state: one simulated user browsing two storefronts side by side (two
 //! policies, the same user, the same random numbers), stepped a page at a time. No drawing here.
 //!
-//! A step re-ranks one page (about 2 ms with SASRec over ML-100K's catalogue, see `reclab bench
-//! simulate`), so it runs on the GUI thread: that is the real-time adaptation being shown.
+//! A step re-ranks one page (about 1 ms with SASRec over ML-100K's catalogue after a click, less
+//! after a skip; see `reclab bench simulate`), so it runs on the GUI thread: that is the
+//! real-time adaptation being shown.
 
 use std::sync::Arc;
 
@@ -27,6 +28,8 @@ pub struct PreviewSide {
     pub scores: Vec<f32>,
     /// The history items the model attended to most for the last page (item, weight).
     pub attended: Vec<(u32, f32)>,
+    /// The history `scores` and `attended` belong to: after a skip they are kept as they are.
+    explained_for: Option<Vec<u32>>,
     pub pages: usize,
     pub clicks: usize,
     pub dwell_secs: f64,
@@ -56,32 +59,10 @@ impl PreviewSide {
             .flat_map(|s| s.page.rows.iter().map(|r| r.kind))
             .collect();
         let step = self.session.step(model, world, config, &mut self.rng);
-        self.scores.resize(model.num_items() + 1, 0.0);
-        if self.policy == PolicyKind::Static {
-            let query = Query {
-                user: None,
-                history: &history,
-            };
-            model.score(query, &mut self.scores);
-        } else {
-            // An adaptive page was built from exactly these scores: no second scoring call.
-            self.scores
-                .copy_from_slice(self.session.policy.last_scores());
+        if self.explained_for.as_ref() != Some(&history) {
+            self.explain(model, &history);
+            self.explained_for = Some(history);
         }
-        self.attended = model
-            .attention(&history)
-            .map(|weights| {
-                let offset = history.len() - weights.len().min(history.len());
-                let mut ranked: Vec<(u32, f32)> = weights
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &w)| (history[offset + i], w))
-                    .collect();
-                ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-                ranked.truncate(3);
-                ranked
-            })
-            .unwrap_or_default();
         self.moved = step
             .page
             .rows
@@ -99,6 +80,36 @@ impl PreviewSide {
         self.dwell_curve.push([x, self.dwell_secs]);
         self.latency_ms.push([x, step.rerank_secs * 1000.0]);
         self.last = Some(step);
+    }
+
+    /// The scores and attention the tooltips and the belief chart show for `history`.
+    fn explain(&mut self, model: &dyn Recommender, history: &[u32]) {
+        self.scores.resize(model.num_items() + 1, 0.0);
+        if self.policy == PolicyKind::Static {
+            let query = Query {
+                user: None,
+                history,
+            };
+            model.score(query, &mut self.scores);
+        } else {
+            // An adaptive page was built from exactly these scores: no second scoring call.
+            self.scores
+                .copy_from_slice(self.session.policy.last_scores());
+        }
+        self.attended = model
+            .attention(history)
+            .map(|weights| {
+                let offset = history.len() - weights.len().min(history.len());
+                let mut ranked: Vec<(u32, f32)> = weights
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &w)| (history[offset + i], w))
+                    .collect();
+                ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+                ranked.truncate(3);
+                ranked
+            })
+            .unwrap_or_default();
     }
 }
 
@@ -143,6 +154,7 @@ impl Preview {
             moved: Vec::new(),
             scores: Vec::new(),
             attended: Vec::new(),
+            explained_for: None,
             pages: 0,
             clicks: 0,
             dwell_secs: 0.0,

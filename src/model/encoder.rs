@@ -74,17 +74,51 @@ impl<B: Backend> Block<B> {
         padding: Tensor<B, 2, Bool>,
         future: Option<Tensor<B, 3, Bool>>,
     ) -> (Tensor<B, 3>, Tensor<B, 4>) {
-        let normed = if self.norm_first {
-            self.norm_attention.forward(x.clone())
+        let normed = self.norm_input(x.clone());
+        self.sublayers(x, normed.clone(), normed, padding, future)
+    }
+
+    /// The output at the last position only `[batch, 1, hidden]`, and that position's attention
+    /// weights `[batch, heads, 1, len]`: the same numbers as [`Self::forward`] there, without
+    /// computing queries, attention and feed-forward for the positions nobody reads.
+    fn forward_last(
+        &self,
+        x: Tensor<B, 3>,
+        padding: Tensor<B, 2, Bool>,
+    ) -> (Tensor<B, 3>, Tensor<B, 4>) {
+        let [batch, len, hidden] = x.dims();
+        let last = |t: Tensor<B, 3>| t.slice([0..batch, len - 1..len, 0..hidden]);
+        let normed = self.norm_input(x.clone());
+        // The last position sees every earlier one, so the causal mask has nothing to hide.
+        self.sublayers(last(x), last(normed.clone()), normed, padding, None)
+    }
+
+    /// The attention sublayer's input: normalised first in a pre-norm block.
+    fn norm_input(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        if self.norm_first {
+            self.norm_attention.forward(x)
         } else {
-            x.clone()
-        };
-        let mut input = MhaInput::self_attn(normed).mask_pad(padding);
+            x
+        }
+    }
+
+    /// Attention of `queries` over `keys` (the normalised inputs at the query positions and at
+    /// every position), added to `residual` (the block's input at the query positions), then
+    /// the feed-forward sublayer.
+    fn sublayers(
+        &self,
+        residual: Tensor<B, 3>,
+        queries: Tensor<B, 3>,
+        keys: Tensor<B, 3>,
+        padding: Tensor<B, 2, Bool>,
+        future: Option<Tensor<B, 3, Bool>>,
+    ) -> (Tensor<B, 3>, Tensor<B, 4>) {
+        let mut input = MhaInput::new(queries, keys.clone(), keys).mask_pad(padding);
         if let Some(future) = future {
             input = input.mask_attn(future);
         }
         let attended = self.attention.forward(input);
-        let mut x = x + self.dropout.forward(attended.context);
+        let mut x = residual + self.dropout.forward(attended.context);
         if !self.norm_first {
             x = self.norm_attention.forward(x);
         }
@@ -157,6 +191,56 @@ impl<B: Backend> SeqRec<B> {
     /// (`len <= max_len`), and the last block's attention weights `[batch, heads, len, len]`.
     pub fn encode(&self, tokens: Tensor<B, 2, Int>, causal: bool) -> (Tensor<B, 3>, Tensor<B, 4>) {
         let [batch, len] = tokens.dims();
+        let (x, padding) = self.embed(tokens);
+        let future = causal.then(|| self.future_mask(batch, len, &x.device()));
+        let mut x = x;
+        let mut weights = None;
+        for block in &self.blocks {
+            let (out, w) = block.forward(x, padding.clone(), future.clone());
+            x = out;
+            weights = Some(w);
+        }
+        // A model has at least one block (checked by TransformerConfig::problem).
+        let weights = weights.unwrap_or_else(|| Tensor::zeros([batch, 1, len, len], &x.device()));
+        (self.finish(x), weights)
+    }
+
+    /// What inference needs: the hidden state at the last position `[batch, hidden]` and the
+    /// last block's attention weights from there `[batch, heads, len]` — equal to [`Self::encode`]
+    /// at that position, with the last block computed for that position alone.
+    pub fn encode_last(
+        &self,
+        tokens: Tensor<B, 2, Int>,
+        causal: bool,
+    ) -> (Tensor<B, 2>, Tensor<B, 3>) {
+        let [batch, len] = tokens.dims();
+        let (mut x, padding) = self.embed(tokens);
+        let device = x.device();
+        let future = causal.then(|| self.future_mask(batch, len, &device));
+        let Some((last_block, earlier)) = self.blocks.split_last() else {
+            // No blocks (refused by TransformerConfig::problem): the embeddings themselves.
+            let [_, _, hidden] = x.dims();
+            let x = self.finish(x).slice([0..batch, len - 1..len, 0..hidden]);
+            return (
+                x.reshape([batch, hidden]),
+                Tensor::zeros([batch, 1, len], &device),
+            );
+        };
+        for block in earlier {
+            x = block.forward(x, padding.clone(), future.clone()).0;
+        }
+        let (x, weights) = last_block.forward_last(x, padding);
+        let [_, _, hidden] = x.dims();
+        let [_, heads, _, _] = weights.dims();
+        (
+            self.finish(x).reshape([batch, hidden]),
+            weights.reshape([batch, heads, len]),
+        )
+    }
+
+    /// Item + position embeddings, normalised, and the padding mask.
+    fn embed(&self, tokens: Tensor<B, 2, Int>) -> (Tensor<B, 3>, Tensor<B, 2, Bool>) {
+        let [batch, len] = tokens.dims();
         let device = tokens.device();
         let padding = tokens.clone().equal_elem(0);
         let positions = Tensor::<B, 1, Int>::arange(0..len as i64, &device)
@@ -165,24 +249,26 @@ impl<B: Backend> SeqRec<B> {
             .reshape([1, len])
             .expand([batch, len]);
         let x = self.items.forward(tokens) + self.positions.forward(positions);
-        let mut x = self.input_dropout.forward(self.input_norm.forward(x));
-        let future = causal.then(|| {
-            Tensor::<B, 2, Bool>::tril_mask([len, len], 0, &device)
-                .unsqueeze::<3>()
-                .expand([batch, len, len])
-        });
-        let mut weights = None;
-        for block in &self.blocks {
-            let (out, w) = block.forward(x, padding.clone(), future.clone());
-            x = out;
-            weights = Some(w);
-        }
+        (
+            self.input_dropout.forward(self.input_norm.forward(x)),
+            padding,
+        )
+    }
+
+    /// Each position sees itself and the past.
+    fn future_mask(&self, batch: usize, len: usize, device: &B::Device) -> Tensor<B, 3, Bool> {
+        Tensor::<B, 2, Bool>::tril_mask([len, len], 0, device)
+            .unsqueeze::<3>()
+            .expand([batch, len, len])
+    }
+
+    /// The final LayerNorm of a pre-norm stack (a post-norm stack already ends in one).
+    fn finish(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         if self.norm_first {
-            x = self.final_norm.forward(x);
+            self.final_norm.forward(x)
+        } else {
+            x
         }
-        // A model has at least one block (checked by TransformerConfig::problem).
-        let weights = weights.unwrap_or_else(|| Tensor::zeros([batch, 1, len, len], &device));
-        (x, weights)
     }
 
     /// Scores of every token (padding, items, mask) for hidden states `[n, hidden]`: the dot

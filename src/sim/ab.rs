@@ -10,6 +10,7 @@ use super::policy::{Policy, PolicyKind};
 use super::session::{SessionConfig, SessionTrace, run_session};
 use super::user::{SimUser, World};
 use crate::data::{Dataset, Split};
+use crate::quantile::quantile;
 use crate::recommend::Recommender;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -169,13 +170,6 @@ pub fn outcome(policy: String, traces: &[SessionTrace], world: &World) -> Policy
         .filter(|&&c| c > 0.0)
         .map(|&c| -(c / total) * (c / total).log2())
         .sum();
-    latencies.sort_by(f64::total_cmp);
-    let pick = |q: f64| {
-        latencies
-            .get(((q * latencies.len() as f64).ceil() as usize).saturating_sub(1))
-            .copied()
-            .unwrap_or(f64::NAN)
-    };
     PolicyOutcome {
         policy,
         ctr: per(&|t| t.ctr()),
@@ -186,8 +180,8 @@ pub fn outcome(policy: String, traces: &[SessionTrace], world: &World) -> Policy
             / world.num_items().max(1) as f64,
         click_genre_entropy: entropy,
         ctr_by_step: step_clicks.iter().map(|(c, n)| c / n.max(1.0)).collect(),
-        rerank_p50_ms: pick(0.5),
-        rerank_p99_ms: pick(0.99),
+        rerank_p50_ms: quantile(&latencies, 0.5),
+        rerank_p99_ms: quantile(&latencies, 0.99),
     }
 }
 

@@ -79,15 +79,29 @@ fn arm(kind: RowKind) -> usize {
     }
 }
 
-/// A policy with its per-session state (the bandit's counts).
+/// A policy with its per-session state: the bandit's counts and the model's scores for the
+/// session so far.
 pub struct Policy {
     pub kind: PolicyKind,
     /// Cards per row.
     pub cards: usize,
     shows: [f64; ARMS],
     clicks: [f64; ARMS],
-    /// Scratch score buffer (one allocation per session, not per page).
+    /// The scores the last page was built from (one allocation per session, not per page).
     scores: Vec<f32>,
+    /// The model's scores for "because you watched" the session's latest item.
+    like_last: Vec<f32>,
+    /// What `scores` and `like_last` were computed for, so a page after a skip (the session
+    /// unchanged) re-ranks without calling the model at all.
+    scored_for: Option<ScoredFor>,
+}
+
+/// The model and session a policy's cached scores belong to.
+#[derive(PartialEq)]
+struct ScoredFor {
+    /// The model's address: a policy handed another model rescores rather than reuse.
+    model: usize,
+    history: Vec<u32>,
 }
 
 impl Policy {
@@ -99,6 +113,8 @@ impl Policy {
             shows: [1.0; ARMS],
             clicks: [0.5; ARMS],
             scores: Vec::new(),
+            like_last: Vec::new(),
+            scored_for: None,
         }
     }
 
@@ -113,6 +129,45 @@ impl Policy {
         std::array::from_fn(|a| self.clicks[a] / self.shows[a])
     }
 
+    /// Scores the session and "because you watched" its latest item, unless the cache already
+    /// holds them for this model and history. A session changes only on a click, so a click
+    /// costs one scoring of the session (and one of a single item) and a skip none.
+    ///
+    /// This is as incremental as the encoder allows: its position embeddings count from the end
+    /// of the history, so appending an item changes every position's input and no per-layer
+    /// key/value state from the previous call stays valid.
+    fn score_session(&mut self, model: &dyn Recommender, history: &[u32]) {
+        let key = ScoredFor {
+            model: std::ptr::from_ref(model).cast::<()>().addr(),
+            history: history.to_vec(),
+        };
+        if self.scored_for.as_ref() == Some(&key) {
+            return;
+        }
+        let width = model.num_items() + 1;
+        self.scores.resize(width, 0.0);
+        model.score(
+            Query {
+                user: None,
+                history,
+            },
+            &mut self.scores,
+        );
+        // Two calls, not one batch of two: batching would pad the one-item history to the
+        // session's length and double the encoder's work.
+        if let Some(&last) = history.last() {
+            self.like_last.resize(width, 0.0);
+            model.score(
+                Query {
+                    user: None,
+                    history: &[last],
+                },
+                &mut self.like_last,
+            );
+        }
+        self.scored_for = Some(key);
+    }
+
     /// Lays out the page for a user whose session so far is `history`.
     pub fn page(
         &mut self,
@@ -122,27 +177,22 @@ impl Policy {
         rng: &mut impl Rng,
     ) -> Page {
         let width = model.num_items() + 1;
-        self.scores.resize(width, 0.0);
         let mut used = vec![false; width];
         used[0] = true;
         let personal = self.kind != PolicyKind::Static;
         if personal {
-            model.score(
-                Query {
-                    user: None,
-                    history,
-                },
-                &mut self.scores,
-            );
+            self.score_session(model, history);
             for &item in history {
                 used[item as usize] = true;
             }
         } else {
-            for (s, &p) in self.scores.iter_mut().zip(&world.popularity) {
-                *s = p as f32;
-            }
+            self.scores.clear();
+            self.scores
+                .extend(world.popularity.iter().take(width).map(|&p| p as f32));
+            self.scores.resize(width, 0.0);
         }
         let scores = std::mem::take(&mut self.scores);
+        let like_last = std::mem::take(&mut self.like_last);
         let take = |used: &mut Vec<bool>,
                     n: usize,
                     score: &dyn Fn(usize) -> f32,
@@ -189,14 +239,6 @@ impl Policy {
             items: top.clone(),
         }];
         if personal && let Some(&last) = history.last() {
-            let mut like_last = vec![0.0f32; width];
-            model.score(
-                Query {
-                    user: None,
-                    history: &[last],
-                },
-                &mut like_last,
-            );
             let items = take(&mut used, self.cards, &|i| like_last[i], &all);
             rows.push(Row {
                 kind: RowKind::BecauseYouWatched,
@@ -240,6 +282,7 @@ impl Policy {
         });
         rows.retain(|r| !r.items.is_empty());
         self.scores = scores;
+        self.like_last = like_last;
         if let PolicyKind::Bandit { epsilon } = self.kind {
             let estimates = self.row_estimates();
             if rng.random::<f64>() < epsilon {

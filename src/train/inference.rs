@@ -57,9 +57,9 @@ impl<B: Backend> TransformerRecommender<B> {
         }
     }
 
-    /// Hidden state of each query's last position, plus the last block's attention weights of
-    /// that position over the sequence (averaged over heads), left-padded to a common length.
-    fn run(&self, queries: &[Query<'_>]) -> (SeqRec<B>, Tensor<B, 2>, Tensor<B, 2>, usize) {
+    /// Hidden state of each query's last position, plus the last block's attention weights
+    /// from there `[queries, heads, len]`, left-padded to a common length `len`.
+    fn run(&self, queries: &[Query<'_>]) -> (SeqRec<B>, Tensor<B, 2>, Tensor<B, 3>, usize) {
         // A poisoned lock only means another thread panicked mid-call; the weights are intact.
         let model = self.model.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let rows: Vec<Vec<u32>> = queries
@@ -77,15 +77,8 @@ impl<B: Backend> TransformerRecommender<B> {
         let tokens =
             Tensor::<B, 2, Int>::from_data(TensorData::new(flat, [rows.len(), len]), &self.device);
         let causal = self.direction == Direction::Causal;
-        let (hidden, weights) = model.encode(tokens, causal);
-        let [q, _, h] = hidden.dims();
-        let last = hidden.slice([0..q, len - 1..len, 0..h]).reshape([q, h]);
-        let [_, heads, _, _] = weights.dims();
-        let attention = weights
-            .slice([0..q, 0..heads, len - 1..len, 0..len])
-            .mean_dim(1)
-            .reshape([q, len]);
-        (model, last, attention, len)
+        let (last, weights) = model.encode_last(tokens, causal);
+        (model, last, weights, len)
     }
 
     /// How much the last layer's attention at the prediction position rests on each item of the
@@ -95,7 +88,9 @@ impl<B: Backend> TransformerRecommender<B> {
             user: None,
             history,
         };
-        let (_, _, attention, len) = self.run(&[query]);
+        let (_, _, weights, len) = self.run(&[query]);
+        // The prediction position's row, averaged over heads.
+        let attention = weights.mean_dim(1).reshape([len]);
         let weights: Vec<f32> = attention.into_data().to_vec().unwrap_or_default();
         let shown = history.len().min(len);
         let end = match self.direction {
