@@ -257,3 +257,65 @@ fn the_example_training_configs_parse() {
         assert_eq!(config.problem(), None, "{name}");
     }
 }
+
+/// Ctrl-C during `reclab train` stops after the batch, tests the best weights and saves the run
+/// as cancelled, instead of killing the process and losing the epoch's results.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_training_and_keeps_a_cancelled_run() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+
+    let root = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reclab"))
+        .args(["train", "--data", "synthetic", "--synthetic-users", "200"])
+        .args([
+            "--synthetic-items",
+            "100",
+            "--epochs",
+            "10000",
+            "--max-len",
+            "20",
+        ])
+        .args(["--device", "cpu", "--json", "--out"])
+        .arg(root.path())
+        .env(
+            "RECLAB_CACHE_DIR",
+            std::env::temp_dir().join("reclab-cli-test-cache"),
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    // The first epoch's line: training is under way.
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let epoch: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(epoch["epoch"], 1);
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}\n{stderr}");
+    assert!(stderr.contains("stopping after this batch"), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_str(rest.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["status"], "cancelled", "{rest}");
+    assert!(summary["test"]["ndcg@10"].as_f64().unwrap() > 0.0, "{rest}");
+    let run_dir = std::path::PathBuf::from(summary["run"].as_str().unwrap());
+    let saved = reclab::runs::RunFile::load(&run_dir).unwrap();
+    assert_eq!(saved.status, reclab::runs::RunStatus::Cancelled);
+    // Stopped long before the 10 000 epochs it was asked for.
+    assert!(rest.lines().count() < 100, "{rest}");
+}

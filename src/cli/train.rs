@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
@@ -159,6 +159,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         dataset.num_interactions()
     );
     let stop = Arc::new(AtomicBool::new(false));
+    stop_on_ctrl_c(&stop);
     let mut bar: Option<ProgressBar> = None;
     let json = args.json;
     let mut on_event = |event: TrainEvent| match event {
@@ -276,6 +277,25 @@ pub fn run(args: TrainArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The first Ctrl-C ends the run after the current batch, the way the app's Stop button does:
+/// the best weights so far are tested and the run is saved as cancelled (and can be resumed).
+/// A second one quits at once; the checkpoint of the last finished epoch stays on disk.
+fn stop_on_ctrl_c(stop: &Arc<AtomicBool>) {
+    let stop = Arc::clone(stop);
+    let installed = ctrlc::set_handler(move || {
+        if stop.swap(true, Ordering::Relaxed) {
+            std::process::exit(130);
+        }
+        eprintln!(
+            "\nstopping after this batch; the run is tested and saved as cancelled (Ctrl-C again to quit now)"
+        );
+    });
+    if let Err(e) = installed {
+        // Training works without it; Ctrl-C then ends the process as usual.
+        eprintln!("note: Ctrl-C will not stop the run cleanly: {e}");
+    }
 }
 
 fn new_bar(len: u64) -> ProgressBar {
