@@ -154,6 +154,25 @@ fn adaptive_greedy_with_sasrec_beats_the_static_page() {
         "{message}"
     );
     eprintln!("{message}");
+    // The per-session CTR distribution accounts for every user and agrees with the mean CTR
+    // (to within half a bin, the most binning can move a value).
+    for o in &report.outcomes {
+        let bins = o.ctr_histogram.len() as f64;
+        assert_eq!(bins, 10.0);
+        assert!((o.ctr_histogram.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+        let binned_mean: f64 = o
+            .ctr_histogram
+            .iter()
+            .enumerate()
+            .map(|(b, share)| share * (b as f64 + 0.5) / bins)
+            .sum();
+        assert!(
+            (binned_mean - o.ctr.mean).abs() <= 0.5 / bins,
+            "{}: binned mean {binned_mean:.4} vs CTR {:.4}",
+            o.policy,
+            o.ctr.mean
+        );
+    }
 }
 
 /// Scores the least popular items highest: every row built from its scores is poor, while

@@ -57,7 +57,8 @@ pub fn lines(
         .response
 }
 
-/// Grouped bars: one group per metric, one bar per model.
+/// Grouped bars: one group per label (a metric, a histogram bin), one bar per series (a model,
+/// a policy).
 pub fn metric_bars(
     ui: &mut egui::Ui,
     id: &str,

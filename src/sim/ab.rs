@@ -46,6 +46,9 @@ impl Estimate {
     }
 }
 
+/// Bins of [`PolicyOutcome::ctr_histogram`].
+pub const CTR_BINS: usize = 10;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PolicyOutcome {
     pub policy: String,
@@ -60,6 +63,10 @@ pub struct PolicyOutcome {
     pub click_genre_entropy: f64,
     /// CTR of the n-th page over the sessions that reached it.
     pub ctr_by_step: Vec<f64>,
+    /// The distribution of per-session CTR: the share of sessions in each of [`CTR_BINS`]
+    /// equal bins of 0..=1 (a CTR of 1 counts in the last bin).
+    #[serde(default)]
+    pub ctr_histogram: Vec<f64>,
     /// Re-rank latency percentiles, milliseconds.
     pub rerank_p50_ms: f64,
     pub rerank_p99_ms: f64,
@@ -180,9 +187,22 @@ pub fn outcome(policy: String, traces: &[SessionTrace], world: &World) -> Policy
             / world.num_items().max(1) as f64,
         click_genre_entropy: entropy,
         ctr_by_step: step_clicks.iter().map(|(c, n)| c / n.max(1.0)).collect(),
+        ctr_histogram: histogram(traces.iter().map(SessionTrace::ctr), CTR_BINS),
         rerank_p50_ms: quantile(&latencies, 0.5),
         rerank_p99_ms: quantile(&latencies, 0.99),
     }
+}
+
+/// The share of `values` (each in 0..=1) in each of `bins` equal bins; 1 counts in the last.
+fn histogram(values: impl Iterator<Item = f64>, bins: usize) -> Vec<f64> {
+    let mut counts = vec![0.0; bins];
+    let mut n = 0.0;
+    for v in values {
+        let bin = ((v * bins as f64) as usize).min(bins - 1);
+        counts[bin] += 1.0;
+        n += 1.0;
+    }
+    counts.iter().map(|c| c / f64::max(n, 1.0)).collect()
 }
 
 /// The A/B report as a run file (outcomes as metrics, CTR per page as curves), for Compare.
@@ -228,4 +248,22 @@ pub fn ab_run_file(
     run.timings_secs.insert("simulate".into(), report.seconds);
     run.status = RunStatus::Completed;
     run
+}
+
+#[cfg(test)]
+mod tests {
+    use super::histogram;
+
+    #[test]
+    fn histogram_shares_by_hand() {
+        // Five sessions: two in the first tenth, one each in the second, sixth and last
+        // (a CTR of exactly 1 belongs to the last bin, 0.1 to the second).
+        let shares = histogram([0.0, 0.05, 0.1, 0.55, 1.0].into_iter(), 10);
+        let expected = [0.4, 0.2, 0.0, 0.0, 0.0, 0.2, 0.0, 0.0, 0.0, 0.2];
+        assert_eq!(shares.len(), 10);
+        for (got, want) in shares.iter().zip(expected) {
+            assert!((got - want).abs() < 1e-12, "{shares:?}");
+        }
+        assert_eq!(histogram(std::iter::empty(), 4), vec![0.0; 4]);
+    }
 }

@@ -345,4 +345,23 @@ fn ab_table_ui(ui: &mut Ui, report: &crate::sim::AbReport) {
         .collect();
     ui.label("CTR of the n-th page (sessions that reached it)");
     plots::lines(ui, "ab-ctr-by-step", 160.0, "page", &series);
+    let bins = report.outcomes.first().map_or(0, |o| o.ctr_histogram.len());
+    if bins > 0 {
+        let labels: Vec<String> = (0..bins)
+            .map(|b| {
+                format!(
+                    "{:.1}-{:.1}",
+                    b as f64 / bins as f64,
+                    (b + 1) as f64 / bins as f64
+                )
+            })
+            .collect();
+        let shares: Vec<(String, Vec<f64>)> = report
+            .outcomes
+            .iter()
+            .map(|o| (o.policy.clone(), o.ctr_histogram.clone()))
+            .collect();
+        ui.label("Distribution of per-session CTR (share of simulated users)");
+        plots::metric_bars(ui, "ab-ctr-histogram", &labels, &shares);
+    }
 }
