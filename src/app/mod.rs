@@ -713,6 +713,9 @@ fn run_window(options: LaunchOptions) -> anyhow::Result<Option<FrameStats>> {
     }
     let native = eframe::NativeOptions {
         wgpu_options,
+        // A benchmark or a screenshot gets the window size asked for below, not the size the
+        // user last left the window at (eframe restores that otherwise).
+        persist_window: !options.fresh_state,
         viewport: egui::ViewportBuilder::default()
             .with_title("reclab")
             .with_inner_size([1280.0, 820.0])
