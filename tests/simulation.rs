@@ -194,7 +194,13 @@ impl Recommender for AntiPopular {
 }
 
 #[test]
-fn the_bandit_moves_the_best_row_up_and_its_ctr_rises() {
+fn the_bandits_move_the_best_row_up_and_their_ctr_rises() {
+    for kind in [PolicyKind::Bandit { epsilon: 0.1 }, PolicyKind::Thompson] {
+        bandit_learns_the_best_row(kind);
+    }
+}
+
+fn bandit_learns_the_best_row(kind: PolicyKind) {
     let dataset = data::load(&data::LoadSpec::default(), None).unwrap();
     let mut world = World::of(&dataset);
     // Users want popular items and nothing else.
@@ -229,7 +235,7 @@ fn the_bandit_moves_the_best_row_up_and_its_ctr_rises() {
     for u in 0..users {
         let user = SimUser::from_history(&world, dataset.sequence(u), 100.0);
         let mut rng = ChaCha8Rng::seed_from_u64(u as u64);
-        let policy = Policy::new(PolicyKind::Bandit { epsilon: 0.1 }, 6);
+        let policy = Policy::new(kind, 6);
         let trace = run_session(user, policy, &model, &world, &session, &mut rng);
         assert_eq!(trace.steps.len(), 20);
         let clicks = |range: std::ops::Range<usize>| {
@@ -244,14 +250,18 @@ fn the_bandit_moves_the_best_row_up_and_its_ctr_rises() {
         trending_first += usize::from(last.rows[0].kind == RowKind::Trending);
     }
     // One row in five would be first by chance.
+    let name = kind.name();
     assert!(
         trending_first > users / 2,
-        "Trending first on the last page for {trending_first} of {users} users"
+        "{name}: Trending first on the last page for {trending_first} of {users} users"
     );
     let (early, late) = (early / users as f64, late / users as f64);
     assert!(
         late > early + 0.05,
-        "CTR on pages 1–4 {early:.3}, on pages 15–20 {late:.3}"
+        "{name}: CTR on pages 1–4 {early:.3}, on pages 15–20 {late:.3}"
+    );
+    eprintln!(
+        "{name}: Trending first for {trending_first} of {users}; CTR pages 1–4 {early:.3}, 15–20 {late:.3}"
     );
 }
 

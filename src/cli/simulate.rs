@@ -17,7 +17,7 @@ pub struct SimulateArgs {
     /// content (fitted here).
     #[arg(long, default_value = "pop")]
     model: String,
-    /// Policies, comma-separated: static, greedy, mmr[:λ], bandit[:ε].
+    /// Policies, comma-separated: static, greedy, mmr[:λ], bandit[:ε], thompson.
     #[arg(long, value_delimiter = ',', default_value = "static,greedy")]
     policies: Vec<String>,
     /// Simulated users.

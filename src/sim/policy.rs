@@ -1,7 +1,7 @@
 //! Policies that lay out the page from the user's live session: static (popular, the same for
 //! everyone), adaptive greedy (the model's scores on the current session), adaptive with
-//! diversity (MMR re-ranking of the top picks), and an ε-greedy bandit that learns, from clicks,
-//! which rows to put first.
+//! diversity (MMR re-ranking of the top picks), and two bandits that learn, from clicks, which
+//! rows to put first: ε-greedy and Thompson sampling.
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -24,6 +24,9 @@ pub enum PolicyKind {
     Bandit {
         epsilon: f64,
     },
+    /// Thompson sampling over the order of the rows: each row kind's click rate has a Beta
+    /// posterior (uniform prior); rows are ordered by one draw from each.
+    Thompson,
 }
 
 impl PolicyKind {
@@ -33,10 +36,11 @@ impl PolicyKind {
             PolicyKind::Greedy => "greedy".into(),
             PolicyKind::Mmr { lambda } => format!("mmr(λ={lambda})"),
             PolicyKind::Bandit { epsilon } => format!("bandit(ε={epsilon})"),
+            PolicyKind::Thompson => "thompson".into(),
         }
     }
 
-    /// `static`, `greedy`, `mmr`, `mmr:0.5`, `bandit`, `bandit:0.1`.
+    /// `static`, `greedy`, `mmr`, `mmr:0.5`, `bandit`, `bandit:0.1`, `thompson`.
     pub fn parse(text: &str) -> Result<PolicyKind, String> {
         let (name, value) = match text.split_once(':') {
             Some((n, v)) => (n, Some(v)),
@@ -59,8 +63,9 @@ impl PolicyKind {
             "bandit" => Ok(PolicyKind::Bandit {
                 epsilon: number(0.1)?,
             }),
+            "thompson" if value.is_none() => Ok(PolicyKind::Thompson),
             _ => Err(format!(
-                "unknown policy `{text}`; expected static, greedy, mmr[:λ] or bandit[:ε]"
+                "unknown policy `{text}`; expected static, greedy, mmr[:λ], bandit[:ε] or thompson"
             )),
         }
     }
@@ -79,7 +84,7 @@ fn arm(kind: RowKind) -> usize {
     }
 }
 
-/// A policy with its per-session state: the bandit's counts and the model's scores for the
+/// A policy with its per-session state: the bandits' counts and the model's scores for the
 /// session so far.
 pub struct Policy {
     pub kind: PolicyKind,
@@ -124,7 +129,7 @@ impl Policy {
         &self.scores
     }
 
-    /// The bandit's estimated click rate of each row kind.
+    /// The bandits' estimated click rate of each row kind.
     pub fn row_estimates(&self) -> [f64; ARMS] {
         std::array::from_fn(|a| self.clicks[a] / self.shows[a])
     }
@@ -283,18 +288,39 @@ impl Policy {
         rows.retain(|r| !r.items.is_empty());
         self.scores = scores;
         self.like_last = like_last;
-        if let PolicyKind::Bandit { epsilon } = self.kind {
-            let estimates = self.row_estimates();
-            if rng.random::<f64>() < epsilon {
-                // Explore: a random order.
-                for i in (1..rows.len()).rev() {
-                    rows.swap(i, rng.random_range(0..=i));
+        match self.kind {
+            PolicyKind::Bandit { epsilon } => {
+                let estimates = self.row_estimates();
+                if rng.random::<f64>() < epsilon {
+                    // Explore: a random order.
+                    for i in (1..rows.len()).rev() {
+                        rows.swap(i, rng.random_range(0..=i));
+                    }
+                } else {
+                    order_rows(&mut rows, &estimates);
                 }
-            } else {
-                rows.sort_by(|a, b| estimates[arm(b.kind)].total_cmp(&estimates[arm(a.kind)]));
             }
+            PolicyKind::Thompson => {
+                let draws = self.posterior_draws(rng);
+                order_rows(&mut rows, &draws);
+            }
+            _ => {}
         }
         Page { hero, rows }
+    }
+
+    /// One draw of each row kind's click rate from its Beta posterior. The counts start at one
+    /// show and half a click (the ε-greedy bandit's optimistic start), so `clicks + 0.5` and
+    /// `shows − clicks + 0.5` make a uniform prior.
+    fn posterior_draws(&self, rng: &mut impl Rng) -> [f64; ARMS] {
+        std::array::from_fn(|a| {
+            let (clicks, misses) = (self.clicks[a] + 0.5, self.shows[a] - self.clicks[a] + 0.5);
+            // Both parameters are at least 0.5 (a row is clicked at most once per show), so the
+            // distribution exists; should that ever fail, the posterior mean stands in.
+            rand_distr::Beta::new(clicks, misses)
+                .map(|beta| rng.sample(beta))
+                .unwrap_or(clicks / (clicks + misses))
+        })
     }
 
     /// Learns from what the user did on `page` (the bandit counts shows and clicks per row).
@@ -308,6 +334,11 @@ impl Policy {
             self.clicks[arm(page.rows[r].kind)] += 1.0;
         }
     }
+}
+
+/// Puts the rows whose kind has the higher value first (a stable sort: ties keep their order).
+fn order_rows(rows: &mut [Row], values: &[f64; ARMS]) {
+    rows.sort_by(|a, b| values[arm(b.kind)].total_cmp(&values[arm(a.kind)]));
 }
 
 /// The genre most present in the latest ten items of the session, or else in the top picks.
@@ -358,4 +389,29 @@ fn mmr(pool: &[u32], scores: &[f32], world: &World, lambda: f64, n: usize) -> Ve
         picked.push(left.remove(best));
     }
     picked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PolicyKind;
+
+    #[test]
+    fn policy_names_parse_with_their_parameters_and_mistakes_are_explained() {
+        assert_eq!(PolicyKind::parse("greedy"), Ok(PolicyKind::Greedy));
+        assert_eq!(
+            PolicyKind::parse("mmr:0.5"),
+            Ok(PolicyKind::Mmr { lambda: 0.5 })
+        );
+        assert_eq!(
+            PolicyKind::parse("bandit"),
+            Ok(PolicyKind::Bandit { epsilon: 0.1 })
+        );
+        assert_eq!(PolicyKind::parse("thompson"), Ok(PolicyKind::Thompson));
+        let error = PolicyKind::parse("mmr:2").unwrap_err();
+        assert!(error.contains("from 0 to 1"), "{error}");
+        let error = PolicyKind::parse("thompson:0.3").unwrap_err();
+        assert!(error.contains("thompson"), "{error}");
+        let error = PolicyKind::parse("ucb").unwrap_err();
+        assert!(error.contains("unknown policy `ucb`"), "{error}");
+    }
 }

@@ -11,11 +11,12 @@ use crate::app::widgets;
 use crate::app::{Command, Workbench};
 use crate::sim::PolicyKind;
 
-const POLICIES: [PolicyKind; 4] = [
+const POLICIES: [PolicyKind; 5] = [
     PolicyKind::Static,
     PolicyKind::Greedy,
     PolicyKind::Mmr { lambda: 0.7 },
     PolicyKind::Bandit { epsilon: 0.1 },
+    PolicyKind::Thompson,
 ];
 
 pub fn live_ui(ui: &mut Ui, app: &mut Workbench) {
