@@ -711,11 +711,16 @@ fn run_window(options: LaunchOptions) -> anyhow::Result<Option<FrameStats>> {
         // Measure drawing, not waiting for the display's refresh.
         wgpu_options.surface.present_mode = egui_wgpu::wgpu::PresentMode::AutoNoVsync;
     }
+    // A benchmark or a screenshot starts from a blank slate: eframe restores the window's last
+    // size from its storage whatever the app does, so give it a throwaway one.
+    let throwaway = if options.fresh_state {
+        Some(tempfile::tempdir()?)
+    } else {
+        None
+    };
     let native = eframe::NativeOptions {
         wgpu_options,
-        // A benchmark or a screenshot gets the window size asked for below, not the size the
-        // user last left the window at (eframe restores that otherwise).
-        persist_window: !options.fresh_state,
+        persistence_path: throwaway.as_ref().map(|dir| dir.path().join("app.ron")),
         viewport: egui::ViewportBuilder::default()
             .with_title("reclab")
             .with_inner_size([1280.0, 820.0])

@@ -158,6 +158,16 @@ fn card_ui(
         Color32::from_gray(225),
     );
     if clicked {
+        let id = egui::Id::unique((
+            "click-flash",
+            std::ptr::from_ref(side).addr(),
+            side.pages,
+            item,
+        ));
+        let strength = flash(ui, id);
+        if strength > 0.0 {
+            painter.rect_filled(rect, 6.0, Color32::YELLOW.gamma_multiply(0.7 * strength));
+        }
         painter.text(
             inner.left_bottom(),
             egui::Align2::LEFT_BOTTOM,
@@ -181,6 +191,23 @@ fn card_ui(
         "{}\nscore {score:.3}{why}",
         world.titles[item as usize]
     ));
+}
+
+/// How long a clicked card flashes.
+const FLASH_SECS: f64 = 0.8;
+
+/// How strongly the card `id` still flashes: 1 the first time it is drawn, fading to 0 over
+/// [`FLASH_SECS`]; asks for frames while it fades.
+fn flash(ui: &Ui, id: egui::Id) -> f32 {
+    let now = ui.input(|i| i.time);
+    let start = ui
+        .ctx()
+        .data_mut(|d| *d.get_temp_mut_or_insert_with(id, || now));
+    let left = 1.0 - (now - start) / FLASH_SECS;
+    if left > 0.0 {
+        ui.ctx().request_repaint();
+    }
+    left.clamp(0.0, 1.0) as f32
 }
 
 fn storefront_ui(ui: &mut Ui, preview: &Preview, side: &PreviewSide) {
@@ -364,5 +391,40 @@ fn ab_table_ui(ui: &mut Ui, report: &crate::sim::AbReport) {
             .collect();
         ui.label("Distribution of per-session CTR (share of simulated users)");
         plots::metric_bars(ui, "ab-ctr-histogram", &labels, &shares);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The strength `flash` gives a card first drawn at time 0, when drawn at `times`.
+    fn strengths(times: &[f64]) -> Vec<f32> {
+        let ctx = egui::Context::default();
+        let id = egui::Id::unique("card");
+        times
+            .iter()
+            .map(|&t| {
+                let mut strength = f32::NAN;
+                let input = egui::RawInput {
+                    time: Some(t),
+                    ..Default::default()
+                };
+                let mut output = ctx.run_ui(input, |ui| strength = flash(ui, id));
+                // No renderer here to take the font textures.
+                output.textures_delta.clear();
+                strength
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_clicked_card_flashes_and_fades_out() {
+        let s = strengths(&[0.0, 0.2, 0.4, 0.8, 2.0]);
+        // Linear fade over 0.8 s: 1, 0.75, 0.5, then gone.
+        let expected = [1.0, 0.75, 0.5, 0.0, 0.0];
+        for (got, want) in s.iter().zip(expected) {
+            assert!((got - want).abs() < 1e-6, "{s:?}");
+        }
     }
 }
