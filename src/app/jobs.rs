@@ -102,6 +102,8 @@ pub fn spawn<M: Send + 'static>(
     let spawned = std::thread::Builder::new()
         .name(format!("reclab-{name}"))
         .spawn(move || {
+            // Jobs never hold up the window's frames (see `priority`).
+            super::priority::lower_this_thread();
             work(reporter, flag);
             repaint();
         });

@@ -11,6 +11,7 @@ mod live;
 mod panels;
 mod plots;
 mod preview;
+mod priority;
 mod state;
 mod widgets;
 
@@ -188,9 +189,11 @@ impl Workbench {
         }
         self.shortcuts(&ctx);
         self.dropped_files(&ctx);
-        egui::Panel::top("tabs").show(ui, |ui| panels::top_bar_ui(ui, self));
-        egui::Panel::bottom("status").show(ui, |ui| panels::status_bar_ui(ui, self));
-        egui::CentralPanel::default().show(ui, |ui| match self.state.panel {
+        widgets::bare_panel(ui, egui::Panel::top("tabs"))
+            .show(ui, |ui| panels::top_bar_ui(ui, self));
+        widgets::bare_panel(ui, egui::Panel::bottom("status"))
+            .show(ui, |ui| panels::status_bar_ui(ui, self));
+        widgets::central_panel(ui).show(ui, |ui| match self.state.panel {
             PanelKind::Data => panels::data::data_ui(ui, self),
             PanelKind::Train => panels::train::train_ui(ui, self),
             PanelKind::Evaluate => panels::evaluate::evaluate_ui(ui, self),
@@ -655,6 +658,11 @@ impl Workbench {
 }
 
 impl eframe::App for Workbench {
+    /// The panel colour: the central panels paint no background of their own.
+    fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {
+        visuals.panel_fill.to_normalized_gamma_f32()
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.frame(ui);
         if let Some(message) = self.capture.take_status() {
@@ -704,6 +712,7 @@ pub fn bench_frames(
 }
 
 fn run_window(options: LaunchOptions) -> anyhow::Result<Option<FrameStats>> {
+    priority::background_rayon_pool();
     let result = Arc::new(std::sync::Mutex::new(None));
     let slot = result.clone();
     let mut wgpu_options = egui_wgpu::WgpuConfiguration::default();

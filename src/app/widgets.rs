@@ -56,3 +56,16 @@ pub fn error(ui: &mut Ui, message: &str) {
     let color = ui.visuals().error_fg_color;
     ui.add(egui::Label::new(egui::RichText::new(message).color(color)).selectable(true));
 }
+
+/// A central panel that paints no background of its own: the window is cleared to the panel
+/// colour (`Workbench::clear_color`), so it looks the same, and under a software renderer each
+/// full-window fill saved is a large share of the frame time (`reclab bench gui`).
+pub fn central_panel(ui: &Ui) -> egui::CentralPanel {
+    egui::CentralPanel::default()
+        .frame(egui::Frame::central_panel(ui.style()).fill(egui::Color32::TRANSPARENT))
+}
+
+/// A side, top or bottom panel without a background of its own, like [`central_panel`].
+pub fn bare_panel(ui: &Ui, panel: egui::Panel) -> egui::Panel {
+    panel.frame(egui::Frame::side_top_panel(ui.style()).fill(egui::Color32::TRANSPARENT))
+}

@@ -14,11 +14,11 @@ use crate::app::{Command, Workbench};
 use crate::runs::{RunFile, compare};
 
 pub fn compare_ui(ui: &mut Ui, app: &mut Workbench) {
-    egui::Panel::left("compare-runs")
+    widgets::bare_panel(ui, egui::Panel::left("compare-runs"))
         .resizable(true)
         .default_size(300.0)
         .show(ui, |ui| run_list_ui(ui, app));
-    egui::CentralPanel::default().show(ui, |ui| {
+    widgets::central_panel(ui).show(ui, |ui| {
         let runs: Vec<RunFile> = app
             .compared
             .iter()

@@ -14,7 +14,7 @@ use crate::model::loss::LossConfig;
 use crate::train::{DeviceChoice, ModelKind};
 
 pub fn train_ui(ui: &mut Ui, app: &mut Workbench) {
-    egui::Panel::left("train-settings")
+    widgets::bare_panel(ui, egui::Panel::left("train-settings"))
         .resizable(true)
         .default_size(330.0)
         .show(ui, |ui| {
@@ -24,7 +24,7 @@ pub fn train_ui(ui: &mut Ui, app: &mut Workbench) {
                 });
             });
         });
-    egui::CentralPanel::default().show(ui, |ui| {
+    widgets::central_panel(ui).show(ui, |ui| {
         controls_ui(ui, app);
         ui.separator();
         let smoothing = &mut app.state.smoothing;
