@@ -35,6 +35,9 @@ use jobs::{
 /// The key under which eframe stores [`AppState`].
 const STATE_KEY: &str = "reclab-state";
 
+/// The shortest interval between frames that job messages ask for (ten frames a second).
+const JOB_FRAME_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// A run picked for comparison: its folder and its file, or why it could not be read.
 pub struct ComparedRun {
     pub dir: PathBuf,
@@ -100,7 +103,11 @@ impl Workbench {
             state.panel = panel;
         }
         let repaint_ctx = ctx.clone();
-        let repaint: Arc<dyn Fn() + Send + Sync> = Arc::new(move || repaint_ctx.request_repaint());
+        // A job's messages wake the window at most every JOB_FRAME_INTERVAL: a training sends
+        // one per batch, and drawing a frame per message would take the CPU from the training
+        // itself under a software renderer.
+        let repaint: Arc<dyn Fn() + Send + Sync> =
+            Arc::new(move || repaint_ctx.request_repaint_after(JOB_FRAME_INTERVAL));
         let mut app = Workbench {
             repaint,
             data: None,
@@ -208,8 +215,9 @@ impl Workbench {
             || self.training.is_some()
             || self.evaluation.is_some()
             || self.model_job.is_some()
+            || self.ab.is_some()
         {
-            // Elapsed-time counters move even between job messages.
+            // Elapsed-time counters and busy indicators move even between job messages.
             ctx.request_repaint_after(std::time::Duration::from_millis(250));
         }
         self.play_preview(&ctx);

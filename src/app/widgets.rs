@@ -69,3 +69,24 @@ pub fn central_panel(ui: &Ui) -> egui::CentralPanel {
 pub fn bare_panel(ui: &Ui, panel: egui::Panel) -> egui::Panel {
     panel.frame(egui::Frame::side_top_panel(ui.style()).fill(egui::Color32::TRANSPARENT))
 }
+
+/// A busy indicator. Unlike egui's spinner it does not ask for a new frame every frame: it
+/// turns when the app repaints anyway (jobs wake the window several times a second), so a
+/// running job does not keep a software renderer drawing flat out.
+pub fn busy(ui: &mut Ui) -> Response {
+    let size = ui.spacing().interact_size.y;
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(size, size), egui::Sense::hover());
+    if ui.is_rect_visible(rect) {
+        let radius = rect.height() / 2.0 - 2.0;
+        let start = ui.input(|i| i.time) * std::f64::consts::TAU;
+        let points: Vec<egui::Pos2> = (0..=24)
+            .map(|i| {
+                let angle = (start + f64::from(i) / 24.0 * std::f64::consts::PI * 1.5) as f32;
+                rect.center() + radius * egui::vec2(angle.cos(), angle.sin())
+            })
+            .collect();
+        let stroke = ui.visuals().widgets.noninteractive.fg_stroke;
+        ui.painter().add(egui::Shape::line(points, stroke));
+    }
+    response
+}

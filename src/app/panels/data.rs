@@ -69,7 +69,7 @@ fn source_ui(ui: &mut Ui, app: &mut Workbench) {
             )));
         }
         if let Some(secs) = loading {
-            ui.spinner();
+            widgets::busy(ui);
             ui.label(format!(
                 "loading {} … {secs:.1} s",
                 app.loading_path.as_deref().unwrap_or_default()

@@ -56,7 +56,7 @@ pub fn evaluate_ui(ui: &mut Ui, app: &mut Workbench) {
             if ui.button("Cancel").clicked() {
                 app.send(Command::CancelEvaluation);
             }
-            ui.spinner();
+            widgets::busy(ui);
             if let Some((done, total)) = app.eval_progress {
                 ui.label(format!("{done}/{total} users"));
             }
@@ -93,7 +93,7 @@ pub fn model_picker_ui(ui: &mut Ui, app: &mut Workbench) {
             None => ui.label("Model: none opened"),
         };
         if app.is_opening_model() {
-            ui.spinner();
+            widgets::busy(ui);
         }
     });
     if let Some(message) = &app.model_error {

@@ -101,7 +101,7 @@ fn controls_ui(ui: &mut Ui, app: &mut Workbench) {
             app.send(Command::RunAb);
         }
         if running {
-            ui.spinner();
+            widgets::busy(ui);
             ui.label("simulating …");
         }
         if let Some(preview) = &app.preview {

@@ -10,6 +10,7 @@ pub mod user;
 use eframe::egui::{self, Ui};
 
 use super::state::PanelKind;
+use super::widgets;
 use super::{Command, Workbench};
 
 pub fn top_bar_ui(ui: &mut Ui, app: &mut Workbench) {
@@ -52,14 +53,14 @@ pub fn status_bar_ui(ui: &mut Ui, app: &mut Workbench) {
             None => ui.label("no dataset"),
         };
         if app.is_loading() {
-            ui.spinner();
+            widgets::busy(ui);
             ui.label("loading …");
         }
         if let Some(live) = &app.live
             && live.is_running()
         {
             ui.separator();
-            ui.spinner();
+            widgets::busy(ui);
             ui.label(format!("training {} epoch {}", live.model, live.epoch));
         }
         ui.separator();
