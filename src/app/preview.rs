@@ -96,20 +96,10 @@ impl PreviewSide {
             self.scores
                 .copy_from_slice(self.session.policy.last_scores());
         }
-        self.attended = model
-            .attention(history)
-            .map(|weights| {
-                let offset = history.len() - weights.len().min(history.len());
-                let mut ranked: Vec<(u32, f32)> = weights
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &w)| (history[offset + i], w))
-                    .collect();
-                ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-                ranked.truncate(3);
-                ranked
-            })
-            .unwrap_or_default();
+        self.attended = crate::recommend::most_attended(model, history, 3)
+            .into_iter()
+            .map(|(position, weight)| (history[position], weight))
+            .collect();
     }
 }
 

@@ -70,6 +70,24 @@ pub trait Recommender: Send + Sync {
     }
 }
 
+/// The `n` history positions the model attended to most for its next recommendation, with
+/// their weights, heaviest first; empty for models without attention.
+pub fn most_attended(model: &dyn Recommender, history: &[u32], n: usize) -> Vec<(usize, f32)> {
+    let Some(weights) = model.attention(history) else {
+        return Vec::new();
+    };
+    // The weights cover the latest `weights.len()` items of the history.
+    let offset = history.len() - weights.len().min(history.len());
+    let mut ranked: Vec<(usize, f32)> = weights
+        .iter()
+        .enumerate()
+        .map(|(i, &w)| (offset + i, w))
+        .collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    ranked.truncate(n);
+    ranked
+}
+
 /// The baselines, by name, with their settings; what `reclab eval --model` builds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "model", rename_all = "lowercase")]
@@ -126,4 +144,52 @@ pub(crate) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R 
         // Re-entered from inside `f` (a model scoring through another): use a fresh buffer.
         Err(_) => f(&mut vec![0.0; len]),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Attends to the latest three items of any history with fixed weights.
+    struct Attends;
+
+    impl Recommender for Attends {
+        fn name(&self) -> &str {
+            "attends"
+        }
+        fn num_items(&self) -> usize {
+            10
+        }
+        fn score(&self, _query: Query<'_>, scores: &mut [f32]) {
+            scores.fill(0.0);
+        }
+        fn attention(&self, _history: &[u32]) -> Option<Vec<f32>> {
+            Some(vec![0.2, 0.5, 0.3])
+        }
+    }
+
+    #[test]
+    fn most_attended_names_history_positions_heaviest_first() {
+        // Five items; the weights cover positions 2, 3 and 4.
+        let history = [7, 1, 4, 9, 2];
+        assert_eq!(
+            most_attended(&Attends, &history, 2),
+            vec![(3, 0.5), (4, 0.3)]
+        );
+        assert_eq!(most_attended(&Attends, &history, 10).len(), 3);
+        // Models without attention explain nothing.
+        struct Plain;
+        impl Recommender for Plain {
+            fn name(&self) -> &str {
+                "plain"
+            }
+            fn num_items(&self) -> usize {
+                10
+            }
+            fn score(&self, _query: Query<'_>, scores: &mut [f32]) {
+                scores.fill(0.0);
+            }
+        }
+        assert!(most_attended(&Plain, &history, 3).is_empty());
+    }
 }

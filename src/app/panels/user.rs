@@ -156,21 +156,7 @@ fn recommend(
             Some(e.for_model(model.name(), Some(user as u32)).to_string()),
         ),
     };
-    let attended = model
-        .attention(history)
-        .map(|weights| {
-            // Weights cover the latest `weights.len()` items of the history.
-            let offset = history.len() - weights.len().min(history.len());
-            let mut ranked: Vec<(usize, f32)> = weights
-                .iter()
-                .enumerate()
-                .map(|(i, &w)| (offset + i, w))
-                .collect();
-            ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-            ranked.truncate(3);
-            ranked
-        })
-        .unwrap_or_default();
+    let attended = crate::recommend::most_attended(model, history, 3);
     UserView {
         key,
         list,
