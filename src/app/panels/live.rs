@@ -3,7 +3,6 @@
 //! dwell and latency plots, the user's hidden taste against the model's belief, and an A/B run.
 
 use eframe::egui::{self, Color32, RichText, Ui};
-use egui_plot::{Bar, BarChart, Legend, Plot};
 
 use crate::app::plots;
 use crate::app::preview::{Preview, PreviewSide};
@@ -290,33 +289,15 @@ fn charts_ui(ui: &mut Ui, preview: &Preview) {
     ui.label("The user's hidden taste vs what the model believes (genre shares of its top 50)");
     let taste = preview.sides[0].taste();
     let belief = preview.model_belief();
-    let names = preview.world.genre_names.clone();
-    let bars = |values: &[f64], offset: f64| -> Vec<Bar> {
-        values
-            .iter()
-            .enumerate()
-            .map(|(g, &v)| Bar::new(g as f64 + offset, v).width(0.38))
-            .collect()
-    };
-    Plot::new("taste-belief")
-        .height(180.0)
-        .legend(Legend::default())
-        .x_axis_formatter(move |mark, _| {
-            let i = mark.value.round();
-            if (mark.value - i).abs() < 1e-6 && i >= 0.0 {
-                names.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
-        .show(ui, |plot| {
-            plot.bar_chart(
-                BarChart::new("hidden taste", bars(taste, -0.2)).color(plots::series_color(0)),
-            );
-            plot.bar_chart(
-                BarChart::new("model belief", bars(&belief, 0.2)).color(plots::series_color(1)),
-            );
-        });
+    plots::metric_bars(
+        ui,
+        "taste-belief",
+        &preview.world.genre_names,
+        &[
+            ("hidden taste".to_string(), taste.to_vec()),
+            ("model belief".to_string(), belief),
+        ],
+    );
 }
 
 fn ab_table_ui(ui: &mut Ui, report: &crate::sim::AbReport) {
