@@ -7,6 +7,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/reclab-target}"
 if [ -z "${RECLAB_DATASETS:-}" ] && [ -d ../shared/datasets ]; then
   export RECLAB_DATASETS="$(cd ../shared/datasets && pwd)"
 fi
+# The reference checks (tests/reference/) run Python with the packages they import.
+source scripts/python-deps.sh
 if [ -n "${RECLAB_DATASETS:-}" ]; then
   ignored=(--run-ignored all)
 else

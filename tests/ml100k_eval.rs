@@ -49,12 +49,14 @@ fn ranking_metrics_agree_with_the_numpy_reference() {
             &["--k", "1,5,10,20", "--dump", &dump.path().to_string_lossy()],
         );
         assert_eq!(report["users"], 943);
-        let check = Command::new("python3")
+        // scripts/test.sh sets RECLAB_PYTHON and a PYTHONPATH holding numpy.
+        let python = std::env::var("RECLAB_PYTHON").unwrap_or_else(|_| "python3".into());
+        let check = Command::new(python)
             .arg(&script)
             .arg(dump.path())
             .args(["--tol", "1e-6"])
             .output()
-            .expect("python3 is needed for the reference check (.ci/run installs numpy)");
+            .expect("python3 is needed for the reference check (scripts/test.sh installs numpy)");
         let stdout = String::from_utf8_lossy(&check.stdout);
         assert!(
             check.status.success(),
