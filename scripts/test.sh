@@ -7,6 +7,10 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/reclab-target}"
 if [ -z "${RECLAB_DATASETS:-}" ] && [ -d ../shared/datasets ]; then
   export RECLAB_DATASETS="$(cd ../shared/datasets && pwd)"
 fi
+# Tests of the language-model engine read the real all-MiniLM-L6-v2 from here.
+if [ -z "${RECLAB_MODELS:-}" ] && [ -d ../shared/models ]; then
+  export RECLAB_MODELS="$(cd ../shared/models && pwd)"
+fi
 # The reference checks (tests/reference/) run Python with the packages they import.
 source scripts/python-deps.sh
 if [ -n "${RECLAB_DATASETS:-}" ]; then

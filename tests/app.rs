@@ -238,7 +238,7 @@ fn two_baseline_runs_side_by_side_and_evaluated() {
     let report = &harness.state().eval_reports[0];
     assert_eq!(report.protocol, "full ranking");
     let split = Split::new(&dataset, SplitStrategy::LeaveOneOut).unwrap();
-    let pop = BaselineConfig::Pop.fit(&dataset, &split);
+    let pop = BaselineConfig::Pop.fit(&dataset, &split).unwrap();
     let expected = reclab::eval::evaluate(
         pop.as_ref(),
         &dataset,

@@ -175,7 +175,7 @@ fn every_baseline_scores_the_whole_catalogue_without_nan() {
         }),
         BaselineConfig::Content,
     ] {
-        let model = config.fit(&d, &split);
+        let model = config.fit(&d, &split).unwrap();
         assert_eq!(model.num_items(), 12, "{}", model.name());
         for user in [Some(0), None] {
             let s = scores(model.as_ref(), user, &[1, 2]);

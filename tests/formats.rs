@@ -106,6 +106,55 @@ fn recbole_atomic_files_read_typed_headers() {
     }
 }
 
+/// Amazon item files quote a title that holds a newline or a tab, and write categories as a
+/// quoted list; a stray quote inside an unquoted title stays a character.
+#[test]
+fn recbole_item_files_with_quoted_titles_and_every_column_kept() {
+    let d = read(LoadSpec::new(fixture("recbole-quoted")));
+    assert_eq!(d.num_items(), 3);
+    let by_id = |id: &str| d.items.iter().position(|i| i.id == id).unwrap() as u32;
+    let (b01, b02, b03) = (by_id("B01"), by_id("B02"), by_id("B03"));
+    assert_eq!(
+        d.items[b01 as usize].title.as_deref(),
+        Some("TheraNeem Cream - Original Organix South 2 oz Cream \nVanilla")
+    );
+    assert_eq!(
+        d.items[b02 as usize].title.as_deref(),
+        Some("Hair Gel\twith a tab")
+    );
+    assert_eq!(
+        d.items[b03 as usize].title.as_deref(),
+        Some("Plain 3\" Brush")
+    );
+    assert_eq!(d.item_category_names(b01), vec!["Beauty", "Skin Care"]);
+    assert_eq!(
+        d.item_category_names(b02),
+        vec!["Beauty", "Eau de Parfum", "Women's"]
+    );
+    // Columns without a role of their own are kept for item-text templates.
+    let fields = &d.items[b02 as usize].fields;
+    assert_eq!(fields.get("brand").map(String::as_str), Some("Prada"));
+    assert_eq!(fields.get("price").map(String::as_str), Some("65.86"));
+    assert_eq!(fields.get("sales_type").map(String::as_str), Some("Beauty"));
+    assert!(
+        !d.items[b03 as usize].fields.contains_key("brand"),
+        "empty cells are absent"
+    );
+    let template = reclab::lm::Template::default_for(&d);
+    assert_eq!(template.source(), "{title}. {categories}. {brand}.");
+    assert_eq!(
+        template.render(&d, b02),
+        "Hair Gel with a tab. Beauty, Eau de Parfum, Women's. Prada."
+    );
+    assert_eq!(template.render(&d, b03), "Plain 3\" Brush. Beauty, Tools.");
+    let unknown = reclab::lm::Template::parse("{title} by {maker}").unwrap();
+    let message = unknown.check(&d).unwrap_err();
+    assert!(
+        message.contains("`maker`") && message.contains("brand"),
+        "{message}"
+    );
+}
+
 #[test]
 fn csv_log_with_a_column_mapping_and_an_item_table() {
     let mut spec = LoadSpec::new(fixture("generic/clicks.csv"));

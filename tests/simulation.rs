@@ -129,6 +129,7 @@ fn adaptive_greedy_with_sasrec_beats_the_static_page() {
         "cpu",
         &dataset,
         &config,
+        None,
         root.path(),
         None,
         Arc::new(AtomicBool::new(false)),
@@ -293,8 +294,9 @@ fn a_skip_reuses_the_session_scores_and_only_a_click_rescores() {
     let dataset = data::load(&data::LoadSpec::default(), None).unwrap();
     let split = Split::new(&dataset, SplitStrategy::LeaveOneOut).unwrap();
     let world = World::of(&dataset);
-    let itemknn =
-        reclab::recommend::BaselineConfig::ItemKnn(Default::default()).fit(&dataset, &split);
+    let itemknn = reclab::recommend::BaselineConfig::ItemKnn(Default::default())
+        .fit(&dataset, &split)
+        .unwrap();
     let model = Counting {
         inner: itemknn.as_ref(),
         calls: Default::default(),

@@ -370,9 +370,10 @@ impl Workbench {
         let split =
             crate::data::Split::new(&loaded.dataset, crate::data::SplitStrategy::LeaveOneOut)
                 .map_err(|e| e.to_string())?;
-        Ok(Arc::from(
-            crate::recommend::BaselineConfig::Pop.fit(&loaded.dataset, &split),
-        ))
+        crate::recommend::BaselineConfig::Pop
+            .fit(&loaded.dataset, &split)
+            .map(Arc::from)
+            .map_err(|e| e.to_string())
     }
 
     fn reset_preview(&mut self) {

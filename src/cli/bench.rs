@@ -259,7 +259,7 @@ fn eval_case(label: &str, dataset: &reclab::data::Dataset) -> Result<()> {
         BaselineConfig::Pop,
     ] {
         let start = Instant::now();
-        let model = baseline.fit(dataset, &split);
+        let model = baseline.fit(dataset, &split)?;
         let fit_secs = start.elapsed().as_secs_f64();
         let report = evaluate(
             model.as_ref(),

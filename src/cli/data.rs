@@ -170,12 +170,17 @@ impl DatasetOptions {
         }
     }
 
-    pub fn load(&self, path: &str) -> Result<Dataset> {
-        let cache_dir = if self.no_cache {
+    /// The cache folder these options name, `None` with `--no-cache`.
+    pub fn cache_dir(&self) -> Option<std::path::PathBuf> {
+        if self.no_cache {
             None
         } else {
             self.cache_dir.clone().or_else(cache::default_cache_dir)
-        };
+        }
+    }
+
+    pub fn load(&self, path: &str) -> Result<Dataset> {
+        let cache_dir = self.cache_dir();
         let dataset = reclab::data::load(&self.spec(path), cache_dir.as_deref())?;
         Ok(dataset)
     }

@@ -19,6 +19,8 @@ pub enum ModelName {
     Itemknn,
     Bpr,
     Content,
+    /// Sentence vectors of a pretrained language model (`--lm`).
+    Lm,
 }
 
 #[derive(Debug, Args)]
@@ -77,6 +79,19 @@ pub struct EvalArgs {
     /// BPR-MF: L2 regularisation.
     #[arg(long, default_value_t = 0.0025)]
     reg: f32,
+    /// lm: the Hugging Face model folder (e.g. all-MiniLM-L6-v2).
+    #[arg(long)]
+    lm: Option<PathBuf>,
+    /// lm: the user's vector, `history` (recency-weighted mean of item vectors) or `profile`
+    /// (the embedded profile text).
+    #[arg(long, default_value = "history")]
+    user_vector: reclab::recommend::UserVector,
+    /// lm: the item-text template, e.g. "{title} ({year}). {genres}." (default: per dataset).
+    #[arg(long)]
+    template: Option<String>,
+    /// lm: device for the encoder: auto, cpu, cuda, wgpu.
+    #[arg(long, default_value = "auto")]
+    device: reclab::train::DeviceChoice,
 }
 
 impl EvalArgs {
@@ -115,6 +130,21 @@ impl EvalArgs {
                 })
             }
             ModelName::Content => BaselineConfig::Content,
+            ModelName::Lm => {
+                let Some(lm) = &self.lm else {
+                    anyhow::bail!(
+                        "--model lm needs --lm PATH, a Hugging Face model folder \
+                         (config.json, tokenizer.json, model.safetensors)"
+                    );
+                };
+                BaselineConfig::Lm(reclab::recommend::LmConfig {
+                    lm: lm.clone(),
+                    user_vector: self.user_vector,
+                    template: self.template.clone(),
+                    device: self.device,
+                    ..Default::default()
+                })
+            }
         })
     }
 

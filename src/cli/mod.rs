@@ -2,6 +2,7 @@
 
 mod bench;
 mod data;
+mod embed;
 mod eval;
 mod runs;
 mod simulate;
@@ -102,6 +103,10 @@ enum Command {
     /// List and compare saved runs.
     #[command(subcommand)]
     Runs(runs::RunsCommand),
+    /// Embed a catalogue's item texts, or given texts, with a pretrained language model.
+    Embed(embed::EmbedArgs),
+    /// The catalogue's items nearest in meaning to a free text.
+    Search(embed::SearchArgs),
     /// Measure speed (load + preprocess, …).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -115,6 +120,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Train(args)) => train::run(args),
         Some(Command::Simulate(args)) => simulate::run(args),
         Some(Command::Bench(command)) => bench::run(command),
+        Some(Command::Embed(args)) => embed::run_embed(args),
+        Some(Command::Search(args)) => embed::run_search(args),
         None => app::run_native(cli.window.launch_options()?),
     }
 }

@@ -55,14 +55,14 @@ pub fn run(args: SimulateArgs) -> Result<()> {
     let split = Split::new(&dataset, SplitStrategy::LeaveOneOut)?;
     let seed = args.options.seed.unwrap_or(42);
     let model: Box<dyn Recommender> = match args.model.as_str() {
-        "pop" => BaselineConfig::Pop.fit(&dataset, &split),
-        "itemknn" => BaselineConfig::ItemKnn(ItemKnnConfig::default()).fit(&dataset, &split),
+        "pop" => BaselineConfig::Pop.fit(&dataset, &split)?,
+        "itemknn" => BaselineConfig::ItemKnn(ItemKnnConfig::default()).fit(&dataset, &split)?,
         "bpr" => BaselineConfig::Bpr(BprConfig {
             seed,
             ..BprConfig::default()
         })
-        .fit(&dataset, &split),
-        "content" => BaselineConfig::Content.fit(&dataset, &split),
+        .fit(&dataset, &split)?,
+        "content" => BaselineConfig::Content.fit(&dataset, &split)?,
         run => reclab::train::model_from_run(std::path::Path::new(run), &dataset)?,
     };
     let config = AbConfig {

@@ -65,6 +65,15 @@ pub struct TrainArgs {
     /// Early stopping: epochs without improvement of the validation metric.
     #[arg(long)]
     patience: Option<usize>,
+    /// How item text vectors enter the model: none, init, fused or frozen (needs --lm).
+    #[arg(long)]
+    item_text: Option<reclab::model::ItemText>,
+    /// The Hugging Face model folder that embeds the item texts (e.g. all-MiniLM-L6-v2).
+    #[arg(long)]
+    lm: Option<PathBuf>,
+    /// The item-text template, e.g. "{title}. {categories}. {brand}." (default: per dataset).
+    #[arg(long)]
+    template: Option<String>,
     /// auto (CUDA if built in and a GPU is present, else CPU), cpu, cuda or wgpu.
     #[arg(long)]
     device: Option<DeviceChoice>,
@@ -114,6 +123,13 @@ impl TrainArgs {
         set(&mut t.dropout, self.dropout);
         set(&mut config.early_stopping.patience, self.patience);
         set(&mut config.device, self.device);
+        set(&mut t.item_text, self.item_text);
+        if self.lm.is_some() {
+            config.lm = self.lm.clone();
+        }
+        if self.template.is_some() {
+            config.item_template = self.template.clone();
+        }
         if let Some(loss) = self.loss {
             config.loss = match loss {
                 LossArg::Softmax => LossConfig::Softmax,

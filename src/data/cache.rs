@@ -11,7 +11,7 @@ use super::dataset::Dataset;
 use super::error::{DataError, Result};
 
 /// Bumped whenever the cached layout or the meaning of preprocessing changes.
-const CACHE_VERSION: u32 = 1;
+const CACHE_VERSION: u32 = 2;
 
 /// The default cache folder: `$RECLAB_CACHE_DIR`, else `$XDG_CACHE_HOME/reclab`, else
 /// `~/.cache/reclab`.

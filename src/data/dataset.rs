@@ -21,6 +21,9 @@ pub struct Item {
     pub categories: Vec<u32>,
     pub year: Option<i32>,
     pub text: Option<String>,
+    /// The item table's other columns (brand, price, …), by column name.
+    #[serde(default)]
+    pub fields: std::collections::BTreeMap<String, String>,
 }
 
 /// Users, items and per-user interaction sequences with dense indices.
@@ -161,6 +164,7 @@ impl Dataset {
             categories: Vec::new(),
             year: None,
             text: None,
+            fields: Default::default(),
         });
         for &code in &item_codes {
             let meta = log.item_meta.get(code as usize).and_then(|m| m.as_ref());
@@ -180,6 +184,7 @@ impl Dataset {
                 categories,
                 year: meta.and_then(|m| m.year),
                 text: meta.and_then(|m| m.text.clone()),
+                fields: meta.map(|m| m.fields.clone()).unwrap_or_default(),
             });
         }
         let user_ids = user_codes
@@ -265,6 +270,18 @@ impl Dataset {
             .iter()
             .map(|&c| self.category_names[c as usize].as_str())
             .collect()
+    }
+
+    /// The names of the item table's extra columns (see [`Item::fields`]), sorted.
+    pub fn item_field_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .items
+            .iter()
+            .flat_map(|i| i.fields.keys().cloned())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// Interaction count per item index (entry 0, padding, is 0).

@@ -115,6 +115,7 @@ fn read_ml100k_items(path: &Path) -> Result<FxHashMap<String, ItemMeta>> {
                 categories,
                 year,
                 text: None,
+                fields: Default::default(),
             },
         );
     }
@@ -196,6 +197,7 @@ fn title_genre_items(table: &Table) -> Result<FxHashMap<String, ItemMeta>> {
                 categories,
                 year,
                 text: None,
+                fields: Default::default(),
             },
         );
     }

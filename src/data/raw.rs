@@ -11,6 +11,9 @@ pub struct ItemMeta {
     pub categories: Vec<String>,
     pub year: Option<i32>,
     pub text: Option<String>,
+    /// Every other column of the item table, by column name, for item-text templates.
+    #[serde(default)]
+    pub fields: std::collections::BTreeMap<String, String>,
 }
 
 /// One interaction log in file order. Row `r` is user `user_keys[users[r]]` meeting item

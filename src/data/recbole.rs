@@ -69,8 +69,12 @@ pub fn inter_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Reads an atomic file and renames its columns from `name:type` to `name`, checking types.
+/// Fields are unquoted (titles hold stray quotes) unless the file has fields that open with a
+/// quote, as Amazon item files write a title holding a tab or a newline: those are CSV-quoted.
 fn read_atomic(path: &Path, expected: &str) -> Result<Table> {
-    let mut table = Table::read_text(path, &TextLayout::with_header("\t"), expected)?;
+    let mut layout = TextLayout::with_header("\t");
+    layout.quoting = has_quoted_fields(path);
+    let mut table = Table::read_text(path, &layout, expected)?;
     let names = table.column_names();
     let mut plain = Vec::with_capacity(names.len());
     for header in &names {
@@ -100,6 +104,16 @@ fn read_atomic(path: &Path, expected: &str) -> Result<Table> {
             message: e.to_string(),
         })?;
     Ok(table)
+}
+
+/// Whether any field of the file starts with `"` (after a tab or at the start of a line).
+fn has_quoted_fields(path: &Path) -> bool {
+    std::fs::read(path).is_ok_and(|bytes| {
+        bytes.first() == Some(&b'"')
+            || bytes
+                .windows(2)
+                .any(|w| (w[0] == b'\t' || w[0] == b'\n') && w[1] == b'"')
+    })
 }
 
 fn find_field(table: &Table, candidates: &[&str]) -> Option<String> {
@@ -136,6 +150,16 @@ fn read_recbole_items(path: &Path) -> Result<FxHashMap<String, ItemMeta>> {
     let classes = text_of(&["class", "genre", "genres", "categories", "category"])?;
     let years = text_of(&["release_year", "year"])?;
     let texts = text_of(&["description", "text", "plot", "overview"])?;
+    let used = |names: &[&str]| find_field(&table, names);
+    let used = [
+        Some(id_field.clone()),
+        used(&["movie_title", "title", "item_title", "name"]),
+        used(&["class", "genre", "genres", "categories", "category"]),
+        used(&["release_year", "year"]),
+        used(&["description", "text", "plot", "overview"]),
+    ];
+    let used: Vec<Option<&str>> = used.iter().map(|u| u.as_deref()).collect();
+    let others = table.other_columns(&used)?;
     let mut out = FxHashMap::default();
     for (row, id) in ids.into_iter().enumerate() {
         let Some(id) = id else {
@@ -161,12 +185,42 @@ fn read_recbole_items(path: &Path) -> Result<FxHashMap<String, ItemMeta>> {
             ItemMeta {
                 title,
                 categories: cell(&classes)
-                    .map(|c| c.split_whitespace().map(str::to_string).collect())
+                    .map(|c| split_categories(&c))
                     .unwrap_or_default(),
                 year,
                 text: cell(&texts),
+                fields: Table::fields_at(&others, row),
             },
         );
     }
     Ok(out)
+}
+
+/// A `token_seq` of categories: space-separated (`Action Comedy`), or a Python-style list as
+/// Amazon item files write it (`'Beauty', 'Makeup', "Women's"`).
+fn split_categories(cell: &str) -> Vec<String> {
+    let quoted = cell.trim_start().starts_with(['\'', '"']);
+    if quoted && cell.contains(',') {
+        cell.split(',')
+            .map(|c| c.trim().trim_matches(['\'', '"']).trim())
+            .filter(|c| !c.is_empty())
+            .map(str::to_string)
+            .collect()
+    } else {
+        cell.split_whitespace().map(str::to_string).collect()
+    }
+}
+
+#[cfg(test)]
+mod category_tests {
+    use super::split_categories;
+
+    #[test]
+    fn categories_split_on_spaces_or_as_a_quoted_list() {
+        assert_eq!(split_categories("Action Comedy"), vec!["Action", "Comedy"]);
+        assert_eq!(
+            split_categories("'Beauty', 'Fragrance', \"Women's\", 'Eau de Parfum'"),
+            vec!["Beauty", "Fragrance", "Women's", "Eau de Parfum"]
+        );
+    }
 }

@@ -273,6 +273,7 @@ fn catalogue(config: &SyntheticConfig, rng: &mut ChaCha8Rng) -> Catalogue {
             categories: genres.iter().map(|&k| GENRES[k].to_string()).collect(),
             year: Some(1970 + rng.random_range(0..56)),
             text: None,
+            fields: Default::default(),
         });
         cat.genres.push(genres);
         cat.latent.push(normal_vector(rng, config.latent_dim));

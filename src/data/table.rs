@@ -340,6 +340,34 @@ impl Table {
         ))
     }
 
+    /// Every column not named in `used`, as text, for item-text templates.
+    pub fn other_columns(
+        &self,
+        used: &[Option<&str>],
+    ) -> Result<Vec<(String, Vec<Option<String>>)>> {
+        let mut out = Vec::new();
+        for name in self.column_names() {
+            if used.contains(&Some(name.as_str())) {
+                continue;
+            }
+            if let Some(values) = self.optional_text(&name)? {
+                out.push((name, values));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The cells of `columns` at `row` that hold a value, by column name.
+    pub fn fields_at(
+        columns: &[(String, Vec<Option<String>>)],
+        row: usize,
+    ) -> std::collections::BTreeMap<String, String> {
+        columns
+            .iter()
+            .filter_map(|(name, values)| Some((name.clone(), values[row].clone()?)))
+            .collect()
+    }
+
     /// A required text column (missing values become `None`).
     pub fn text(&self, name: &str, expected: &str) -> Result<Vec<Option<String>>> {
         let column = self.text_column(name, expected)?;

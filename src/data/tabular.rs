@@ -228,6 +228,12 @@ pub fn read_item_table(spec: &ItemTableSpec) -> Result<FxHashMap<String, ItemMet
     let titles = column(&title)?;
     let cats = column(&categories)?;
     let texts = column(&text)?;
+    let others = table.other_columns(&[
+        Some(id.as_str()),
+        title.as_deref(),
+        categories.as_deref(),
+        text.as_deref(),
+    ])?;
     let mut out = FxHashMap::default();
     for (row, key) in ids.into_iter().enumerate() {
         let Some(key) = key else {
@@ -257,6 +263,7 @@ pub fn read_item_table(spec: &ItemTableSpec) -> Result<FxHashMap<String, ItemMet
                 categories,
                 year,
                 text: cell(&texts),
+                fields: Table::fields_at(&others, row),
             },
         );
     }

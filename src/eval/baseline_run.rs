@@ -42,7 +42,7 @@ pub fn run_baseline(
         "cpu",
     );
     let started = Instant::now();
-    let model = baseline.fit(dataset, &split);
+    let model = baseline.fit(dataset, &split)?;
     run.timings_secs
         .insert("fit".into(), started.elapsed().as_secs_f64());
     match evaluate(
@@ -81,4 +81,6 @@ pub enum BaselineRunError {
     Split(String),
     #[error(transparent)]
     Eval(#[from] EvalError),
+    #[error(transparent)]
+    Fit(#[from] crate::recommend::FitError),
 }

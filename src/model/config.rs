@@ -13,6 +13,53 @@ pub enum Direction {
     Bidirectional,
 }
 
+/// How items' text vectors (from a pretrained language model) enter the encoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemText {
+    /// Item ids alone.
+    #[default]
+    None,
+    /// The id embeddings start as a random projection of the text vectors, then train freely.
+    Init,
+    /// Each id embedding plus a learned projection of the frozen text vector.
+    Fused,
+    /// The learned projection of the frozen text vector alone (an adaptor in the spirit of
+    /// UniSRec): an item never seen in training still has an embedding.
+    Frozen,
+}
+
+impl ItemText {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ItemText::None => "none",
+            ItemText::Init => "init",
+            ItemText::Fused => "fused",
+            ItemText::Frozen => "frozen",
+        }
+    }
+
+    /// Whether the model keeps the text vectors and a projection of them.
+    pub fn keeps_vectors(&self) -> bool {
+        matches!(self, ItemText::Fused | ItemText::Frozen)
+    }
+}
+
+impl std::str::FromStr for ItemText {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "none" => Ok(ItemText::None),
+            "init" => Ok(ItemText::Init),
+            "fused" => Ok(ItemText::Fused),
+            "frozen" => Ok(ItemText::Frozen),
+            other => Err(format!(
+                "unknown item text mode `{other}`; expected none, init, fused or frozen"
+            )),
+        }
+    }
+}
+
 /// The encoder's shape. Defaults are RecBole's SASRec / BERT4Rec defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -29,6 +76,10 @@ pub struct TransformerConfig {
     pub norm_first: bool,
     /// Standard deviation of the normal initialiser.
     pub init_range: f64,
+    /// How item text vectors enter the model.
+    pub item_text: ItemText,
+    /// Dimension of the item text vectors (set from the language model; 0 without text).
+    pub text_dim: usize,
 }
 
 impl Default for TransformerConfig {
@@ -42,6 +93,8 @@ impl Default for TransformerConfig {
             max_len: 50,
             norm_first: false,
             init_range: 0.02,
+            item_text: ItemText::None,
+            text_dim: 0,
         }
     }
 }

@@ -1,14 +1,16 @@
 //! The encoder: item + position embeddings, N self-attention blocks, scores tied to the item
 //! embedding table.
 
+use burn::module::Param;
 use burn::nn::attention::{MhaInput, MultiHeadAttention, MultiHeadAttentionConfig};
 use burn::nn::transformer::{PositionWiseFeedForward, PositionWiseFeedForwardConfig};
 use burn::nn::{
     Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig,
+    Linear, LinearConfig,
 };
 use burn::prelude::*;
 
-use super::config::TransformerConfig;
+use super::config::{ItemText, TransformerConfig};
 
 /// Token numbering: 0 is padding, `1..=num_items` are items, `num_items + 1` is the mask token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +137,52 @@ impl<B: Backend> Block<B> {
     }
 }
 
+/// Item text vectors inside the model (`fused` and `frozen`): the frozen vectors and a learned
+/// projection of them to the hidden size.
+#[derive(Module, Debug)]
+pub struct TextItems<B: Backend> {
+    /// One sentence vector per token `[vocabulary, text_dim]` (padding and mask rows zero).
+    /// Saved with the weights, so a saved model needs no language model to be reopened; never
+    /// trained (detached wherever it is read).
+    vectors: Param<Tensor<B, 2>>,
+    projection: Linear<B>,
+    /// `[vocabulary, 1]`: 1 where a token's id embedding counts (every token when fused, the
+    /// mask token alone when frozen), else 0.
+    id_weight: Param<Tensor<B, 2>>,
+}
+
+impl<B: Backend> TextItems<B> {
+    fn new(config: &TransformerConfig, vocabulary: Vocabulary, device: &B::Device) -> Self {
+        let rows = vocabulary.size();
+        let mut id_weight = vec![1.0f32; rows];
+        if config.item_text == ItemText::Frozen {
+            id_weight = vec![0.0; rows];
+            id_weight[vocabulary.mask() as usize] = 1.0;
+        }
+        TextItems {
+            vectors: Param::from_tensor(Tensor::zeros([rows, config.text_dim], device))
+                .set_require_grad(false),
+            projection: LinearConfig::new(config.text_dim, config.hidden)
+                .with_initializer(Initializer::Normal {
+                    mean: 0.0,
+                    std: config.init_range,
+                })
+                .init(device),
+            id_weight: Param::from_tensor(Tensor::from_data(
+                TensorData::new(id_weight, [rows, 1]),
+                device,
+            ))
+            .set_require_grad(false),
+        }
+    }
+
+    /// The item table: id embeddings where they count plus the projected text vectors.
+    fn table(&self, ids: Tensor<B, 2>) -> Tensor<B, 2> {
+        let text = self.projection.forward(self.vectors.val().detach());
+        ids * self.id_weight.val().detach() + text
+    }
+}
+
 /// The sequential recommender.
 ///
 /// Position embeddings count from the end of the history (the latest item is position 0), so
@@ -151,6 +199,8 @@ pub struct SeqRec<B: Backend> {
     blocks: Vec<Block<B>>,
     /// Used only with pre-norm blocks (a post-norm stack already ends in a LayerNorm).
     final_norm: LayerNorm<B>,
+    /// Item text vectors and their projection (`fused`, `frozen`).
+    text: Option<TextItems<B>>,
     norm_first: bool,
     max_len: usize,
 }
@@ -178,8 +228,80 @@ impl<B: Backend> SeqRec<B> {
             final_norm: LayerNormConfig::new(config.hidden)
                 .with_epsilon(1e-12)
                 .init(device),
+            text: config
+                .item_text
+                .keeps_vectors()
+                .then(|| TextItems::new(config, vocabulary, device)),
             norm_first: config.norm_first,
             max_len: config.max_len,
+        }
+    }
+
+    /// Gives the model its items' text vectors `[vocabulary, text_dim]` (rows of padding and
+    /// mask zero). `init` starts the id embeddings of items with text from a random projection
+    /// of their vectors, scaled to the initialiser's spread; `fused` and `frozen` keep the
+    /// vectors. Without item text this changes nothing.
+    pub fn with_text_vectors(mut self, vectors: Tensor<B, 2>, config: &TransformerConfig) -> Self {
+        match config.item_text {
+            ItemText::None => {}
+            ItemText::Init => {
+                let [rows, dim] = vectors.dims();
+                let device = vectors.device();
+                let projection = Tensor::<B, 2>::random(
+                    [dim, config.hidden],
+                    burn::tensor::Distribution::Normal(0.0, 1.0),
+                    &device,
+                );
+                let projected = vectors.clone().matmul(projection);
+                let has_text = vectors.abs().sum_dim(1).greater_elem(0.0).float();
+                let spread = projected
+                    .clone()
+                    .var(0)
+                    .mean()
+                    .sqrt()
+                    .into_scalar()
+                    .to_f64();
+                let scale = if spread > 0.0 {
+                    config.init_range / spread
+                } else {
+                    0.0
+                };
+                let ids = self.items.weight.val();
+                let weight = projected * scale * has_text.clone()
+                    + ids * (has_text.neg() + 1.0).reshape([rows, 1]);
+                // A fresh leaf: the projection that made it is not part of the model.
+                self.items.weight = Param::from_tensor(weight.detach());
+            }
+            ItemText::Fused | ItemText::Frozen => {
+                if let Some(text) = &mut self.text {
+                    text.vectors = Param::from_tensor(vectors.detach()).set_require_grad(false);
+                }
+            }
+        }
+        self
+    }
+
+    /// Every token's embedding `[vocabulary, hidden]`: the id table, with text when kept.
+    fn item_table(&self) -> Tensor<B, 2> {
+        let ids = self.items.weight.val();
+        match &self.text {
+            Some(text) => text.table(ids),
+            None => ids,
+        }
+    }
+
+    /// Embeddings of token ids `[batch, len]` → `[batch, len, hidden]`.
+    fn lookup(&self, tokens: Tensor<B, 2, Int>) -> Tensor<B, 3> {
+        match &self.text {
+            None => self.items.forward(tokens),
+            Some(_) => {
+                let [batch, len] = tokens.dims();
+                let table = self.item_table();
+                let [_, hidden] = table.dims();
+                table
+                    .select(0, tokens.reshape([batch * len]))
+                    .reshape([batch, len, hidden])
+            }
         }
     }
 
@@ -248,7 +370,7 @@ impl<B: Backend> SeqRec<B> {
             .add_scalar(len as i64 - 1)
             .reshape([1, len])
             .expand([batch, len]);
-        let x = self.items.forward(tokens) + self.positions.forward(positions);
+        let x = self.lookup(tokens) + self.positions.forward(positions);
         (
             self.input_dropout.forward(self.input_norm.forward(x)),
             padding,
@@ -274,11 +396,135 @@ impl<B: Backend> SeqRec<B> {
     /// Scores of every token (padding, items, mask) for hidden states `[n, hidden]`: the dot
     /// product with the item embedding table (tied weights).
     pub fn logits(&self, hidden: Tensor<B, 2>) -> Tensor<B, 2> {
-        hidden.matmul(self.items.weight.val().transpose())
+        hidden.matmul(self.item_table().transpose())
     }
 
     /// Embeddings of token ids of any shape `[.., ]`, for sampled losses.
     pub fn item_embeddings(&self, tokens: Tensor<B, 2, Int>) -> Tensor<B, 3> {
-        self.items.forward(tokens)
+        self.lookup(tokens)
+    }
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::*;
+    use crate::model::loss::softmax_cross_entropy;
+    use burn::backend::{Autodiff, Flex};
+    use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+
+    type B = Autodiff<Flex>;
+
+    fn config(item_text: ItemText) -> TransformerConfig {
+        TransformerConfig {
+            hidden: 8,
+            heads: 2,
+            layers: 1,
+            inner: 16,
+            dropout: 0.0,
+            max_len: 5,
+            item_text,
+            text_dim: 3,
+            ..TransformerConfig::default()
+        }
+    }
+
+    /// Six rows (padding, four items, mask); items 1 and 2 share one text, item 4 has none.
+    fn text_table() -> Tensor<B, 2> {
+        Tensor::from_floats(
+            [
+                [0.0, 0.0, 0.0],
+                [1.0, 0.0, 0.5],
+                [1.0, 0.0, 0.5],
+                [0.0, 1.0, -1.0],
+                [0.0, 0.0, 0.0],
+                [0.0, 0.0, 0.0],
+            ],
+            &Default::default(),
+        )
+    }
+
+    fn model(item_text: ItemText) -> SeqRec<B> {
+        let device = Default::default();
+        let config = config(item_text);
+        SeqRec::<B>::new(&config, Vocabulary { num_items: 4 }, &device)
+            .with_text_vectors(text_table(), &config)
+    }
+
+    fn to_vec<const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+        t.into_data().convert::<f32>().to_vec().unwrap()
+    }
+
+    fn loss(model: &SeqRec<B>) -> Tensor<B, 1> {
+        let device = Default::default();
+        let tokens = Tensor::<B, 2, Int>::from_ints([[0, 1, 3], [2, 3, 1]], &device);
+        let (hidden, _) = model.encode(tokens, true);
+        let hidden = hidden.reshape([6, 8]);
+        let targets = Tensor::<B, 1, Int>::from_ints([1, 3, 2, 3, 1, 2], &device);
+        softmax_cross_entropy(model.logits(hidden), targets)
+    }
+
+    #[test]
+    fn the_projection_learns_and_the_text_vectors_stay_frozen() {
+        for mode in [ItemText::Fused, ItemText::Frozen] {
+            let model = model(mode);
+            let text = model.text.as_ref().unwrap();
+            let vectors_before = to_vec(text.vectors.val());
+            let projection_before = to_vec(text.projection.weight.val());
+            let grads = loss(&model).backward();
+            let grads = GradientsParams::from_grads(grads, &model);
+            let text = model.text.as_ref().unwrap();
+            let projection_grad = grads
+                .get::<Flex, 2>(text.projection.weight.id)
+                .expect("the projection receives a gradient");
+            let projection_grad: Vec<f32> = projection_grad
+                .into_data()
+                .convert::<f32>()
+                .to_vec()
+                .unwrap();
+            assert!(projection_grad.iter().any(|g| g.abs() > 0.0));
+            assert!(grads.get::<Flex, 2>(text.vectors.id).is_none(), "{mode:?}");
+            let mut optimizer = AdamConfig::new().init::<B, SeqRec<B>>();
+            let stepped = optimizer.step(1e-2, model, grads);
+            let text = stepped.text.as_ref().unwrap();
+            assert_eq!(to_vec(text.vectors.val()), vectors_before, "{mode:?}");
+            assert_ne!(to_vec(text.projection.weight.val()), projection_before);
+        }
+    }
+
+    #[test]
+    fn frozen_items_are_their_text_and_fused_items_add_their_ids() {
+        let table = |mode| to_vec(model(mode).item_table());
+        let row = |t: &[f32], r: usize| t[r * 8..(r + 1) * 8].to_vec();
+        let frozen = table(ItemText::Frozen);
+        // The same text, the same embedding; an item is no longer its id.
+        assert_eq!(row(&frozen, 1), row(&frozen, 2));
+        assert_ne!(row(&frozen, 1), row(&frozen, 3));
+        let fused = table(ItemText::Fused);
+        assert_ne!(row(&fused, 1), row(&fused, 2), "fused items keep their ids");
+    }
+
+    #[test]
+    fn init_starts_items_with_text_from_their_projected_vectors() {
+        let device = Default::default();
+        let config = config(ItemText::Init);
+        let plain = SeqRec::<B>::new(&config, Vocabulary { num_items: 4 }, &device);
+        let before = to_vec(plain.items.weight.val());
+        let model = plain.with_text_vectors(text_table(), &config);
+        assert!(model.text.is_none(), "init keeps no text module");
+        let after = to_vec(model.items.weight.val());
+        let row = |t: &[f32], r: usize| t[r * 8..(r + 1) * 8].to_vec();
+        assert_eq!(
+            row(&after, 1),
+            row(&after, 2),
+            "one text, one starting point"
+        );
+        assert_ne!(row(&after, 1), row(&before, 1));
+        // Rows without text (padding, item 4, mask) keep their initial values.
+        for r in [0, 4, 5] {
+            assert_eq!(row(&after, r), row(&before, r));
+        }
+        // Scaled to the initialiser's spread.
+        let spread = (row(&after, 1).iter().map(|x| x * x).sum::<f32>() / 8.0).sqrt();
+        assert!(spread > 0.001 && spread < 0.2, "{spread}");
     }
 }

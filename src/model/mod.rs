@@ -5,5 +5,5 @@ mod config;
 mod encoder;
 pub mod loss;
 
-pub use config::{Direction, TransformerConfig};
+pub use config::{Direction, ItemText, TransformerConfig};
 pub use encoder::{SeqRec, Vocabulary};

@@ -5,6 +5,7 @@
 mod bpr;
 mod content;
 mod itemknn;
+mod lm;
 mod pop;
 mod topk;
 
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 pub use bpr::{Bpr, BprConfig};
 pub use content::Content;
 pub use itemknn::{ItemKnn, ItemKnnConfig};
+pub use lm::{LmConfig, LmRecommender, UserVector};
 pub use pop::Pop;
 pub use topk::{ScoreError, top_k_among, top_k_excluding};
 
@@ -97,6 +99,15 @@ pub enum BaselineConfig {
     ItemKnn(ItemKnnConfig),
     Bpr(BprConfig),
     Content,
+    /// Sentence vectors of a pretrained language model (see [`LmRecommender`]).
+    Lm(LmConfig),
+}
+
+/// Why a baseline could not be fitted.
+#[derive(Debug, thiserror::Error)]
+pub enum FitError {
+    #[error("the language model: {0}")]
+    Lm(#[from] crate::lm::LmError),
 }
 
 impl BaselineConfig {
@@ -107,17 +118,27 @@ impl BaselineConfig {
             BaselineConfig::ItemKnn(_) => "ItemKNN",
             BaselineConfig::Bpr(_) => "BPR-MF",
             BaselineConfig::Content => "Content",
+            BaselineConfig::Lm(config) => match config.user_vector {
+                UserVector::Profile => "LM (profile)",
+                UserVector::History => "LM (history)",
+            },
         }
     }
 
-    /// Fits the baseline on the training part of `split`.
-    pub fn fit(&self, dataset: &Dataset, split: &Split) -> Box<dyn Recommender> {
-        match self {
+    /// Fits the baseline on the training part of `split`. The `lm` model embeds the catalogue
+    /// (its texts, not the interactions), reading and writing the vector cache.
+    pub fn fit(&self, dataset: &Dataset, split: &Split) -> Result<Box<dyn Recommender>, FitError> {
+        Ok(match self {
             BaselineConfig::Pop => Box::new(Pop::fit(dataset, split)),
             BaselineConfig::ItemKnn(config) => Box::new(ItemKnn::fit(dataset, split, config)),
             BaselineConfig::Bpr(config) => Box::new(Bpr::fit(dataset, split, config)),
             BaselineConfig::Content => Box::new(Content::from_categories(dataset)),
-        }
+            BaselineConfig::Lm(config) => Box::new(LmRecommender::fit(
+                config,
+                dataset,
+                crate::data::cache::default_cache_dir().as_deref(),
+            )?),
+        })
     }
 }
 

@@ -74,6 +74,10 @@ pub struct TrainConfig {
     pub cutoffs: Vec<usize>,
     pub device: DeviceChoice,
     pub seed: u64,
+    /// The Hugging Face model folder whose sentence vectors feed `transformer.item_text`.
+    pub lm: Option<std::path::PathBuf>,
+    /// The item-text template for those vectors (default: per dataset).
+    pub item_template: Option<String>,
 }
 
 impl Default for TrainConfig {
@@ -95,6 +99,8 @@ impl Default for TrainConfig {
             cutoffs: vec![5, 10, 20],
             device: DeviceChoice::Auto,
             seed: 42,
+            lm: None,
+            item_template: None,
         }
     }
 }
@@ -109,6 +115,12 @@ impl TrainConfig {
     pub fn problem(&self) -> Option<String> {
         if let Some(problem) = self.transformer.problem() {
             return Some(problem);
+        }
+        if self.transformer.item_text != crate::model::ItemText::None && self.lm.is_none() {
+            return Some(format!(
+                "item_text = \"{}\" needs a language model for the item texts (lm = PATH, --lm PATH)",
+                self.transformer.item_text.name()
+            ));
         }
         if self.batch_size == 0 {
             return Some("batch_size must be at least 1".into());

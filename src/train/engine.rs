@@ -92,6 +92,7 @@ pub fn train<B: AutodiffBackend>(
     device_label: &str,
     dataset: &Dataset,
     config: &TrainConfig,
+    text: Option<&crate::lm::Vectors>,
     runs_root: &Path,
     resume: Option<&Path>,
     stop: Arc<AtomicBool>,
@@ -102,6 +103,7 @@ pub fn train<B: AutodiffBackend>(
         device_label,
         dataset,
         config,
+        text,
         runs_root,
         resume,
         stop,
@@ -121,6 +123,7 @@ fn train_inner<B: AutodiffBackend>(
     device_label: &str,
     dataset: &Dataset,
     config: &TrainConfig,
+    text: Option<&crate::lm::Vectors>,
     runs_root: &Path,
     resume: Option<&Path>,
     stop: Arc<AtomicBool>,
@@ -135,6 +138,20 @@ fn train_inner<B: AutodiffBackend>(
     };
     B::seed(&device, config.seed);
     let mut model = SeqRec::<B>::new(&config.transformer, vocabulary, &device);
+    if let Some(text) = text {
+        if text.len() != vocabulary.size() {
+            return Err(TrainError::Config(format!(
+                "item text vectors have {} rows for a vocabulary of {}",
+                text.len(),
+                vocabulary.size()
+            )));
+        }
+        let table = Tensor::<B, 2>::from_data(
+            TensorData::new(text.as_slice().to_vec(), [text.len(), text.dim()]),
+            &device,
+        );
+        model = model.with_text_vectors(table, &config.transformer);
+    }
     let mut optimizer = adam(config).init::<B, SeqRec<B>>();
     let recorder = BinFileRecorder::<FullPrecisionSettings>::new();
 

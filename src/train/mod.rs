@@ -63,7 +63,54 @@ pub fn train_on_chosen_device(
 ) -> Result<TrainOutcome, TrainError> {
     let resolved = config.device.resolve().map_err(TrainError::Config)?;
     let label = resolved.label();
-    with_backend!(resolved, B => train::<B>(Default::default(), label, dataset, config, runs_root, resume, stop, on_event))?
+    let mut config = config.clone();
+    let text = item_text_vectors(dataset, &mut config)?;
+    let config = &config;
+    let text = text.as_ref();
+    with_backend!(resolved, B => train::<B>(Default::default(), label, dataset, config, text, runs_root, resume, stop, on_event))?
+}
+
+/// The item text table of a text-aware model: each token's sentence vector
+/// `[num_items + 2, dim]` (padding and mask rows zero), with `config.transformer.text_dim` set
+/// to match. `None` for an id-only model.
+pub fn item_text_vectors(
+    dataset: &Dataset,
+    config: &mut TrainConfig,
+) -> Result<Option<crate::lm::Vectors>, TrainError> {
+    if config.transformer.item_text == crate::model::ItemText::None {
+        return Ok(None);
+    }
+    let lm_error = |e: crate::lm::LmError| TrainError::Config(format!("item text: {e}"));
+    let Some(folder) = &config.lm else {
+        return Err(TrainError::Config(
+            "item text needs a language model (lm = PATH, --lm PATH)".into(),
+        ));
+    };
+    let embedder = crate::lm::Embedder::open(folder, config.device).map_err(lm_error)?;
+    let template = match &config.item_template {
+        Some(source) => crate::lm::Template::parse(source).map_err(TrainError::Config)?,
+        None => crate::lm::Template::default_for(dataset),
+    };
+    template.check(dataset).map_err(TrainError::Config)?;
+    let cache_dir = crate::data::cache::default_cache_dir();
+    let items = crate::lm::embed_items(
+        &embedder,
+        dataset,
+        &template,
+        cache_dir.as_deref(),
+        crate::lm::DEFAULT_BATCH,
+        &mut |_, _| true,
+    )
+    .map_err(lm_error)?;
+    let dim = items.vectors.dim();
+    // Rows: padding (zero), the items, the mask token (zero).
+    let mut table = items.vectors.as_slice().to_vec();
+    table.extend(std::iter::repeat_n(0.0, dim));
+    config.transformer.text_dim = dim;
+    if config.item_template.is_none() {
+        config.item_template = Some(template.source().to_string());
+    }
+    Ok(Some(crate::lm::Vectors::new(dim, table)))
 }
 
 /// [`bench::time_steps`] on the device `config.device` resolves to.

@@ -47,7 +47,9 @@ pub fn model_from_run(
     if let Ok(baseline) = serde_json::from_value::<BaselineConfig>(run.model.config.clone()) {
         let split = Split::new(dataset, run.dataset.split)
             .map_err(|e| TrainError::Config(e.to_string()))?;
-        return Ok(baseline.fit(dataset, &split));
+        return baseline
+            .fit(dataset, &split)
+            .map_err(|e| TrainError::Config(e.to_string()));
     }
     let config: TrainConfig =
         serde_json::from_value(run.model.config.clone()).map_err(config_error)?;

@@ -1,0 +1,144 @@
+//! Texts in, sentence vectors out: tokenisation with `tokenizers`, the BERT encoder on a burn
+//! backend, pooling, in batches of texts of similar length.
+
+use burn::prelude::*;
+use tokenizers::{Tokenizer, TruncationParams};
+
+use super::bert::Bert;
+use super::error::{LmError, Result};
+use super::folder::ModelFolder;
+use super::vectors::Vectors;
+
+/// Texts per forward pass unless the caller says otherwise.
+pub const DEFAULT_BATCH: usize = 32;
+
+/// Called after each batch with (texts done, texts in all); answering `false` cancels.
+pub type Progress<'a> = &'a mut dyn FnMut(usize, usize) -> bool;
+
+/// A loaded sentence encoder on one burn backend.
+pub struct TextEncoder<B: Backend> {
+    folder: ModelFolder,
+    tokenizer: Tokenizer,
+    pad_id: u32,
+    model: Bert<B>,
+    device: B::Device,
+}
+
+impl<B: Backend> TextEncoder<B> {
+    /// Loads the tokenizer and the weights of an opened model folder onto `device`.
+    pub fn load(folder: ModelFolder, device: B::Device) -> Result<Self> {
+        let tokenizer_error = |message: String| LmError::Tokenizer {
+            path: folder.tokenizer_path.clone(),
+            message,
+        };
+        let mut tokenizer = Tokenizer::from_file(&folder.tokenizer_path)
+            .map_err(|e| tokenizer_error(e.to_string()))?;
+        let pad_id = tokenizer.get_padding().map(|p| p.pad_id).unwrap_or(0);
+        // tokenizer.json often carries its own limit (128 for all-MiniLM-L6-v2) and fixed-length
+        // padding; the model folder's max_seq_length rules, and batches are padded here.
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: folder.max_seq_length,
+                ..TruncationParams::default()
+            }))
+            .map_err(|e| tokenizer_error(e.to_string()))?;
+        tokenizer.with_padding(None);
+        let model = Bert::load(&folder.config, &folder.weights_path, &device)?;
+        Ok(TextEncoder {
+            folder,
+            tokenizer,
+            pad_id,
+            model,
+            device,
+        })
+    }
+
+    pub fn folder(&self) -> &ModelFolder {
+        &self.folder
+    }
+
+    /// Token ids of each text, special tokens included, truncated to the model's limit.
+    pub fn tokenize(&self, texts: &[String]) -> Result<Vec<Vec<u32>>> {
+        texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let text = if self.folder.lowercase {
+                    text.to_lowercase()
+                } else {
+                    text.clone()
+                };
+                self.tokenizer
+                    .encode(text.as_str(), true)
+                    .map(|encoding| encoding.get_ids().to_vec())
+                    .map_err(|e| LmError::Tokenize {
+                        what: format!("text {} ({:?})", i + 1, truncate_for_message(&text)),
+                        message: e.to_string(),
+                    })
+            })
+            .collect()
+    }
+
+    /// One vector per text, in the order given. Texts are sorted by token count and batched,
+    /// so each batch pads to a similar length.
+    pub fn encode(
+        &self,
+        texts: &[String],
+        batch_size: usize,
+        progress: Progress<'_>,
+    ) -> Result<Vectors> {
+        let tokens = self.tokenize(texts)?;
+        let dim = self.folder.config.hidden_size;
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(tokens[i].len()));
+        let mut data = vec![0.0f32; texts.len() * dim];
+        let mut done = 0;
+        for chunk in order.chunks(batch_size.max(1)) {
+            let pooled = self.encode_tokens(chunk.iter().map(|&i| tokens[i].as_slice()));
+            for (row, &text) in chunk.iter().enumerate() {
+                data[text * dim..(text + 1) * dim]
+                    .copy_from_slice(&pooled[row * dim..(row + 1) * dim]);
+            }
+            done += chunk.len();
+            if !progress(done, texts.len()) {
+                return Err(LmError::Cancelled);
+            }
+        }
+        Ok(Vectors::new(dim, data))
+    }
+
+    /// Pooled vectors, row-major, for one batch of tokenised texts.
+    fn encode_tokens<'t>(
+        &self,
+        batch: impl ExactSizeIterator<Item = &'t [u32]> + Clone,
+    ) -> Vec<f32> {
+        let rows = batch.len();
+        let len = batch.clone().map(<[u32]>::len).max().unwrap_or(0).max(1);
+        let mut ids = vec![self.pad_id as i64; rows * len];
+        let mut mask = vec![0.0f32; rows * len];
+        for (row, text) in batch.enumerate() {
+            for (col, &id) in text.iter().enumerate() {
+                ids[row * len + col] = id as i64;
+                mask[row * len + col] = 1.0;
+            }
+        }
+        let ids = Tensor::<B, 2, Int>::from_data(TensorData::new(ids, [rows, len]), &self.device);
+        let mask = Tensor::<B, 2>::from_data(TensorData::new(mask, [rows, len]), &self.device);
+        let tokens = self.model.forward(ids, mask.clone());
+        let pooled = self.folder.pooling.apply(tokens, mask);
+        pooled
+            .into_data()
+            .convert::<f32>()
+            .to_vec::<f32>()
+            // Invariant: converted to f32 on the line above, so the element type matches.
+            .expect("pooled vectors are f32")
+    }
+}
+
+fn truncate_for_message(text: &str) -> String {
+    let mut short: String = text.chars().take(40).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    short
+}

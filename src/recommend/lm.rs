@@ -1,0 +1,240 @@
+//! `lm`: recommend by meaning. Every item is its text's sentence vector; a user is either the
+//! vector of a profile text written from their history, or the recency-weighted mean of their
+//! history's item vectors; an item's score is the cosine between the two.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Query, Recommender};
+use crate::data::Dataset;
+use crate::lm::{self, Embedder, LmError, Template, Vectors, profile_text};
+use crate::train::DeviceChoice;
+
+/// Where the user's vector comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum UserVector {
+    /// The embedded profile text (recent titles, favourite categories).
+    Profile,
+    /// The recency-weighted mean of the history's item vectors.
+    #[default]
+    History,
+}
+
+impl std::str::FromStr for UserVector {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "profile" => Ok(UserVector::Profile),
+            "history" => Ok(UserVector::History),
+            other => Err(format!(
+                "unknown user vector `{other}`; expected profile or history"
+            )),
+        }
+    }
+}
+
+/// The `lm` recommender's settings, as `reclab eval --model lm` and run files record them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LmConfig {
+    /// The Hugging Face model folder.
+    pub lm: PathBuf,
+    pub user_vector: UserVector,
+    /// The item-text template; the dataset's default when absent.
+    pub template: Option<String>,
+    /// Weight of an item `a` steps before the latest is `decay^a` (history vectors only).
+    pub decay: f32,
+    pub device: DeviceChoice,
+}
+
+impl Default for LmConfig {
+    fn default() -> Self {
+        LmConfig {
+            lm: PathBuf::new(),
+            user_vector: UserVector::History,
+            template: None,
+            decay: 0.9,
+            device: DeviceChoice::Auto,
+        }
+    }
+}
+
+/// Items and users as sentence vectors.
+pub struct LmRecommender {
+    name: String,
+    /// Unit item vectors; row 0 (padding) is zero.
+    items: Vectors,
+    user_vector: UserVector,
+    decay: f32,
+    /// For profile texts: the encoder and the dataset the profiles are written from.
+    profile: Option<(Arc<Embedder>, Arc<Dataset>)>,
+}
+
+impl LmRecommender {
+    /// Embeds the catalogue (through the vector cache under `cache_dir`) and builds the model.
+    pub fn fit(
+        config: &LmConfig,
+        dataset: &Dataset,
+        cache_dir: Option<&std::path::Path>,
+    ) -> Result<LmRecommender, LmError> {
+        let embedder = Arc::new(Embedder::open(&config.lm, config.device)?);
+        let template = match &config.template {
+            Some(source) => Template::parse(source).map_err(LmError::Template)?,
+            None => Template::default_for(dataset),
+        };
+        template.check(dataset).map_err(LmError::Template)?;
+        let items = lm::embed_items(
+            &embedder,
+            dataset,
+            &template,
+            cache_dir,
+            lm::DEFAULT_BATCH,
+            &mut |_, _| true,
+        )?;
+        Ok(LmRecommender::from_vectors(
+            items.vectors,
+            config.user_vector,
+            config.decay,
+            (config.user_vector == UserVector::Profile)
+                .then(|| (embedder, Arc::new(dataset.clone()))),
+        ))
+    }
+
+    /// A model over given item vectors (row 0 padding); `profile` is needed for profile texts.
+    pub fn from_vectors(
+        items: Vectors,
+        user_vector: UserVector,
+        decay: f32,
+        profile: Option<(Arc<Embedder>, Arc<Dataset>)>,
+    ) -> LmRecommender {
+        let name = match user_vector {
+            UserVector::Profile => "LM (profile)",
+            UserVector::History => "LM (history)",
+        };
+        LmRecommender {
+            name: name.to_string(),
+            items: items.normalized(),
+            user_vector,
+            decay,
+            profile,
+        }
+    }
+
+    /// The recency-weighted mean of the history's item vectors (not normalised: cosine
+    /// ranking does not need it).
+    pub fn history_vector(&self, history: &[u32]) -> Vec<f32> {
+        let mut user = vec![0.0f32; self.items.dim()];
+        let mut weight = 1.0f32;
+        for &item in history.iter().rev() {
+            for (u, x) in user.iter_mut().zip(self.items.row(item as usize)) {
+                *u += weight * x;
+            }
+            weight *= self.decay;
+            if weight < 1e-6 {
+                break;
+            }
+        }
+        user
+    }
+
+    /// Cosine of `user` with every item into `scores` (items are unit vectors).
+    fn score_vector(&self, user: &[f32], scores: &mut [f32]) {
+        let norm = lm::vectors::dot(user, user).sqrt();
+        let scale = if norm > 0.0 { 1.0 / norm } else { 0.0 };
+        for (score, item) in scores.iter_mut().zip(self.items.rows()) {
+            *score = lm::vectors::dot(user, item) * scale;
+        }
+    }
+
+    fn profile_vectors(&self, histories: &[&[u32]]) -> Vec<Vec<f32>> {
+        let Some((embedder, dataset)) = &self.profile else {
+            return histories.iter().map(|_| Vec::new()).collect();
+        };
+        let texts: Vec<String> = histories.iter().map(|h| profile_text(dataset, h)).collect();
+        match embedder.encode(&texts, lm::DEFAULT_BATCH, &mut |_, _| true) {
+            Ok(vectors) => vectors.rows().map(<[f32]>::to_vec).collect(),
+            // Tokenizing a profile cannot fail for texts built from the dataset's own titles;
+            // should it, the user gets no preference (all scores 0) rather than a panic.
+            Err(_) => histories.iter().map(|_| Vec::new()).collect(),
+        }
+    }
+}
+
+impl Recommender for LmRecommender {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn num_items(&self) -> usize {
+        self.items.len() - 1
+    }
+
+    fn score(&self, query: Query<'_>, scores: &mut [f32]) {
+        self.score_batch(&[query], scores);
+    }
+
+    fn score_batch(&self, queries: &[Query<'_>], scores: &mut [f32]) {
+        let width = self.num_items() + 1;
+        let users: Vec<Vec<f32>> = match self.user_vector {
+            UserVector::History => queries
+                .iter()
+                .map(|q| self.history_vector(q.history))
+                .collect(),
+            UserVector::Profile => {
+                let histories: Vec<&[u32]> = queries.iter().map(|q| q.history).collect();
+                self.profile_vectors(&histories)
+            }
+        };
+        for (user, row) in users.iter().zip(scores.chunks_exact_mut(width)) {
+            if user.is_empty() {
+                row.fill(0.0);
+            } else {
+                self.score_vector(user, row);
+            }
+        }
+    }
+
+    fn scores_in_parallel(&self) -> bool {
+        // Profile texts run through a burn backend, which parallelises inside a call.
+        self.user_vector == UserVector::History
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_vectors_weigh_recent_items_more_and_score_by_cosine() {
+        // Padding, then three items on the axes of a plane.
+        let items = Vectors::new(2, vec![0.0, 0.0, 1.0, 0.0, 0.0, 2.0, 1.0, 1.0]);
+        let model = LmRecommender::from_vectors(items, UserVector::History, 0.5, None);
+        // History [1, 2]: 0.5 * e1 + 1.0 * e2 (item 2 is normalised to e2).
+        assert_eq!(model.history_vector(&[1, 2]), vec![0.5, 1.0]);
+        let mut scores = vec![0.0; 4];
+        model.score(
+            Query {
+                user: None,
+                history: &[1, 2],
+            },
+            &mut scores,
+        );
+        let norm = (0.25f32 + 1.0).sqrt();
+        assert_eq!(scores[0], 0.0);
+        assert!((scores[1] - 0.5 / norm).abs() < 1e-6);
+        assert!((scores[2] - 1.0 / norm).abs() < 1e-6);
+        assert!((scores[3] - 1.5 / norm / 2f32.sqrt()).abs() < 1e-6);
+        // An empty history has no preference.
+        model.score(
+            Query {
+                user: None,
+                history: &[],
+            },
+            &mut scores,
+        );
+        assert!(scores.iter().all(|&s| s == 0.0));
+    }
+}

@@ -1,0 +1,330 @@
+//! The language-model engine against sentence-transformers: vectors of the real
+//! all-MiniLM-L6-v2 must match the reference fixture written by
+//! tests/reference/sentence_vectors.py (cosine ≥ 0.9999 per text); bad folders give errors that
+//! name the file and field; item vectors are cached and the cache follows model and texts.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use reclab::data::{LoadSpec, load};
+use reclab::lm::{self, Embedder, LmError, ModelFolder, PoolingMode, Template, cosine};
+use reclab::train::DeviceChoice;
+
+/// The shared model folder: `$RECLAB_MODELS/all-MiniLM-L6-v2`, else beside the datasets.
+fn minilm() -> PathBuf {
+    let root = std::env::var_os("RECLAB_MODELS")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("RECLAB_DATASETS").map(|d| PathBuf::from(d).join("../models")))
+        .expect("set RECLAB_MODELS to the folder that holds all-MiniLM-L6-v2/");
+    root.join("all-MiniLM-L6-v2")
+}
+
+fn ml100k() -> String {
+    let root = std::env::var_os("RECLAB_DATASETS")
+        .expect("set RECLAB_DATASETS to the folder that holds ml-100k/");
+    PathBuf::from(root)
+        .join("ml-100k")
+        .to_string_lossy()
+        .into_owned()
+}
+
+struct Reference {
+    text: String,
+    tokens: usize,
+    vector: Vec<f32>,
+}
+
+fn reference() -> Vec<Reference> {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lm/all-MiniLM-L6-v2.json");
+    let fixture: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(fixture["max_seq_length"], 256);
+    fixture["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| Reference {
+            text: t["text"].as_str().unwrap().to_string(),
+            tokens: t["tokens"].as_u64().unwrap() as usize,
+            vector: t["vector"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect(),
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs RECLAB_MODELS (the shared all-MiniLM-L6-v2)"]
+fn minilm_vectors_match_sentence_transformers() {
+    let folder = ModelFolder::open(minilm()).unwrap();
+    assert_eq!(
+        folder.max_seq_length, 256,
+        "sentence_bert_config.json, not tokenizer.json's 128"
+    );
+    assert_eq!(folder.pooling.mode, PoolingMode::Mean);
+    assert!(folder.pooling.normalize);
+    let embedder = Embedder::open(minilm(), DeviceChoice::Cpu).unwrap();
+    let reference = reference();
+    let texts: Vec<String> = reference.iter().map(|r| r.text.clone()).collect();
+    // The fixture covers texts past 128 and past 256 tokens, emoji, accents, other scripts and
+    // empty ones.
+    assert!(reference.iter().any(|r| r.tokens > 128 && r.tokens < 256));
+    assert!(reference.iter().any(|r| r.tokens == 256));
+    assert!(texts.iter().any(String::is_empty));
+    let tokens = embedder.tokenize(&texts).unwrap();
+    for (r, ids) in reference.iter().zip(&tokens) {
+        assert_eq!(ids.len(), r.tokens, "token count of {:?}", r.text);
+    }
+    // Batches of 3 mix lengths and padding; the result must not depend on them.
+    let mut calls = 0;
+    let vectors = embedder
+        .encode(&texts, 3, &mut |done, total| {
+            calls += 1;
+            assert!(done <= total);
+            true
+        })
+        .unwrap();
+    assert_eq!(calls, texts.len().div_ceil(3));
+    for (i, r) in reference.iter().enumerate() {
+        let got = vectors.row(i);
+        assert_eq!(got.len(), 384);
+        let similarity = cosine(got, &r.vector);
+        assert!(similarity >= 0.9999, "{:?}: cosine {similarity}", r.text);
+        let norm: f32 = got.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!(
+            (norm - 1.0).abs() < 1e-4,
+            "normalised as modules.json says: {norm}"
+        );
+    }
+}
+
+/// A copy of the MiniLM folder's small files (weights linked) that a test may spoil.
+fn spoilable_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let source = minilm();
+    for file in [
+        "config.json",
+        "tokenizer.json",
+        "modules.json",
+        "sentence_bert_config.json",
+    ] {
+        std::fs::copy(source.join(file), dir.path().join(file)).unwrap();
+    }
+    std::fs::create_dir(dir.path().join("1_Pooling")).unwrap();
+    std::fs::copy(
+        source.join("1_Pooling/config.json"),
+        dir.path().join("1_Pooling/config.json"),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(
+        source.join("model.safetensors"),
+        dir.path().join("model.safetensors"),
+    )
+    .unwrap();
+    dir
+}
+
+fn edit_config(dir: &Path, key: &str, value: serde_json::Value) {
+    let path = dir.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    config[key] = value;
+    std::fs::write(path, config.to_string()).unwrap();
+}
+
+fn open_error(dir: &Path) -> String {
+    match Embedder::open(dir, DeviceChoice::Cpu) {
+        Ok(_) => panic!("{} opened", dir.display()),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+#[ignore = "needs RECLAB_MODELS (the shared all-MiniLM-L6-v2)"]
+fn bad_model_folders_are_refused_naming_file_and_field() {
+    // Another architecture.
+    let dir = spoilable_copy();
+    edit_config(dir.path(), "model_type", "gpt2".into());
+    let message = open_error(dir.path());
+    assert!(
+        message.contains("config.json") && message.contains("model_type"),
+        "{message}"
+    );
+    assert!(
+        message.contains("\"gpt2\"") && message.contains("BERT"),
+        "{message}"
+    );
+
+    // Weights of another shape than the configuration says.
+    let dir = spoilable_copy();
+    edit_config(dir.path(), "intermediate_size", 1000.into());
+    let message = open_error(dir.path());
+    assert!(message.contains("model.safetensors"), "{message}");
+    assert!(message.contains("intermediate.dense"), "{message}");
+
+    // A tokenizer that does not load.
+    let dir = spoilable_copy();
+    std::fs::write(
+        dir.path().join("tokenizer.json"),
+        "{\"not\": \"a tokenizer\"}",
+    )
+    .unwrap();
+    let message = open_error(dir.path());
+    assert!(
+        message.contains("tokenizer.json") && message.contains("does not load"),
+        "{message}"
+    );
+
+    // Missing files.
+    let dir = spoilable_copy();
+    std::fs::remove_file(dir.path().join("model.safetensors")).unwrap();
+    let message = open_error(dir.path());
+    assert!(
+        message.contains("model.safetensors") && message.contains("no such file"),
+        "{message}"
+    );
+    let empty = tempfile::tempdir().unwrap();
+    assert!(matches!(
+        ModelFolder::open(empty.path()),
+        Err(LmError::MissingFile { .. })
+    ));
+    assert!(open_error(empty.path()).contains("config.json"));
+
+    // A pooling configuration that switches on nothing.
+    let dir = spoilable_copy();
+    std::fs::write(dir.path().join("1_Pooling/config.json"), "{}").unwrap();
+    let message = open_error(dir.path());
+    assert!(
+        message.contains("1_Pooling/config.json") && message.contains("pooling_mode"),
+        "{message}"
+    );
+}
+
+#[test]
+#[ignore = "needs RECLAB_MODELS and RECLAB_DATASETS (MiniLM, ML-100K)"]
+fn item_vectors_are_cached_and_the_cache_follows_model_and_texts() {
+    let dataset = load(&LoadSpec::new(ml100k()), None).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let embedder = Embedder::open(minilm(), DeviceChoice::Cpu).unwrap();
+    let template = Template::default_for(&dataset);
+    assert_eq!(template.source(), "{title} ({year}). {genres}.");
+    let embed = |e: &Embedder, t: &Template| {
+        lm::embed_items(e, &dataset, t, Some(cache.path()), 32, &mut |_, _| true).unwrap()
+    };
+    let first = embed(&embedder, &template);
+    assert!(!first.from_cache);
+    assert_eq!(
+        first.texts[1],
+        "Toy Story (1995). Animation, Children's, Comedy."
+    );
+    assert!(
+        first.vectors.row(0).iter().all(|&x| x == 0.0),
+        "padding's row is zero"
+    );
+    let again = embed(&embedder, &template);
+    assert!(again.from_cache);
+    assert_eq!(again.vectors, first.vectors);
+    assert_eq!(again.cache_path, first.cache_path);
+
+    // Another template: other texts, other vectors.
+    let titles = Template::parse("{title}").unwrap();
+    let by_title = embed(&embedder, &titles);
+    assert!(!by_title.from_cache);
+    assert_ne!(by_title.cache_path, first.cache_path);
+    assert_eq!(by_title.texts[1], "Toy Story");
+
+    // Another model (here: the same weights with CLS pooling) must not reuse the vectors.
+    let dir = spoilable_copy();
+    std::fs::write(
+        dir.path().join("1_Pooling/config.json"),
+        r#"{"pooling_mode_cls_token": true}"#,
+    )
+    .unwrap();
+    let cls = Embedder::open(dir.path(), DeviceChoice::Cpu).unwrap();
+    let other = embed(&cls, &template);
+    assert!(!other.from_cache);
+    assert_ne!(other.cache_path, first.cache_path);
+    assert!(cosine(other.vectors.row(1), first.vectors.row(1)) < 0.9999);
+}
+
+#[test]
+#[ignore = "needs RECLAB_MODELS (the shared all-MiniLM-L6-v2)"]
+fn embed_cli_prints_the_models_vectors() {
+    let reference = reference();
+    let out = Command::new(env!("CARGO_BIN_EXE_reclab"))
+        .args(["embed", "--lm"])
+        .arg(minilm())
+        .args([
+            "--device",
+            "cpu",
+            "--json",
+            "--text",
+            &reference[0].text,
+            "--text",
+            &reference[6].text,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let vectors = json["vectors"].as_array().unwrap();
+    assert_eq!(vectors.len(), 2);
+    for (got, r) in vectors.iter().zip([&reference[0], &reference[6]]) {
+        let got: Vec<f32> = got
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect();
+        assert!(cosine(&got, &r.vector) >= 0.9999);
+    }
+}
+
+#[test]
+#[ignore = "needs RECLAB_MODELS and RECLAB_DATASETS (MiniLM, ML-100K)"]
+fn search_finds_items_by_meaning_and_lm_beats_chance_on_ml100k() {
+    let cache = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_reclab"))
+            .args(args)
+            .arg("--lm")
+            .arg(minilm())
+            .args(["--data", &ml100k(), "--json"])
+            .env("RECLAB_CACHE_DIR", cache.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let found = run(&["search", "animated toys come to life", "--k", "5"]);
+    let titles: Vec<&str> = found["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap())
+        .collect();
+    assert!(titles.contains(&"Toy Story"), "{titles:?}");
+
+    // The embedding above was cached: `embed` now reads it.
+    let embedded = run(&["embed"]);
+    assert_eq!(embedded["items"], 1682);
+    assert_eq!(embedded["from_cache"], true);
+
+    // History vectors: far better than chance (HR@10 of a random list is 10/1682 ≈ 0.006).
+    let report = run(&["eval", "--model", "lm", "--no-save"]);
+    let hit = report["metrics"]["hit@10"].as_f64().unwrap();
+    assert!(hit > 0.02, "{report}");
+}
