@@ -328,3 +328,77 @@ fn search_finds_items_by_meaning_and_lm_beats_chance_on_ml100k() {
     let hit = report["metrics"]["hit@10"].as_f64().unwrap();
     assert!(hit > 0.02, "{report}");
 }
+
+/// A text-aware SASRec trains through the public entry point (item texts embedded by MiniLM,
+/// the run recording the mode and the vectors' size) and reopens from its run folder without
+/// the language model: the frozen vectors are part of the saved weights.
+#[test]
+#[ignore = "needs RECLAB_MODELS (the shared all-MiniLM-L6-v2)"]
+fn text_aware_sasrec_trains_and_reopens_from_its_run() {
+    use reclab::model::ItemText;
+    use reclab::train::{TrainConfig, model_from_run, train_on_chosen_device};
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    let cache = tempfile::tempdir().unwrap();
+    // SAFETY: nextest runs each test in a process of its own, and no other thread of this
+    // test reads the environment while it is set; it only redirects the vector cache.
+    unsafe { std::env::set_var("RECLAB_CACHE_DIR", cache.path()) };
+    let mut config = TrainConfig {
+        epochs: 2,
+        batch_size: 64,
+        cutoffs: vec![10],
+        device: DeviceChoice::Cpu,
+        lm: Some(minilm()),
+        ..TrainConfig::default()
+    };
+    config.data.synthetic.users = 200;
+    config.data.synthetic.items = 120;
+    config.data.synthetic.max_seq_len = 60;
+    config.transformer.max_len = 20;
+    config.transformer.hidden = 32;
+    config.transformer.inner = 64;
+    config.transformer.item_text = ItemText::Frozen;
+    let dataset = load(&config.data, None).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let outcome = train_on_chosen_device(
+        &dataset,
+        &config,
+        root.path(),
+        None,
+        Arc::new(AtomicBool::new(false)),
+        &mut |_| {},
+    )
+    .unwrap();
+    let recorded = &outcome.run.model.config;
+    assert_eq!(recorded["transformer"]["item_text"], "frozen");
+    assert_eq!(recorded["transformer"]["text_dim"], 384);
+    assert_eq!(recorded["item_template"], "{title} ({year}). {genres}.");
+    assert!(outcome.test.is_some());
+
+    // Reopened without the language model: the scores are the trained model's.
+    let model = model_from_run(&outcome.run_dir, &dataset).unwrap();
+    let history = dataset.sequence(0);
+    let mut scores = vec![0.0; dataset.num_items() + 1];
+    model.score(
+        reclab::recommend::Query {
+            user: None,
+            history,
+        },
+        &mut scores,
+    );
+    assert!(
+        scores[1..].iter().all(|s| s.is_finite()),
+        "padding aside, every item scores"
+    );
+    assert!(scores.iter().skip(1).any(|&s| s != scores[1]));
+
+    // Without --lm the mode is refused with what to give.
+    let mut no_lm = config.clone();
+    no_lm.lm = None;
+    let message = no_lm.problem().unwrap();
+    assert!(
+        message.contains("frozen") && message.contains("--lm"),
+        "{message}"
+    );
+}

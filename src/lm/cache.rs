@@ -45,7 +45,8 @@ pub fn vectors_path(dir: &Path, model: &str, texts: &[String]) -> PathBuf {
 /// computed again, never trusted).
 pub fn read(path: &Path, expected_rows: usize) -> Option<Vectors> {
     let bytes = std::fs::read(path).ok()?;
-    let vectors: Vectors = postcard::from_bytes(&bytes).ok()?;
+    let (dim, data): (u64, Vec<f32>) = postcard::from_bytes(&bytes).ok()?;
+    let vectors = Vectors::checked(usize::try_from(dim).ok()?, data)?;
     (vectors.len() == expected_rows).then_some(vectors)
 }
 
@@ -54,6 +55,35 @@ pub fn write(path: &Path, vectors: &Vectors) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    let bytes = postcard::to_stdvec(vectors).map_err(std::io::Error::other)?;
+    let bytes = postcard::to_stdvec(&(vectors.dim() as u64, vectors.as_slice()))
+        .map_err(std::io::Error::other)?;
     crate::atomic_file::write_atomic(path, &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_vectors_round_trip_and_damaged_files_are_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.vec");
+        let vectors = Vectors::new(2, vec![1.0, 2.0, 3.0, 4.0]);
+        write(&path, &vectors).unwrap();
+        assert_eq!(read(&path, 2), Some(vectors));
+        assert_eq!(read(&path, 3), None, "another number of items");
+        // A dimension of 0, rows that do not divide, random bytes: recomputed, never a panic.
+        for (dim, data) in [(0u64, vec![1.0f32]), (3, vec![1.0, 2.0])] {
+            std::fs::write(&path, postcard::to_stdvec(&(dim, data)).unwrap()).unwrap();
+            assert_eq!(read(&path, 1), None);
+        }
+        std::fs::write(&path, b"\xff\x00garbage").unwrap();
+        assert_eq!(read(&path, 1), None);
+        // The key follows the texts.
+        let texts = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let a = vectors_path(dir.path(), "m", &texts(&["ab", "c"]));
+        assert_ne!(a, vectors_path(dir.path(), "m", &texts(&["a", "bc"])));
+        assert_ne!(a, vectors_path(dir.path(), "other", &texts(&["ab", "c"])));
+        assert_eq!(a, vectors_path(dir.path(), "m", &texts(&["ab", "c"])));
+    }
 }

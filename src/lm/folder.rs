@@ -210,7 +210,11 @@ fn check_config(path: &Path, config: &BertConfig) -> Result<()> {
             "reclab's BERT uses \"absolute\" position embeddings",
         ));
     }
-    if config.num_attention_heads == 0 || config.hidden_size % config.num_attention_heads != 0 {
+    if config.num_attention_heads == 0
+        || !config
+            .hidden_size
+            .is_multiple_of(config.num_attention_heads)
+    {
         return Err(field(
             "num_attention_heads",
             config.num_attention_heads.to_string(),

@@ -1,8 +1,6 @@
 //! A matrix of vectors, one row per text or item, and the similarity arithmetic on it.
 
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Vectors {
     dim: usize,
     /// Row-major, `len() * dim` values.
@@ -10,14 +8,21 @@ pub struct Vectors {
 }
 
 impl Vectors {
-    /// Rows of `dim` values; `data.len()` must be a multiple of `dim`.
+    /// Rows of `dim` values. Callers build `data` from whole rows, so a length that is not a
+    /// multiple of `dim` is a programming error, not bad input: it panics.
     pub fn new(dim: usize, data: Vec<f32>) -> Vectors {
         assert!(
-            dim > 0 && data.len() % dim == 0,
+            dim > 0 && data.len().is_multiple_of(dim),
             "vectors of dimension {dim} cannot hold {} values",
             data.len()
         );
         Vectors { dim, data }
+    }
+
+    /// Rows of `dim` values, or `None` when `data` does not hold whole rows (data read from
+    /// outside: a damaged cache file).
+    pub fn checked(dim: usize, data: Vec<f32>) -> Option<Vectors> {
+        (dim > 0 && data.len().is_multiple_of(dim)).then_some(Vectors { dim, data })
     }
 
     pub fn dim(&self) -> usize {
