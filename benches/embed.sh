@@ -19,8 +19,10 @@ if ! "$venv/bin/python" -c "import sentence_transformers" 2>/dev/null; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet sentence-transformers
 fi
-cargo build --release --locked --quiet
-reclab="$CARGO_TARGET_DIR/release/reclab"
+# RECLAB_BENCH_PROFILE=dev measures the test build (dependencies and reclab at opt-level 2).
+profile="${RECLAB_BENCH_PROFILE:-release}"
+cargo build --profile "$profile" --locked --quiet --bin reclab
+reclab="$CARGO_TARGET_DIR/$([ "$profile" = dev ] && echo debug || echo "$profile")/reclab"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

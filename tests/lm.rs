@@ -402,3 +402,43 @@ fn text_aware_sasrec_trains_and_reopens_from_its_run() {
         "{message}"
     );
 }
+
+/// On ML-100K's latest-appearing tenth of the films, a model that reads titles must beat
+/// popularity (which cannot rank an item it never saw) and chance.
+#[test]
+#[ignore = "needs RECLAB_MODELS and RECLAB_DATASETS (MiniLM, ML-100K)"]
+fn lm_beats_popularity_and_chance_on_cold_items() {
+    let cache = tempfile::tempdir().unwrap();
+    let eval = |model: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_reclab"))
+            .args([
+                "eval",
+                "--model",
+                model,
+                "--data",
+                &ml100k(),
+                "--split",
+                "cold-items:0.1",
+            ])
+            .args(["--json", "--no-save", "--k", "10,50", "--lm"])
+            .arg(minilm())
+            .env("RECLAB_CACHE_DIR", cache.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let lm = eval("lm");
+    let pop = eval("pop");
+    let cold = |r: &serde_json::Value, m: &str| r["by_target"]["cold"][m].as_f64().unwrap();
+    assert!(cold(&lm, "users") > 0.0);
+    assert_eq!(cold(&lm, "users"), cold(&pop, "users"));
+    // Chance: a cold target among about 1,600 unseen films, 50 listed.
+    let chance = 50.0 / 1600.0;
+    assert!(cold(&lm, "hit@50") > 2.0 * chance, "{lm}");
+    assert!(cold(&lm, "hit@50") > cold(&pop, "hit@50"), "{lm}\n{pop}");
+}

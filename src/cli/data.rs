@@ -191,7 +191,16 @@ pub fn parse_strategy(name: &str, train: f64, valid: f64) -> Result<SplitStrateg
     match name {
         "loo" | "leave-one-out" => Ok(SplitStrategy::LeaveOneOut),
         "temporal" => Ok(SplitStrategy::Temporal { train, valid }),
-        other => anyhow::bail!("unknown split strategy `{other}`; expected `loo` or `temporal`"),
+        "cold-items" => Ok(SplitStrategy::ColdItems { share: 0.1 }),
+        cold if cold.starts_with("cold-items:") => {
+            let share: f64 = cold["cold-items:".len()..].parse().map_err(|_| {
+                anyhow::anyhow!("--split {cold}: the share after `cold-items:` must be a number, e.g. cold-items:0.1")
+            })?;
+            Ok(SplitStrategy::ColdItems { share })
+        }
+        other => anyhow::bail!(
+            "unknown split strategy `{other}`; expected `loo`, `temporal` or `cold-items[:share]`"
+        ),
     }
 }
 

@@ -221,12 +221,24 @@ pub fn run(args: EvalArgs) -> Result<()> {
             "users": test.users,
             "metrics": test.metrics,
             "valid_metrics": run.valid_metrics,
+            "by_target": run.test_metrics_by_target,
             "timings_secs": run.timings_secs,
             "run": saved,
         });
         println!("{out}");
     } else {
         print_report(&dataset, &test, &config.cutoffs);
+        print_target_groups(&run.test_metrics_by_target, &config.cutoffs);
+        if split.cold_items() > 0
+            && !matches!(baseline, BaselineConfig::Lm(_) | BaselineConfig::Content)
+        {
+            println!(
+                "note: {} knows items by their interactions only; the {} cold items have none in \
+                 training, so its cold results are what it scores without knowing them",
+                baseline.name(),
+                split.cold_items()
+            );
+        }
         if let Some(dir) = saved {
             println!("run saved to {}", dir.display());
         }
@@ -276,4 +288,24 @@ fn print_report(dataset: &Dataset, report: &EvalReport, cutoffs: &[usize]) {
         println!();
     }
     println!("(with one target per user, as in leave-one-out, HR and Recall are the same number)");
+}
+
+/// HR and NDCG for cold and warm test targets apart (cold-items split).
+pub fn print_target_groups(
+    groups: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>>,
+    cutoffs: &[usize],
+) {
+    for (group, metrics) in groups {
+        let users = metrics.get("users").copied().unwrap_or(0.0);
+        let values: Vec<String> = cutoffs
+            .iter()
+            .flat_map(|k| {
+                ["hit", "ndcg"].map(|m| match metrics.get(&format!("{m}@{k}")) {
+                    Some(v) => format!("{m}@{k} {v:.4}"),
+                    None => format!("{m}@{k} -"),
+                })
+            })
+            .collect();
+        println!("{group:>5} targets ({users} users): {}", values.join("  "));
+    }
 }

@@ -65,6 +65,9 @@ pub struct TrainArgs {
     /// Early stopping: epochs without improvement of the validation metric.
     #[arg(long)]
     patience: Option<usize>,
+    /// `loo`, `temporal` (80/10/10 by time) or `cold-items[:share]` (default: the config's).
+    #[arg(long)]
+    split: Option<String>,
     /// How item text vectors enter the model: none, init, fused or frozen (needs --lm).
     #[arg(long)]
     item_text: Option<reclab::model::ItemText>,
@@ -124,6 +127,9 @@ impl TrainArgs {
         set(&mut config.early_stopping.patience, self.patience);
         set(&mut config.device, self.device);
         set(&mut t.item_text, self.item_text);
+        if let Some(split) = &self.split {
+            config.split = super::data::parse_strategy(split, 0.8, 0.1)?;
+        }
         if self.lm.is_some() {
             config.lm = self.lm.clone();
         }
@@ -262,6 +268,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 "model": outcome.run.model.name,
                 "test": test,
                 "valid": outcome.run.valid_metrics,
+                "by_target": outcome.run.test_metrics_by_target,
                 "timings_secs": outcome.run.timings_secs,
                 "status": outcome.run.status,
             })
@@ -285,6 +292,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             }
             println!();
         }
+        super::eval::print_target_groups(&outcome.run.test_metrics_by_target, &config.cutoffs);
         println!(
             "{} in {:.0} s; run saved to {}",
             outcome.run.model.name,

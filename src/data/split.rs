@@ -22,6 +22,62 @@ pub enum SplitStrategy {
     /// `valid` share validates, the rest tests. Cuts are at timestamps, so one moment never
     /// falls on both sides.
     Temporal { train: f64, valid: f64 },
+    /// Cold start: the latest-appearing `share` of items (by their first interaction; ties to
+    /// the higher item index) are kept out of training entirely. Cuts are leave-one-out's, but
+    /// a user's training part also ends before their first cold item, so a cold item is never
+    /// trained on; whatever lies between that and the test target validates. Test targets are
+    /// then reported apart as `cold` and `warm`.
+    ColdItems { share: f64 },
+}
+
+impl SplitStrategy {
+    /// A short label: `loo`, `temporal:0.8/0.1`, `cold-items:0.1`.
+    pub fn label(&self) -> String {
+        match self {
+            SplitStrategy::LeaveOneOut => "loo".into(),
+            SplitStrategy::Temporal { train, valid } => format!("temporal:{train}/{valid}"),
+            SplitStrategy::ColdItems { share } => format!("cold-items:{share}"),
+        }
+    }
+}
+
+/// Each user's last interaction tests, the one before validates.
+fn leave_one_out(dataset: &Dataset) -> Vec<(u32, u32)> {
+    (0..dataset.num_users())
+        .map(|u| {
+            let n = dataset.sequence(u).len() as u32;
+            match n {
+                0 | 1 => (n, n),
+                2 => (1, 1),
+                _ => (n - 2, n - 1),
+            }
+        })
+        .collect()
+}
+
+/// Marks the `share` of items whose first interaction is latest (ties: the higher index is
+/// later), indexed by item; at least one item.
+fn latest_items(dataset: &Dataset, share: f64) -> Vec<bool> {
+    let n = dataset.num_items();
+    let mut first_seen = vec![f64::INFINITY; n + 1];
+    for u in 0..dataset.num_users() {
+        for (&item, &t) in dataset.sequence(u).iter().zip(dataset.timestamps(u)) {
+            let seen = &mut first_seen[item as usize];
+            *seen = seen.min(t);
+        }
+    }
+    let mut order: Vec<u32> = (1..=n as u32).collect();
+    order.sort_by(|&a, &b| {
+        first_seen[a as usize]
+            .total_cmp(&first_seen[b as usize])
+            .then(a.cmp(&b))
+    });
+    let count = ((share * n as f64).round() as usize).clamp(1, n);
+    let mut cold = vec![false; n + 1];
+    for &item in &order[n - count..] {
+        cold[item as usize] = true;
+    }
+    cold
 }
 
 /// Cut points per user.
@@ -29,21 +85,36 @@ pub enum SplitStrategy {
 pub struct Split {
     pub strategy: SplitStrategy,
     cuts: Vec<(u32, u32)>,
+    /// Per item index: kept out of training (cold-items split only; empty otherwise).
+    #[serde(default)]
+    cold: Vec<bool>,
 }
 
 impl Split {
     pub fn new(dataset: &Dataset, strategy: SplitStrategy) -> Result<Split> {
+        let mut cold = Vec::new();
         let cuts = match strategy {
-            SplitStrategy::LeaveOneOut => (0..dataset.num_users())
-                .map(|u| {
-                    let n = dataset.sequence(u).len() as u32;
-                    match n {
-                        0 | 1 => (n, n),
-                        2 => (1, 1),
-                        _ => (n - 2, n - 1),
-                    }
-                })
-                .collect(),
+            SplitStrategy::LeaveOneOut => leave_one_out(dataset),
+            SplitStrategy::ColdItems { share } => {
+                if !(share > 0.0 && share < 1.0) {
+                    return Err(DataError::Config(format!(
+                        "the cold-items share must be between 0 and 1, exclusive (got {share})"
+                    )));
+                }
+                cold = latest_items(dataset, share);
+                leave_one_out(dataset)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(u, (a, b))| {
+                        let first_cold = dataset
+                            .sequence(u)
+                            .iter()
+                            .position(|&i| cold[i as usize])
+                            .map_or(a, |p| p as u32);
+                        (a.min(first_cold), b)
+                    })
+                    .collect()
+            }
             SplitStrategy::Temporal { train, valid } => {
                 if !(train > 0.0 && valid >= 0.0 && train + valid <= 1.0) {
                     return Err(DataError::Config(format!(
@@ -67,7 +138,21 @@ impl Split {
                     .collect()
             }
         };
-        Ok(Split { strategy, cuts })
+        Ok(Split {
+            strategy,
+            cuts,
+            cold,
+        })
+    }
+
+    /// Whether an item was kept out of training (cold-items split).
+    pub fn is_cold(&self, item: u32) -> bool {
+        self.cold.get(item as usize).copied().unwrap_or(false)
+    }
+
+    /// How many items were kept out of training.
+    pub fn cold_items(&self) -> usize {
+        self.cold.iter().filter(|&&c| c).count()
     }
 
     /// The training part of a user's sequence.

@@ -61,15 +61,21 @@ pub fn run_baseline(
         Err(EvalError::NoUsers { .. }) => {}
         Err(e) => return Err(e.into()),
     }
+    // A cold-items split reports cold and warm targets apart, from the users' lists.
+    let test_config = EvalConfig {
+        keep_rankings: config.keep_rankings || split.cold_items() > 0,
+        ..config.clone()
+    };
     let test = evaluate(
         model.as_ref(),
         dataset,
         &split,
         Stage::Test,
-        config,
+        &test_config,
         progress,
     )?;
     run.test_metrics = test.metrics.clone();
+    run.test_metrics_by_target = super::by_target_group(&test, &split, &config.cutoffs);
     run.timings_secs.insert("test".into(), test.seconds);
     run.status = RunStatus::Completed;
     Ok(BaselineRun { run, model, test })

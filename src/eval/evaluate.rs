@@ -89,6 +89,42 @@ impl EvalReport {
     }
 }
 
+/// Accuracy metrics of a cold-items split's test, apart for users whose target is a cold item
+/// and users whose target is warm: `{"cold": {"users": n, "ndcg@10": …}, "warm": {…}}`. Empty for
+/// other splits, or when the report kept no rankings ([`EvalConfig::keep_rankings`]).
+pub fn by_target_group(
+    report: &EvalReport,
+    split: &Split,
+    cutoffs: &[usize],
+) -> BTreeMap<String, BTreeMap<String, f64>> {
+    let mut groups = BTreeMap::new();
+    if split.cold_items() == 0 {
+        return groups;
+    }
+    for (name, cold) in [("cold", true), ("warm", false)] {
+        let members: Vec<&UserRanking> = report
+            .rankings
+            .iter()
+            .filter(|r| r.targets.iter().any(|&t| split.is_cold(t)) == cold)
+            .collect();
+        let mut metrics = BTreeMap::new();
+        metrics.insert("users".to_string(), members.len() as f64);
+        if !members.is_empty() {
+            for &k in cutoffs {
+                let mut sum = RankingMetrics::default();
+                for r in &members {
+                    sum.add(&RankingMetrics::of(&r.list, &r.targets, k));
+                }
+                for (metric, value) in RANKING_METRICS.iter().zip(sum.values()) {
+                    metrics.insert(format!("{metric}@{k}"), value / members.len() as f64);
+                }
+            }
+        }
+        groups.insert(name.to_string(), metrics);
+    }
+    groups
+}
+
 /// Score buffers per batch are kept under this many bytes, whatever the catalogue's size.
 const BATCH_BYTES: usize = 64 << 20;
 

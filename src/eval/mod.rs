@@ -9,8 +9,8 @@ pub mod protocol;
 
 pub use baseline_run::{BaselineRun, BaselineRunError, run_baseline};
 pub use evaluate::{
-    EvalConfig, EvalError, EvalReport, Stage, UserRanking, evaluate, history_of, targets_of,
-    training_counts, write_score_dump,
+    EvalConfig, EvalError, EvalReport, Stage, UserRanking, by_target_group, evaluate, history_of,
+    targets_of, training_counts, write_score_dump,
 };
 pub use metrics::{BeyondAccuracy, Catalogue, RANKING_METRICS, RankingMetrics};
 pub use protocol::{Protocol, Sampling};

@@ -151,6 +151,9 @@ pub struct RunFile {
     pub valid_metrics: BTreeMap<String, f64>,
     #[serde(default)]
     pub test_metrics: BTreeMap<String, f64>,
+    /// Test metrics apart by kind of target (`cold`, `warm` under a cold-items split).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub test_metrics_by_target: BTreeMap<String, BTreeMap<String, f64>>,
     /// Wall times in seconds: `fit`, `valid`, `test`, ….
     #[serde(default)]
     pub timings_secs: BTreeMap<String, f64>,
@@ -190,6 +193,7 @@ impl RunFile {
             curves: BTreeMap::new(),
             valid_metrics: BTreeMap::new(),
             test_metrics: BTreeMap::new(),
+            test_metrics_by_target: BTreeMap::new(),
             timings_secs: BTreeMap::new(),
             artefacts: Vec::new(),
         }

@@ -415,14 +415,19 @@ fn train_inner<B: AutodiffBackend>(
             &|_, _| true,
         )
         .ok();
+        let test_config = EvalConfig {
+            keep_rankings: split.cold_items() > 0,
+            ..eval_config.clone()
+        };
         let report = evaluate(
             &recommender,
             dataset,
             &split,
             Stage::Test,
-            &eval_config,
+            &test_config,
             &|_, _| true,
         )?;
+        run.test_metrics_by_target = crate::eval::by_target_group(&report, &split, &config.cutoffs);
         run.timings_secs
             .insert("test".into(), test_started.elapsed().as_secs_f64());
         if let Some(valid) = valid_report {
