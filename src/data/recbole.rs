@@ -106,14 +106,38 @@ fn read_atomic(path: &Path, expected: &str) -> Result<Table> {
     Ok(table)
 }
 
-/// Whether any field of the file starts with `"` (after a tab or at the start of a line).
+/// Whether the file quotes fields CSV-style: some field opens with `"`, and every field that
+/// does closes with a `"` right before a tab or a line end (`""` inside stands for a quote).
+/// A title such as `"Quote" Movie` is unquoted text, and then nothing is taken as quoting.
 fn has_quoted_fields(path: &Path) -> bool {
-    std::fs::read(path).is_ok_and(|bytes| {
-        bytes.first() == Some(&b'"')
-            || bytes
-                .windows(2)
-                .any(|w| (w[0] == b'\t' || w[0] == b'\n') && w[1] == b'"')
-    })
+    let Ok(bytes) = std::fs::read(path) else {
+        return false;
+    };
+    let mut found = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let field_start = i == 0 || bytes[i - 1] == b'\t' || bytes[i - 1] == b'\n';
+        if !(field_start && bytes[i] == b'"') {
+            i += 1;
+            continue;
+        }
+        // Find the closing quote, skipping doubled quotes.
+        let mut j = i + 1;
+        loop {
+            match bytes.get(j) {
+                None => return false,
+                Some(b'"') if bytes.get(j + 1) == Some(&b'"') => j += 2,
+                Some(b'"') => break,
+                Some(_) => j += 1,
+            }
+        }
+        if !matches!(bytes.get(j + 1), None | Some(b'\t' | b'\n' | b'\r')) {
+            return false;
+        }
+        found = true;
+        i = j + 1;
+    }
+    found
 }
 
 fn find_field(table: &Table, candidates: &[&str]) -> Option<String> {

@@ -81,7 +81,7 @@ impl Embedder {
         progress: Progress<'_>,
     ) -> Result<Vectors> {
         match self {
-            Embedder::Cpu(e) => e.encode(texts, batch, progress),
+            Embedder::Cpu(e) => e.encode_parallel(texts, batch, progress),
             #[cfg(feature = "cuda")]
             Embedder::Cuda(e) => e.encode(texts, batch, progress),
             #[cfg(feature = "wgpu")]

@@ -87,19 +87,43 @@ impl<B: Backend> TextEncoder<B> {
         batch_size: usize,
         progress: Progress<'_>,
     ) -> Result<Vectors> {
+        self.encode_with(texts, batch_size, progress, |batches| {
+            batches
+                .iter()
+                .map(|batch| self.encode_tokens(batch))
+                .collect()
+        })
+    }
+
+    /// [`Self::encode`], running `run` on groups of batches (token ids per text) that it may
+    /// spread over threads.
+    fn encode_with(
+        &self,
+        texts: &[String],
+        batch_size: usize,
+        progress: Progress<'_>,
+        run: impl Fn(&[Vec<&[u32]>]) -> Vec<Vec<f32>>,
+    ) -> Result<Vectors> {
         let tokens = self.tokenize(texts)?;
         let dim = self.folder.config.hidden_size;
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(tokens[i].len()));
+        let chunks: Vec<&[usize]> = order.chunks(batch_size.max(1)).collect();
+        let group = rayon::current_num_threads().max(1);
         let mut data = vec![0.0f32; texts.len() * dim];
         let mut done = 0;
-        for chunk in order.chunks(batch_size.max(1)) {
-            let pooled = self.encode_tokens(chunk.iter().map(|&i| tokens[i].as_slice()));
-            for (row, &text) in chunk.iter().enumerate() {
-                data[text * dim..(text + 1) * dim]
-                    .copy_from_slice(&pooled[row * dim..(row + 1) * dim]);
+        for chunk_group in chunks.chunks(group) {
+            let batches: Vec<Vec<&[u32]>> = chunk_group
+                .iter()
+                .map(|chunk| chunk.iter().map(|&i| tokens[i].as_slice()).collect())
+                .collect();
+            for (chunk, pooled) in chunk_group.iter().zip(run(&batches)) {
+                for (row, &text) in chunk.iter().enumerate() {
+                    data[text * dim..(text + 1) * dim]
+                        .copy_from_slice(&pooled[row * dim..(row + 1) * dim]);
+                }
+                done += chunk.len();
             }
-            done += chunk.len();
             if !progress(done, texts.len()) {
                 return Err(LmError::Cancelled);
             }
@@ -108,15 +132,12 @@ impl<B: Backend> TextEncoder<B> {
     }
 
     /// Pooled vectors, row-major, for one batch of tokenised texts.
-    fn encode_tokens<'t>(
-        &self,
-        batch: impl ExactSizeIterator<Item = &'t [u32]> + Clone,
-    ) -> Vec<f32> {
+    fn encode_tokens(&self, batch: &[&[u32]]) -> Vec<f32> {
         let rows = batch.len();
-        let len = batch.clone().map(<[u32]>::len).max().unwrap_or(0).max(1);
+        let len = batch.iter().map(|t| t.len()).max().unwrap_or(0).max(1);
         let mut ids = vec![self.pad_id as i64; rows * len];
         let mut mask = vec![0.0f32; rows * len];
-        for (row, text) in batch.enumerate() {
+        for (row, text) in batch.iter().enumerate() {
             for (col, &id) in text.iter().enumerate() {
                 ids[row * len + col] = id as i64;
                 mask[row * len + col] = 1.0;
@@ -132,6 +153,25 @@ impl<B: Backend> TextEncoder<B> {
             .to_vec::<f32>()
             // Invariant: converted to f32 on the line above, so the element type matches.
             .expect("pooled vectors are f32")
+    }
+}
+
+impl TextEncoder<burn::backend::Flex> {
+    /// [`Self::encode`] on the CPU with one batch per core at a time: a batch of short texts is
+    /// too small to keep both cores busy inside its matrix products, two batches side by side do.
+    pub fn encode_parallel(
+        &self,
+        texts: &[String],
+        batch_size: usize,
+        progress: Progress<'_>,
+    ) -> Result<Vectors> {
+        use rayon::prelude::*;
+        self.encode_with(texts, batch_size, progress, |batches| {
+            batches
+                .par_iter()
+                .map(|batch| self.encode_tokens(batch))
+                .collect()
+        })
     }
 }
 
