@@ -28,6 +28,25 @@ fn ml100k() -> String {
         .into_owned()
 }
 
+/// Runs `reclab ARGS --lm MINILM --data ML-100K --json` with its own cache folder and returns
+/// the JSON it prints.
+fn reclab_on_ml100k(args: &[&str], cache: &Path) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_reclab"))
+        .args(args)
+        .arg("--lm")
+        .arg(minilm())
+        .args(["--data", &ml100k(), "--json"])
+        .env("RECLAB_CACHE_DIR", cache)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 struct Reference {
     text: String,
     tokens: usize,
@@ -295,22 +314,7 @@ fn embed_cli_prints_the_models_vectors() {
 #[ignore = "needs RECLAB_MODELS and RECLAB_DATASETS (MiniLM, ML-100K)"]
 fn search_finds_items_by_meaning_and_lm_beats_chance_on_ml100k() {
     let cache = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_reclab"))
-            .args(args)
-            .arg("--lm")
-            .arg(minilm())
-            .args(["--data", &ml100k(), "--json"])
-            .env("RECLAB_CACHE_DIR", cache.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
-    };
+    let run = |args: &[&str]| reclab_on_ml100k(args, cache.path());
     let found = run(&["search", "animated toys come to life", "--k", "5"]);
     let titles: Vec<&str> = found["items"]
         .as_array()
@@ -412,27 +416,11 @@ fn text_aware_sasrec_trains_and_reopens_from_its_run() {
 fn lm_beats_popularity_and_chance_on_cold_items() {
     let cache = tempfile::tempdir().unwrap();
     let eval = |model: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_reclab"))
-            .args([
-                "eval",
-                "--model",
-                model,
-                "--data",
-                &ml100k(),
-                "--split",
-                "cold-items:0.1",
-            ])
-            .args(["--json", "--no-save", "--k", "10,50", "--lm"])
-            .arg(minilm())
-            .env("RECLAB_CACHE_DIR", cache.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+        let args = ["eval", "--model", model, "--split", "cold-items:0.1"];
+        reclab_on_ml100k(
+            &[&args[..], &["--no-save", "--k", "10,50"]].concat(),
+            cache.path(),
+        )
     };
     let lm = eval("lm");
     let pop = eval("pop");

@@ -72,11 +72,8 @@ fn open_embedder(options: &LmOptions) -> Result<Embedder> {
 /// The catalogue's item vectors, embedded (with a progress bar) or read from the cache.
 fn item_vectors(options: &LmOptions, embedder: &Embedder) -> Result<(Dataset, ItemVectors)> {
     let dataset = options.options.load(&options.data)?;
-    let template = match &options.template {
-        Some(source) => Template::parse(source).map_err(anyhow::Error::msg)?,
-        None => Template::default_for(&dataset),
-    };
-    template.check(&dataset).map_err(anyhow::Error::msg)?;
+    let template =
+        Template::for_dataset(&dataset, options.template.as_deref()).map_err(anyhow::Error::msg)?;
     let bar = ProgressBar::new(dataset.num_items() as u64);
     bar.set_style(
         ProgressStyle::with_template("embedding {bar:30} {pos}/{len} items, {per_sec}, ETA {eta}")

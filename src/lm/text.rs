@@ -81,6 +81,17 @@ impl Template {
         Template::parse(source).expect("built-in templates parse")
     }
 
+    /// The template `source` (or the dataset's default when `None`), checked against the
+    /// dataset's fields.
+    pub fn for_dataset(dataset: &Dataset, source: Option<&str>) -> Result<Template, String> {
+        let template = match source {
+            Some(source) => Template::parse(source)?,
+            None => Template::default_for(dataset),
+        };
+        template.check(dataset)?;
+        Ok(template)
+    }
+
     /// Checks every placeholder names a field of `dataset`.
     pub fn check(&self, dataset: &Dataset) -> Result<(), String> {
         for part in &self.parts {

@@ -81,11 +81,8 @@ impl LmRecommender {
         cache_dir: Option<&std::path::Path>,
     ) -> Result<LmRecommender, LmError> {
         let embedder = Arc::new(Embedder::open(&config.lm, config.device)?);
-        let template = match &config.template {
-            Some(source) => Template::parse(source).map_err(LmError::Template)?,
-            None => Template::default_for(dataset),
-        };
-        template.check(dataset).map_err(LmError::Template)?;
+        let template = Template::for_dataset(dataset, config.template.as_deref())
+            .map_err(LmError::Template)?;
         let items = lm::embed_items(
             &embedder,
             dataset,

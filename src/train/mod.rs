@@ -87,11 +87,8 @@ pub fn item_text_vectors(
         ));
     };
     let embedder = crate::lm::Embedder::open(folder, config.device).map_err(lm_error)?;
-    let template = match &config.item_template {
-        Some(source) => crate::lm::Template::parse(source).map_err(TrainError::Config)?,
-        None => crate::lm::Template::default_for(dataset),
-    };
-    template.check(dataset).map_err(TrainError::Config)?;
+    let template = crate::lm::Template::for_dataset(dataset, config.item_template.as_deref())
+        .map_err(TrainError::Config)?;
     let cache_dir = crate::data::cache::default_cache_dir();
     let items = crate::lm::embed_items(
         &embedder,
