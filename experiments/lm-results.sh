@@ -15,9 +15,9 @@ cd "$(dirname "$0")/.."
 data="$1" lm="$2" out="$3" epochs="${4:-200}"
 reclab="${RECLAB_BIN:-$HOME/.cache/reclab-target/release/reclab}"
 mkdir -p "$out"
-for split in ${SPLITS:-loo cold-items:0.1}; do
+for split in ${SPLITS-loo cold-items:0.1}; do
   tag="${split/:/-}"
-  for model in ${BASELINES:-pop itemknn}; do
+  for model in ${BASELINES-pop itemknn}; do
     "$reclab" eval --model "$model" --data "$data" --split "$split" --k 10 --json --no-save \
       > "$out/$tag-$model.json"
   done
