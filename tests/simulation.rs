@@ -338,3 +338,77 @@ fn a_skip_reuses_the_session_scores_and_only_a_click_rescores() {
         history.extend(step.choice.clicked.map(|slot| slot.item));
     }
 }
+
+#[test]
+fn a_request_puts_its_row_on_top_and_pulls_its_items_into_the_page() {
+    let dataset = data::load(&data::LoadSpec::default(), None).unwrap();
+    let split = Split::new(&dataset, SplitStrategy::LeaveOneOut).unwrap();
+    let world = World::of(&dataset);
+    let pop = reclab::recommend::BaselineConfig::Pop
+        .fit(&dataset, &split)
+        .unwrap();
+    let history = dataset.sequence(3).to_vec();
+    let width = dataset.num_items() + 1;
+    // A request that likes the least popular items best: similarity falls with popularity.
+    let max = *world.popularity.iter().max().unwrap() as f32;
+    let similarity: Vec<f32> = (0..width)
+        .map(|i| 1.0 - world.popularity[i] as f32 / max)
+        .collect();
+    let request = Arc::new(reclab::sim::Request {
+        text: "something nobody watches".into(),
+        similarity: similarity.clone(),
+        weight: 1.0,
+        words: Vec::new(),
+    });
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let plain = Policy::new(PolicyKind::Greedy, 6).page(pop.as_ref(), &world, &history, &mut rng);
+    let mut asked = Policy::new(PolicyKind::Greedy, 6);
+    asked.set_request(Some(request.clone()));
+    let page = asked.page(pop.as_ref(), &world, &history, &mut rng);
+
+    assert!(
+        plain
+            .rows
+            .iter()
+            .all(|r| r.kind != RowKind::BecauseYouAsked)
+    );
+    let row = &page.rows[0];
+    assert_eq!(row.kind, RowKind::BecauseYouAsked);
+    assert_eq!(
+        row.title,
+        "Because you asked for “something nobody watches”"
+    );
+    // With weight 1 the hero is the most similar unseen item, the request's row the next six.
+    let mut ranked: Vec<usize> = (1..width)
+        .filter(|i| !history.contains(&(*i as u32)))
+        .collect();
+    ranked.sort_by(|&a, &b| similarity[b].total_cmp(&similarity[a]).then(a.cmp(&b)));
+    assert_eq!(page.hero, Some(ranked[0] as u32));
+    let expected: Vec<u32> = ranked[1..7].iter().map(|&i| i as u32).collect();
+    assert_eq!(row.items, expected);
+    // The blend is what the page was ranked by.
+    let mut blended = asked.last_scores().to_vec();
+    let mut raw = vec![0.0; width];
+    pop.score(
+        Query {
+            user: None,
+            history: &history,
+        },
+        &mut raw,
+    );
+    request.blend(&mut raw);
+    blended[0] = raw[0];
+    assert_eq!(blended, raw);
+
+    // The static page ignores requests; the bandit keeps the request's row on top.
+    let mut fixed = Policy::new(PolicyKind::Static, 6);
+    fixed.set_request(Some(request.clone()));
+    let page = fixed.page(pop.as_ref(), &world, &history, &mut rng);
+    assert!(page.rows.iter().all(|r| r.kind != RowKind::BecauseYouAsked));
+    let mut bandit = Policy::new(PolicyKind::Thompson, 6);
+    bandit.set_request(Some(request));
+    for _ in 0..5 {
+        let page = bandit.page(pop.as_ref(), &world, &history, &mut rng);
+        assert_eq!(page.rows[0].kind, RowKind::BecauseYouAsked);
+    }
+}

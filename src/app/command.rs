@@ -48,4 +48,17 @@ pub enum Command {
     PreviewStep,
     /// Simulate many users through both policies in the background and save the result as a run.
     RunAb,
+    /// Embed the loaded catalogue with the language model in `AppState::lm_dir` (on a worker).
+    Embed,
+    /// Cancel the running embedding.
+    CancelEmbedding,
+    /// Ask the native dialog for a language-model folder.
+    PickModelFolder,
+    /// Tell the Live preview's storefront what the person wants (`AppState::request`); an
+    /// empty request clears it.
+    PreviewAsk,
+    /// Describe the simulated person in words (`AppState::persona`): sets their hidden taste.
+    PreviewPersona,
+    /// Select an item (on the item map or in search results) to show its details.
+    SelectItem(u32),
 }

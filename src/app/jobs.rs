@@ -268,8 +268,12 @@ pub fn run_label(dir: &Path) -> String {
 }
 
 pub enum EvalMessage {
-    Progress { done: usize, total: usize },
-    Done(Result<EvalReport, String>),
+    Progress {
+        done: usize,
+        total: usize,
+    },
+    /// The report, and its metrics for cold and warm targets apart (cold-items splits).
+    Done(Result<(EvalReport, crate::runs::MetricsByTarget), String>),
 }
 
 /// Evaluates an opened model on the test targets.
@@ -298,7 +302,9 @@ pub fn evaluate_model(
                 )
                 .map(|mut report| {
                     report.model = model.label.clone();
-                    report
+                    let by_target = crate::eval::by_target_group(&report, &split, &config.cutoffs);
+                    report.rankings = Vec::new();
+                    (report, by_target)
                 })
                 .map_err(|e| e.to_string())
             });
@@ -318,6 +324,7 @@ pub enum DialogKind {
     RunFolder,
     SaveCsv,
     SavePng,
+    ModelFolder,
 }
 
 /// Native dialogs block their caller, so they run on a worker too.
@@ -335,7 +342,9 @@ pub fn file_dialog(
                     &["inter", "csv", "tsv", "parquet", "data", "dat"],
                 )
                 .pick_file(),
-            DialogKind::DatasetFolder | DialogKind::RunFolder => dialog.pick_folder(),
+            DialogKind::DatasetFolder | DialogKind::RunFolder | DialogKind::ModelFolder => {
+                dialog.pick_folder()
+            }
             DialogKind::SaveCsv => dialog.set_file_name("comparison.csv").save_file(),
             DialogKind::SavePng => dialog.set_file_name("curves.png").save_file(),
         };
@@ -367,4 +376,75 @@ pub fn run_ab(
             });
         out.send(AbMessage::Done(result));
     })
+}
+
+pub enum EmbedMessage {
+    /// Items embedded so far, of all.
+    Progress {
+        done: usize,
+        total: usize,
+    },
+    Done(Result<Arc<super::language::Language>, String>),
+}
+
+/// Opens a model folder and embeds the catalogue's item texts (through the vector cache), then
+/// maps them to 2-D and embeds the genre names for personas.
+pub fn embed_catalogue(
+    loaded: Arc<Loaded>,
+    model_dir: PathBuf,
+    template: String,
+    repaint: Arc<dyn Fn() + Send + Sync>,
+) -> Job<EmbedMessage> {
+    spawn("embed", repaint, move |out, stop| {
+        let result = embed(&loaded, &model_dir, &template, &out, &stop);
+        out.send(EmbedMessage::Done(result));
+    })
+}
+
+fn embed(
+    loaded: &Loaded,
+    model_dir: &Path,
+    template: &str,
+    out: &Reporter<EmbedMessage>,
+    stop: &AtomicBool,
+) -> Result<Arc<super::language::Language>, String> {
+    use crate::lm::{self, Embedder, Template, principal_map};
+    let dataset = &loaded.dataset;
+    let template = Template::for_dataset(dataset, Some(template))?;
+    let embedder =
+        Embedder::open(model_dir, crate::train::DeviceChoice::Auto).map_err(|e| e.to_string())?;
+    let mut progress = |done, total| {
+        out.send(EmbedMessage::Progress { done, total });
+        !stop.load(Ordering::Relaxed)
+    };
+    let cache_dir = data::cache::default_cache_dir();
+    let embedded = lm::embed_items(
+        &embedder,
+        dataset,
+        &template,
+        cache_dir.as_deref(),
+        lm::DEFAULT_BATCH,
+        &mut progress,
+    )
+    .map_err(|e| e.to_string())?;
+    let items = embedded.vectors.normalized();
+    let map = principal_map(&items, 1..items.len());
+    let genres = embedder
+        .encode(&dataset.category_names, lm::DEFAULT_BATCH, &mut |_, _| true)
+        .map_err(|e| e.to_string())?
+        .normalized();
+    Ok(Arc::new(super::language::Language {
+        model_dir: model_dir.to_path_buf(),
+        dataset_fingerprint: dataset.fingerprint.clone(),
+        template: template.source().to_string(),
+        embedder: Arc::new(embedder),
+        items,
+        texts: embedded.texts,
+        map,
+        genres,
+        from_cache: embedded.from_cache,
+        cache_path: embedded.cache_path,
+        seconds: embedded.seconds,
+        cache_warning: embedded.cache_warning,
+    }))
 }

@@ -7,6 +7,7 @@
 mod capture;
 mod command;
 mod jobs;
+mod language;
 mod live;
 mod panels;
 mod plots;
@@ -22,14 +23,15 @@ use eframe::{egui, egui_wgpu};
 
 pub use capture::{FrameStats, LaunchOptions};
 pub use command::Command;
+pub use language::Language;
 pub use live::{LiveStatus, LiveTraining};
 pub use state::{AppState, ModelChoice, PanelKind};
 
 use crate::eval::{EvalConfig, EvalReport};
 use crate::runs::{self, ListedRun, RunFile};
 use jobs::{
-    DialogKind, DialogMessage, EvalMessage, Job, LoadMessage, Loaded, ModelMessage, OpenedModel,
-    TrainMessage,
+    DialogKind, DialogMessage, EmbedMessage, EvalMessage, Job, LoadMessage, Loaded, ModelMessage,
+    OpenedModel, TrainMessage,
 };
 
 /// The key under which eframe stores [`AppState`].
@@ -65,9 +67,23 @@ pub struct Workbench {
     evaluation: Option<Job<EvalMessage>>,
     pub eval_progress: Option<(usize, usize)>,
     pub eval_reports: Vec<EvalReport>,
+    /// For each report: its metrics apart for cold and warm test targets (cold-items splits).
+    pub eval_by_target: Vec<crate::runs::MetricsByTarget>,
     pub eval_error: Option<String>,
+    /// The loaded catalogue embedded by a language model.
+    pub language: Option<Arc<Language>>,
+    embedding: Option<Job<EmbedMessage>>,
+    pub embed_progress: Option<(usize, usize)>,
+    pub lm_error: Option<String>,
+    /// The semantic search's results and the query they answer, with its time in ms.
+    pub search_results: Vec<(u32, f32)>,
+    pub searched: Option<(String, f64)>,
+    /// The item opened from the map or the search results.
+    pub selected_item: Option<u32>,
     /// The User panel's recommendations, kept until user, model or K change.
     pub user_view: Option<panels::user::UserView>,
+    /// The User panel's `lm` top-K, keyed by (user, K, language model).
+    pub user_lm_view: Option<panels::user::LmView>,
     /// The Live preview: its sessions, whether it plays, and when the next page is due.
     pub preview: Option<preview::Preview>,
     pub preview_playing: bool,
@@ -125,8 +141,17 @@ impl Workbench {
             evaluation: None,
             eval_progress: None,
             eval_reports: Vec::new(),
+            eval_by_target: Vec::new(),
             eval_error: None,
+            language: None,
+            embedding: None,
+            embed_progress: None,
+            lm_error: None,
+            search_results: Vec::new(),
+            searched: None,
+            selected_item: None,
             user_view: None,
+            user_lm_view: None,
             preview: None,
             preview_playing: false,
             preview_error: None,
@@ -175,6 +200,57 @@ impl Workbench {
         self.evaluation.is_some()
     }
 
+    pub fn is_embedding(&self) -> bool {
+        self.embedding.is_some()
+    }
+
+    /// Seconds the running embedding has taken so far.
+    pub fn embedding_secs(&self) -> Option<f64> {
+        self.embedding
+            .as_ref()
+            .map(|job| job.started.elapsed().as_secs_f64())
+    }
+
+    /// The loaded dataset's item-text template: the one edited for it, else its default.
+    pub fn item_template(&self) -> Option<String> {
+        let loaded = self.data.as_ref()?;
+        Some(
+            self.state
+                .item_templates
+                .get(&loaded.spec.path)
+                .cloned()
+                .unwrap_or_else(|| {
+                    crate::lm::Template::default_for(&loaded.dataset)
+                        .source()
+                        .to_string()
+                }),
+        )
+    }
+
+    /// Runs the semantic search for `query` unless its results are already shown: one short
+    /// text through the encoder, a few milliseconds, so on this thread as the person types.
+    pub fn search(&mut self, query: &str) {
+        let Some(language) = self.language.clone() else {
+            return;
+        };
+        if self.searched.as_ref().is_some_and(|(q, _)| q == query) {
+            return;
+        }
+        let started = std::time::Instant::now();
+        self.search_results = if query.trim().is_empty() {
+            Vec::new()
+        } else {
+            match language.search(query, 10) {
+                Ok(results) => results,
+                Err(message) => {
+                    self.lm_error = Some(message);
+                    Vec::new()
+                }
+            }
+        };
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        self.searched = Some((query.to_string(), ms));
+    }
     /// Seconds the running load has taken so far.
     pub fn loading_secs(&self) -> Option<f64> {
         self.loading
@@ -216,6 +292,7 @@ impl Workbench {
             || self.evaluation.is_some()
             || self.model_job.is_some()
             || self.ab.is_some()
+            || self.embedding.is_some()
         {
             // Elapsed-time counters and busy indicators move even between job messages.
             ctx.request_repaint_after(std::time::Duration::from_millis(250));
@@ -257,11 +334,17 @@ impl Workbench {
         }
     }
 
-    /// A file or folder dropped on the window is loaded as a dataset.
+    /// A file or folder dropped on the window is loaded as a dataset, unless it is a language
+    /// model's folder, which becomes the model to embed with.
     fn dropped_files(&mut self, ctx: &egui::Context) {
         let dropped = ctx.input(|i| i.raw.dropped_files.clone());
         if let Some(file) = dropped.first() {
             let path = file.path();
+            if crate::lm::ModelFolder::looks_like(path) {
+                self.state.lm_dir = path.display().to_string();
+                self.status = format!("language model folder: {}", path.display());
+                return;
+            }
             let spec = crate::data::LoadSpec {
                 path: path.display().to_string(),
                 ..self.state.dataset.clone()
@@ -344,7 +427,10 @@ impl Workbench {
                     job.request_stop();
                 }
             }
-            Command::ClearEvaluations => self.eval_reports.clear(),
+            Command::ClearEvaluations => {
+                self.eval_reports.clear();
+                self.eval_by_target.clear();
+            }
             Command::PreviewReset => self.reset_preview(),
             Command::PreviewPlay(play) => {
                 self.preview_playing = play && self.preview.is_some();
@@ -356,6 +442,98 @@ impl Workbench {
                 }
             }
             Command::RunAb => self.start_ab(),
+            Command::Embed => self.start_embedding(),
+            Command::CancelEmbedding => {
+                if let Some(job) = &self.embedding {
+                    job.request_stop();
+                }
+            }
+            Command::PickModelFolder => self.open_dialog(DialogKind::ModelFolder),
+            Command::PreviewAsk => self.ask_storefront(),
+            Command::PreviewPersona => self.describe_persona(),
+            Command::SelectItem(item) => self.selected_item = Some(item),
+        }
+    }
+
+    fn start_embedding(&mut self) {
+        if self.embedding.is_some() {
+            return;
+        }
+        let (Some(loaded), Some(template)) = (self.data.clone(), self.item_template()) else {
+            self.lm_error = Some("load a dataset first".into());
+            return;
+        };
+        let dir = self.state.lm_dir.trim();
+        if dir.is_empty() {
+            self.lm_error = Some(
+                "choose a language model folder (config.json, tokenizer.json, model.safetensors)"
+                    .into(),
+            );
+            return;
+        }
+        self.lm_error = None;
+        self.embed_progress = None;
+        self.embedding = Some(jobs::embed_catalogue(
+            loaded,
+            PathBuf::from(dir),
+            template,
+            self.repaint.clone(),
+        ));
+    }
+
+    /// The language model for the loaded dataset, or why there is none.
+    fn language_for_data(&self) -> Result<Arc<Language>, String> {
+        match (&self.language, &self.data) {
+            (Some(language), Some(loaded)) if language.belongs_to(&loaded.dataset) => {
+                Ok(language.clone())
+            }
+            _ => Err("embed the catalogue with a language model first (Data panel)".into()),
+        }
+    }
+
+    fn ask_storefront(&mut self) {
+        if self.preview.is_none() {
+            self.reset_preview();
+        }
+        let text = self.state.request.trim().to_string();
+        let weight = self.state.request_weight;
+        let language = self.language_for_data();
+        let Some(preview) = &mut self.preview else {
+            return;
+        };
+        if text.is_empty() {
+            preview.ask(None, 0.0);
+            return;
+        }
+        match language.and_then(|l| l.request(&text, weight)) {
+            Ok((request, embed_secs)) => {
+                self.preview_error = None;
+                preview.ask(Some(request), embed_secs);
+            }
+            Err(message) => self.preview_error = Some(message),
+        }
+    }
+
+    fn describe_persona(&mut self) {
+        if self.preview.is_none() {
+            self.reset_preview();
+        }
+        let description = self.state.persona.trim().to_string();
+        if description.is_empty() {
+            return;
+        }
+        let taste = self.language_for_data().and_then(|language| {
+            language
+                .genre_similarities(&description)
+                .map(|s| crate::sim::taste_from_similarities(&s, language::PERSONA_TEMPERATURE))
+        });
+        match (taste, &mut self.preview) {
+            (Ok(taste), Some(preview)) => {
+                self.preview_error = None;
+                preview.set_persona(&description, taste);
+            }
+            (Err(message), _) => self.preview_error = Some(message),
+            (Ok(_), None) => {}
         }
     }
 
@@ -472,9 +650,19 @@ impl Workbench {
             self.status = "load a dataset before training".into();
             return;
         };
+        // Language models come from the Data panel: its folder and its item-text template.
+        let lm_dir = PathBuf::from(self.state.lm_dir.trim());
+        let template = self.item_template();
+        let form = &mut self.state.train;
+        form.lm.lm = lm_dir.clone();
+        form.lm.template = template.clone();
         let form = &self.state.train;
         let mut config = form.transformer.clone();
         config.data = loaded.spec.clone();
+        if config.transformer.item_text != crate::model::ItemText::None {
+            config.lm = Some(lm_dir);
+            config.item_template = template;
+        }
         let root = self.state.runs_root.clone();
         let repaint = self.repaint.clone();
         let (job, live) = match form.baseline() {
@@ -514,7 +702,8 @@ impl Workbench {
         let config = EvalConfig {
             protocol: self.state.eval.protocol,
             cutoffs: vec![self.state.eval.cutoff.max(1)],
-            keep_rankings: false,
+            // Cold and warm targets are scored apart from the kept rankings.
+            keep_rankings: matches!(split, crate::data::SplitStrategy::ColdItems { .. }),
         };
         self.eval_error = None;
         self.eval_progress = None;
@@ -593,12 +782,37 @@ impl Workbench {
                     EvalMessage::Progress { done, total } => {
                         self.eval_progress = Some((done, total))
                     }
-                    EvalMessage::Done(Ok(report)) => self.eval_reports.push(report),
+                    EvalMessage::Done(Ok((report, by_target))) => {
+                        self.eval_reports.push(report);
+                        self.eval_by_target.push(by_target);
+                    }
                     EvalMessage::Done(Err(message)) => self.eval_error = Some(message),
                 }
             }
             if job.is_finished() {
                 self.evaluation = None;
+            }
+        }
+        if let Some(job) = &mut self.embedding {
+            for message in job.drain() {
+                match message {
+                    EmbedMessage::Progress { done, total } => {
+                        self.embed_progress = Some((done, total))
+                    }
+                    EmbedMessage::Done(Ok(language)) => {
+                        self.status = format!(
+                            "embedded {} items with {}",
+                            language.items.len().saturating_sub(1),
+                            language.model_dir.display()
+                        );
+                        self.language = Some(language);
+                        self.searched = None;
+                    }
+                    EmbedMessage::Done(Err(message)) => self.lm_error = Some(message),
+                }
+            }
+            if job.is_finished() {
+                self.embedding = None;
             }
         }
         if let Some(job) = &mut self.ab {
@@ -662,6 +876,7 @@ impl Workbench {
                 };
             }
             DialogKind::SavePng => self.capture.save_region_as_png(ctx, path),
+            DialogKind::ModelFolder => self.state.lm_dir = path.display().to_string(),
         }
     }
 }

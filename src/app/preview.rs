@@ -14,7 +14,8 @@ use super::jobs::Loaded;
 use crate::data::{Split, SplitStrategy};
 use crate::recommend::{Query, Recommender};
 use crate::sim::{
-    Policy, PolicyKind, RowKind, Session, SessionConfig, StepTrace, World, simulated_users,
+    Choice, Policy, PolicyKind, Request, RowKind, Session, SessionConfig, StepTrace, World,
+    simulated_users,
 };
 
 pub struct PreviewSide {
@@ -36,6 +37,8 @@ pub struct PreviewSide {
     pub ctr_curve: Vec<[f64; 2]>,
     pub dwell_curve: Vec<[f64; 2]>,
     pub latency_ms: Vec<[f64; 2]>,
+    /// Milliseconds from a typed request to its re-laid page (embedding included), by page.
+    pub request_ms: Vec<[f64; 2]>,
 }
 
 impl PreviewSide {
@@ -46,6 +49,38 @@ impl PreviewSide {
     /// The hidden taste of this side's user (it drifts as the user clicks).
     pub fn taste(&self) -> &[f64] {
         &self.session.user.taste
+    }
+
+    /// What the person asked this side's storefront for, if anything.
+    pub fn request(&self) -> Option<&Request> {
+        self.session.policy.request()
+    }
+
+    /// Lays the current page out again for a new request, without the user acting on it;
+    /// returns the seconds the re-ranking took.
+    fn relayout(
+        &mut self,
+        model: &dyn Recommender,
+        world: &World,
+        request: Option<Arc<Request>>,
+    ) -> f64 {
+        self.session.policy.set_request(request);
+        let history = self.session.user.history.clone();
+        let started = std::time::Instant::now();
+        let page = self
+            .session
+            .policy
+            .page(model, world, &history, &mut self.rng);
+        let secs = started.elapsed().as_secs_f64();
+        self.explain(model, &history);
+        self.explained_for = Some(history);
+        self.moved = vec![false; page.rows.len()];
+        self.last = Some(StepTrace {
+            page,
+            choice: Choice::default(),
+            rerank_secs: secs,
+        });
+        secs
     }
 
     fn step(&mut self, model: &dyn Recommender, world: &World, config: &SessionConfig) {
@@ -109,6 +144,10 @@ pub struct Preview {
     pub user: usize,
     pub sides: [PreviewSide; 2],
     pub config: SessionConfig,
+    /// The description the simulated person was given, if any.
+    pub persona: Option<String>,
+    /// The last request's embedding and re-ranking times, in seconds.
+    pub last_request: Option<(f64, f64)>,
 }
 
 impl Preview {
@@ -151,6 +190,7 @@ impl Preview {
             ctr_curve: Vec::new(),
             dwell_curve: Vec::new(),
             latency_ms: Vec::new(),
+            request_ms: Vec::new(),
         };
         Ok(Preview {
             model,
@@ -158,6 +198,8 @@ impl Preview {
             user,
             sides: [side(policies[0]), side(policies[1])],
             config,
+            persona: None,
+            last_request: None,
         })
     }
 
@@ -170,6 +212,32 @@ impl Preview {
 
     pub fn is_over(&self) -> bool {
         self.sides.iter().all(PreviewSide::is_over)
+    }
+
+    /// Applies (or clears) a request on both sides and re-lays their pages at once;
+    /// `embed_secs` is what turning the words into vectors took.
+    pub fn ask(&mut self, request: Option<Request>, embed_secs: f64) {
+        let request = request.map(Arc::new);
+        let mut rerank = 0.0f64;
+        for side in &mut self.sides {
+            let secs = side.relayout(self.model.as_ref(), &self.world, request.clone());
+            rerank = rerank.max(secs);
+            if request.is_some() {
+                let x = side.pages.max(1) as f64;
+                side.request_ms.push([x, (embed_secs + secs) * 1000.0]);
+            }
+        }
+        self.last_request = request.is_some().then_some((embed_secs, rerank));
+    }
+
+    /// Gives the simulated person a hidden taste from words (both sides: the same person).
+    pub fn set_persona(&mut self, description: &str, taste: Vec<f64>) {
+        for side in &mut self.sides {
+            if side.session.user.taste.len() == taste.len() {
+                side.session.user.taste.clone_from(&taste);
+            }
+        }
+        self.persona = Some(description.to_string());
     }
 
     /// What the model believes the user likes: the genre shares of its current top 50 for the

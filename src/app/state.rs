@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::LoadSpec;
 use crate::eval::Protocol;
-use crate::recommend::{BaselineConfig, BprConfig, ItemKnnConfig};
+use crate::recommend::{BaselineConfig, BprConfig, ItemKnnConfig, LmConfig};
 use crate::sim::PolicyKind;
 use crate::train::TrainConfig;
 
@@ -54,15 +54,18 @@ pub enum ModelChoice {
     ItemKnn,
     Bpr,
     Content,
+    /// The language model's cosine between user and item texts.
+    Lm,
 }
 
 impl ModelChoice {
-    pub const ALL: [ModelChoice; 5] = [
+    pub const ALL: [ModelChoice; 6] = [
         ModelChoice::Transformer,
         ModelChoice::Pop,
         ModelChoice::ItemKnn,
         ModelChoice::Bpr,
         ModelChoice::Content,
+        ModelChoice::Lm,
     ];
 
     pub fn label(self) -> &'static str {
@@ -72,6 +75,7 @@ impl ModelChoice {
             ModelChoice::ItemKnn => "ItemKNN",
             ModelChoice::Bpr => "BPR-MF",
             ModelChoice::Content => "Content",
+            ModelChoice::Lm => "LM (sentence vectors)",
         }
     }
 }
@@ -84,6 +88,8 @@ pub struct TrainForm {
     pub transformer: TrainConfig,
     pub itemknn: ItemKnnConfig,
     pub bpr: BprConfig,
+    /// The `lm` recommender's settings; its model folder is the Data panel's.
+    pub lm: LmConfig,
 }
 
 impl Default for TrainForm {
@@ -97,6 +103,7 @@ impl Default for TrainForm {
             },
             itemknn: ItemKnnConfig::default(),
             bpr: BprConfig::default(),
+            lm: LmConfig::default(),
         }
     }
 }
@@ -110,6 +117,7 @@ impl TrainForm {
             ModelChoice::ItemKnn => Some(BaselineConfig::ItemKnn(self.itemknn.clone())),
             ModelChoice::Bpr => Some(BaselineConfig::Bpr(self.bpr.clone())),
             ModelChoice::Content => Some(BaselineConfig::Content),
+            ModelChoice::Lm => Some(BaselineConfig::Lm(self.lm.clone())),
         }
     }
 }
@@ -160,6 +168,19 @@ pub struct AppState {
     pub preview_policies: [PolicyKind; 2],
     pub preview_speed: f64,
     pub ab_users: usize,
+    /// The language model's folder (typed, picked or dropped; the last one remembered).
+    pub lm_dir: String,
+    /// Item-text templates edited per dataset (by its path); the dataset's default otherwise.
+    pub item_templates: std::collections::BTreeMap<String, String>,
+    /// The Data panel's semantic search box.
+    pub search: String,
+    /// Draw the User panel's user's history as a path on the item map.
+    pub map_history: bool,
+    /// The Live preview's "Tell the storefront" box and its weight against the model.
+    pub request: String,
+    pub request_weight: f32,
+    /// The Live preview's persona description.
+    pub persona: String,
 }
 
 impl Default for AppState {
@@ -181,6 +202,13 @@ impl Default for AppState {
             preview_policies: [PolicyKind::Greedy, PolicyKind::Static],
             preview_speed: 2.0,
             ab_users: 500,
+            lm_dir: String::new(),
+            item_templates: Default::default(),
+            search: String::new(),
+            map_history: false,
+            request: String::new(),
+            request_weight: 0.5,
+            persona: String::new(),
         }
     }
 }

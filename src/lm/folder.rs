@@ -97,6 +97,12 @@ pub struct ModelFolder {
 }
 
 impl ModelFolder {
+    /// Whether `path` looks like a Hugging Face model folder (a `config.json` and a
+    /// `tokenizer.json`), as opposed to a dataset: used to route a dropped folder.
+    pub fn looks_like(path: &Path) -> bool {
+        path.join("config.json").is_file() && path.join("tokenizer.json").is_file()
+    }
+
     /// Reads the folder's configuration files; every file and field it relies on is checked.
     pub fn open(dir: impl AsRef<Path>) -> Result<ModelFolder> {
         let dir = dir.as_ref().to_path_buf();

@@ -62,6 +62,23 @@ impl Default for LmConfig {
     }
 }
 
+/// `Σ decay^a · item vector` over a history, `a` steps before its latest item (not
+/// normalised); items whose weight fell below 1e-6 are skipped.
+pub fn recency_weighted_mean(items: &Vectors, history: &[u32], decay: f32) -> Vec<f32> {
+    let mut user = vec![0.0f32; items.dim()];
+    let mut weight = 1.0f32;
+    for &item in history.iter().rev() {
+        for (u, x) in user.iter_mut().zip(items.row(item as usize)) {
+            *u += weight * x;
+        }
+        weight *= decay;
+        if weight < 1e-6 {
+            break;
+        }
+    }
+    user
+}
+
 /// Items and users as sentence vectors.
 pub struct LmRecommender {
     name: String,
@@ -123,18 +140,7 @@ impl LmRecommender {
     /// The recency-weighted mean of the history's item vectors (not normalised: cosine
     /// ranking does not need it).
     pub fn history_vector(&self, history: &[u32]) -> Vec<f32> {
-        let mut user = vec![0.0f32; self.items.dim()];
-        let mut weight = 1.0f32;
-        for &item in history.iter().rev() {
-            for (u, x) in user.iter_mut().zip(self.items.row(item as usize)) {
-                *u += weight * x;
-            }
-            weight *= self.decay;
-            if weight < 1e-6 {
-                break;
-            }
-        }
-        user
+        recency_weighted_mean(&self.items, history, self.decay)
     }
 
     /// Cosine of `user` with every item into `scores` (items are unit vectors).

@@ -129,6 +129,9 @@ pub struct CurvePoint {
     pub value: f64,
 }
 
+/// Metrics per group of test targets: `{"cold": {"users": n, "ndcg@10": …}, "warm": {…}}`.
+pub type MetricsByTarget = BTreeMap<String, BTreeMap<String, f64>>;
+
 /// Everything about one experiment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunFile {
@@ -153,7 +156,7 @@ pub struct RunFile {
     pub test_metrics: BTreeMap<String, f64>,
     /// Test metrics apart by kind of target (`cold`, `warm` under a cold-items split).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub test_metrics_by_target: BTreeMap<String, BTreeMap<String, f64>>,
+    pub test_metrics_by_target: MetricsByTarget,
     /// Wall times in seconds: `fit`, `valid`, `test`, ….
     #[serde(default)]
     pub timings_secs: BTreeMap<String, f64>,

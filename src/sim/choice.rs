@@ -38,7 +38,7 @@ impl Default for ChoiceModel {
 }
 
 /// What the user did on a page.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Choice {
     /// The clicked card, if any.
     pub clicked: Option<Slot>,

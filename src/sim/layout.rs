@@ -14,6 +14,8 @@ pub enum RowKind {
     Trending,
     /// High-scored items outside the genres of the top picks.
     SomethingDifferent,
+    /// "Because you asked for …": the items closest to what the person said they want.
+    BecauseYouAsked,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

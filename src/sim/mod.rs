@@ -10,6 +10,7 @@ pub mod ab;
 pub mod choice;
 pub mod layout;
 pub mod policy;
+pub mod request;
 pub mod session;
 pub mod user;
 
@@ -17,5 +18,6 @@ pub use ab::{AbConfig, AbReport, Estimate, PolicyOutcome, ab_run_file, run_ab, s
 pub use choice::{Choice, ChoiceModel};
 pub use layout::{Page, Row, RowKind, Slot};
 pub use policy::{Policy, PolicyKind};
+pub use request::Request;
 pub use session::{Session, SessionConfig, SessionTrace, StepTrace, run_session};
-pub use user::{SimUser, World};
+pub use user::{SimUser, World, taste_from_similarities};

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::choice::Choice;
 use super::layout::{Page, Row, RowKind};
+use super::request::Request;
 use super::user::World;
 use crate::recommend::{Query, Recommender};
 
@@ -74,13 +75,16 @@ impl PolicyKind {
 /// The row kinds a bandit orders (the genre row stands for "the session's favourite genre").
 const ARMS: usize = 5;
 
-fn arm(kind: RowKind) -> usize {
+/// The bandit arm of a row kind; `None` for the request's row, which stays on top: what the
+/// person just asked for is not a hypothesis to explore.
+fn arm(kind: RowKind) -> Option<usize> {
     match kind {
-        RowKind::TopPicks => 0,
-        RowKind::BecauseYouWatched => 1,
-        RowKind::Genre(_) => 2,
-        RowKind::Trending => 3,
-        RowKind::SomethingDifferent => 4,
+        RowKind::TopPicks => Some(0),
+        RowKind::BecauseYouWatched => Some(1),
+        RowKind::Genre(_) => Some(2),
+        RowKind::Trending => Some(3),
+        RowKind::SomethingDifferent => Some(4),
+        RowKind::BecauseYouAsked => None,
     }
 }
 
@@ -99,6 +103,10 @@ pub struct Policy {
     /// What `scores` and `like_last` were computed for, so a page after a skip (the session
     /// unchanged) re-ranks without calling the model at all.
     scored_for: Option<ScoredFor>,
+    /// What the person asked for, if anything (adaptive policies only).
+    request: Option<std::sync::Arc<Request>>,
+    /// The model's scores blended with the request, when there is one.
+    blended: Vec<f32>,
 }
 
 /// The model and session a policy's cached scores belong to.
@@ -120,13 +128,28 @@ impl Policy {
             scores: Vec::new(),
             like_last: Vec::new(),
             scored_for: None,
+            request: None,
+            blended: Vec::new(),
         }
     }
 
-    /// The scores the last page was built from (the model's for the session, or popularity for
-    /// the static page).
+    /// The scores the last page was built from (the model's for the session — blended with the
+    /// request when there is one — or popularity for the static page).
     pub fn last_scores(&self) -> &[f32] {
-        &self.scores
+        if self.request.is_some() && self.kind != PolicyKind::Static {
+            &self.blended
+        } else {
+            &self.scores
+        }
+    }
+
+    /// Sets (or clears) what the person asked for; the static page ignores it.
+    pub fn set_request(&mut self, request: Option<std::sync::Arc<Request>>) {
+        self.request = request;
+    }
+
+    pub fn request(&self) -> Option<&Request> {
+        self.request.as_deref()
     }
 
     /// The bandits' estimated click rate of each row kind.
@@ -198,6 +221,14 @@ impl Policy {
         }
         let scores = std::mem::take(&mut self.scores);
         let like_last = std::mem::take(&mut self.like_last);
+        let mut blended = std::mem::take(&mut self.blended);
+        let request = self.request.clone().filter(|_| personal);
+        if let Some(request) = &request {
+            blended.clear();
+            blended.extend_from_slice(&scores);
+            request.blend(&mut blended);
+        }
+        let ranked: &[f32] = if request.is_some() { &blended } else { &scores };
         let take = |used: &mut Vec<bool>,
                     n: usize,
                     score: &dyn Fn(usize) -> f32,
@@ -220,13 +251,22 @@ impl Policy {
                 .map(|i| i as u32)
                 .collect::<Vec<u32>>()
         };
-        let relevance = |i: usize| scores[i];
+        let relevance = |i: usize| ranked[i];
         let all = |_: usize| true;
         let hero = take(&mut used, 1, &relevance, &all).first().copied();
+        // The request's own row comes before the top picks take the best of the blend.
+        let asked = request.as_ref().map(|request| {
+            let similarity = |i: usize| request.similarity.get(i).copied().unwrap_or(f32::MIN);
+            Row {
+                kind: RowKind::BecauseYouAsked,
+                title: format!("Because you asked for “{}”", request.text),
+                items: take(&mut used, self.cards, &similarity, &all),
+            }
+        });
         let top: Vec<u32> = match self.kind {
             PolicyKind::Mmr { lambda } => {
                 let pool = take(&mut used, self.cards * 3, &relevance, &all);
-                let picked = mmr(&pool, &scores, world, lambda, self.cards);
+                let picked = mmr(&pool, ranked, world, lambda, self.cards);
                 for &i in &pool {
                     used[i as usize] = picked.contains(&i);
                 }
@@ -288,6 +328,7 @@ impl Policy {
         rows.retain(|r| !r.items.is_empty());
         self.scores = scores;
         self.like_last = like_last;
+        self.blended = blended;
         match self.kind {
             PolicyKind::Bandit { epsilon } => {
                 let estimates = self.row_estimates();
@@ -305,6 +346,9 @@ impl Policy {
                 order_rows(&mut rows, &draws);
             }
             _ => {}
+        }
+        if let Some(row) = asked.filter(|r| !r.items.is_empty()) {
+            rows.insert(0, row);
         }
         Page { hero, rows }
     }
@@ -326,19 +370,23 @@ impl Policy {
     /// Learns from what the user did on `page` (the bandit counts shows and clicks per row).
     pub fn feedback(&mut self, page: &Page, choice: &Choice) {
         for row in &page.rows {
-            self.shows[arm(row.kind)] += 1.0;
+            if let Some(a) = arm(row.kind) {
+                self.shows[a] += 1.0;
+            }
         }
         if let Some(slot) = choice.clicked
             && let Some(r) = slot.row
+            && let Some(a) = arm(page.rows[r].kind)
         {
-            self.clicks[arm(page.rows[r].kind)] += 1.0;
+            self.clicks[a] += 1.0;
         }
     }
 }
 
 /// Puts the rows whose kind has the higher value first (a stable sort: ties keep their order).
 fn order_rows(rows: &mut [Row], values: &[f64; ARMS]) {
-    rows.sort_by(|a, b| values[arm(b.kind)].total_cmp(&values[arm(a.kind)]));
+    let value = |kind| arm(kind).map_or(f64::INFINITY, |a| values[a]);
+    rows.sort_by(|a, b| value(b.kind).total_cmp(&value(a.kind)));
 }
 
 /// The genre most present in the latest ten items of the session, or else in the top picks.

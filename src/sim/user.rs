@@ -77,6 +77,27 @@ impl World {
     }
 }
 
+/// A taste over genres from how similar a description of the person is to each genre's name:
+/// a softmax of the cosines at `temperature` (small: the closest genres take most of the mass).
+/// Sentence vectors put every genre name at a similar, moderate cosine to any sentence, so the
+/// differences, not the levels, carry the meaning.
+pub fn taste_from_similarities(similarities: &[f32], temperature: f64) -> Vec<f64> {
+    if similarities.is_empty() {
+        return Vec::new();
+    }
+    let t = temperature.max(1e-6);
+    let max = similarities
+        .iter()
+        .map(|&s| f64::from(s))
+        .fold(f64::NEG_INFINITY, f64::max);
+    let weights: Vec<f64> = similarities
+        .iter()
+        .map(|&s| ((f64::from(s) - max) / t).exp())
+        .collect();
+    let total: f64 = weights.iter().sum();
+    weights.iter().map(|w| w / total).collect()
+}
+
 /// One simulated user's hidden state.
 #[derive(Debug, Clone)]
 pub struct SimUser {
@@ -198,4 +219,22 @@ impl SimUser {
 
 fn dot(a: &[f32], b: &[f32]) -> f64 {
     a.iter().zip(b).map(|(x, y)| f64::from(x * y)).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::taste_from_similarities;
+
+    #[test]
+    fn a_description_sets_the_taste_by_a_softmax_over_genre_similarities() {
+        // By hand at temperature 0.1: weights e^0, e^-1, e^-3 (relative to the largest).
+        let taste = taste_from_similarities(&[0.5, 0.4, 0.2], 0.1);
+        let w = [1.0, (-1.0f64).exp(), (-3.0f64).exp()];
+        let total: f64 = w.iter().sum();
+        for (got, want) in taste.iter().zip(w.iter().map(|x| x / total)) {
+            assert!((got - want).abs() < 1e-6, "{taste:?}");
+        }
+        assert!((taste.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!(taste_from_similarities(&[], 0.1).is_empty());
+    }
 }

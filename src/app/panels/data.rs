@@ -4,6 +4,7 @@
 use eframe::egui::{self, Ui};
 use egui_plot::{Bar, BarChart, Line, Plot, PlotPoints};
 
+use super::language;
 use crate::app::jobs::Loaded;
 use crate::app::widgets;
 use crate::app::{Command, Workbench};
@@ -18,7 +19,10 @@ pub fn data_ui(ui: &mut Ui, app: &mut Workbench) {
     }
     match app.data.clone() {
         Some(loaded) => {
-            egui::ScrollArea::vertical().show(ui, |ui| stats_ui(ui, &loaded));
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                language_ui(ui, app, &loaded);
+                stats_ui(ui, &loaded);
+            });
         }
         None if app.is_loading() => {
             ui.label("Loading …");
@@ -27,6 +31,29 @@ pub fn data_ui(ui: &mut Ui, app: &mut Workbench) {
             ui.label("No dataset loaded. Open one, drop a file or folder on the window, or load the synthetic world.");
         }
     };
+}
+
+/// Item text, the language model, and — once the catalogue is embedded — search and the map.
+fn language_ui(ui: &mut Ui, app: &mut Workbench, loaded: &Loaded) {
+    egui::CollapsingHeader::new("Item text and language model")
+        .default_open(true)
+        .show(ui, |ui| {
+            language::item_text_ui(ui, app, loaded);
+            let Some(lm) = app
+                .language
+                .clone()
+                .filter(|l| l.belongs_to(&loaded.dataset))
+            else {
+                return;
+            };
+            ui.separator();
+            ui.columns(2, |columns| {
+                language::search_ui(&mut columns[0], app, loaded);
+                language::selected_item_ui(&mut columns[0], app, loaded, &lm);
+                language::map_ui(&mut columns[1], app, loaded, &lm);
+            });
+        });
+    ui.separator();
 }
 
 fn source_ui(ui: &mut Ui, app: &mut Workbench) {

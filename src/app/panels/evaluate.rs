@@ -81,8 +81,62 @@ pub fn evaluate_ui(ui: &mut Ui, app: &mut Workbench) {
         return;
     }
     egui::ScrollArea::vertical().show(ui, |ui| {
+        cold_warm_ui(ui, app);
         results_ui(ui, app);
     });
+}
+
+/// Under a cold-items split: each evaluation's accuracy on cold and on warm test targets, side
+/// by side. An id-only model scores 0 on cold targets: it has never seen those items.
+fn cold_warm_ui(ui: &mut Ui, app: &Workbench) {
+    let rows: Vec<_> = app
+        .eval_reports
+        .iter()
+        .zip(&app.eval_by_target)
+        .filter(|(_, groups)| !groups.is_empty())
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    ui.heading("Cold and warm test targets");
+    egui::Grid::new("eval-cold-warm")
+        .striped(true)
+        .show(ui, |ui| {
+            for h in [
+                "model",
+                "K",
+                "cold users",
+                "cold HR",
+                "cold NDCG",
+                "warm users",
+            ] {
+                ui.strong(h);
+            }
+            ui.strong("warm HR");
+            ui.strong("warm NDCG");
+            ui.end_row();
+            for (report, groups) in rows {
+                let cutoff = report
+                    .metrics
+                    .keys()
+                    .find_map(|key| key.strip_prefix("ndcg@"))
+                    .unwrap_or("");
+                ui.label(&report.model);
+                ui.label(cutoff);
+                for group in ["cold", "warm"] {
+                    let metrics = groups.get(group);
+                    let value = |name: &str| metrics.and_then(|m| m.get(name)).copied();
+                    ui.label(value("users").map_or("–".into(), |v| format!("{v:.0}")));
+                    for name in ["hit", "ndcg"] {
+                        let shown = value(&format!("{name}@{cutoff}"))
+                            .map_or("–".into(), |v| format!("{v:.4}"));
+                        ui.label(shown);
+                    }
+                }
+                ui.end_row();
+            }
+        });
+    ui.add_space(8.0);
 }
 
 /// Lists the runs of the runs folder, each with a button that opens its model.

@@ -22,6 +22,7 @@ pub fn live_ui(ui: &mut Ui, app: &mut Workbench) {
     // Any run's model (Transformer or baseline); Pop when none is open.
     super::evaluate::model_picker_ui(ui, app);
     controls_ui(ui, app);
+    language_ui(ui, app);
     if let Some(message) = &app.preview_error {
         widgets::error(ui, message);
     }
@@ -109,6 +110,56 @@ fn controls_ui(ui: &mut Ui, app: &mut Workbench) {
     });
 }
 
+/// "Tell the storefront" and the persona: words that drive the page and the simulated person.
+fn language_ui(ui: &mut Ui, app: &mut Workbench) {
+    let ready = app
+        .language
+        .as_ref()
+        .zip(app.data.as_ref())
+        .is_some_and(|(l, d)| l.belongs_to(&d.dataset));
+    ui.add_enabled_ui(ready, |ui| {
+        ui.horizontal(|ui| {
+            let response = widgets::text(ui, "Tell the storefront", &mut app.state.request)
+                .on_hover_text(
+                    "What the simulated person says they want, e.g. “something light and \
+                     funny”; Enter re-ranks the adaptive page. Empty clears it.",
+                );
+            let entered = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            let slider = ui.add(
+                egui::Slider::new(&mut app.state.request_weight, 0.0..=1.0)
+                    .text("weight of the words"),
+            );
+            if ui.button("Ask").clicked() || entered || slider.drag_stopped() {
+                app.send(Command::PreviewAsk);
+            }
+        });
+        ui.horizontal(|ui| {
+            let response = widgets::text(ui, "Persona", &mut app.state.persona).on_hover_text(
+                "Describe the simulated person (“a teenager who loves horror and sci-fi”): \
+                 the words set their hidden taste over the genres",
+            );
+            let entered = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            if ui.button("Set persona").clicked() || entered {
+                app.send(Command::PreviewPersona);
+            }
+            if let Some(preview) = &app.preview {
+                if let Some((embed, rerank)) = preview.last_request {
+                    ui.label(format!(
+                        "last request: embedding {:.1} ms + re-rank {:.2} ms",
+                        embed * 1000.0,
+                        rerank * 1000.0
+                    ));
+                }
+                if let Some(persona) = &preview.persona {
+                    ui.label(format!("persona: {persona}"));
+                }
+            }
+        });
+    })
+    .response
+    .on_disabled_hover_text("Embed the catalogue with a language model in the Data panel first");
+}
+
 /// A stable colour per genre.
 fn genre_color(genre: u32) -> Color32 {
     plots::series_color(genre as usize).gamma_multiply(0.55)
@@ -181,11 +232,25 @@ fn card_ui(
         .iter()
         .map(|(i, w)| format!("{} ({w:.2})", world.titles[*i as usize]))
         .collect();
-    let why = if because.is_empty() {
+    let mut why = if because.is_empty() {
         String::new()
     } else {
         format!("\nbecause you watched: {}", because.join(", "))
     };
+    if let Some(request) = side.request() {
+        let similarity = request
+            .similarity
+            .get(item as usize)
+            .copied()
+            .unwrap_or(0.0);
+        why.push_str(&format!(
+            "\nyou asked for “{}”: similarity {similarity:.2}",
+            request.text
+        ));
+        if let Some((word, s)) = request.best_word(item) {
+            why.push_str(&format!(" (closest word “{word}”, {s:.2})"));
+        }
+    }
     response.on_hover_text(format!(
         "{}\nscore {score:.3}{why}",
         world.titles[item as usize]
@@ -270,7 +335,7 @@ fn charts_ui(ui: &mut Ui, preview: &Preview) {
             ui.vertical(|ui| {
                 ui.set_width(third);
                 ui.label(title);
-                let series: Vec<(String, Vec<[f64; 2]>)> = preview
+                let mut series: Vec<(String, Vec<[f64; 2]>)> = preview
                     .sides
                     .iter()
                     .map(|s| {
@@ -282,6 +347,18 @@ fn charts_ui(ui: &mut Ui, preview: &Preview) {
                         (s.policy.name(), points)
                     })
                     .collect();
+                if curve == 2 {
+                    // The request path: words embedded, then the page re-ranked.
+                    series.extend(
+                        preview
+                            .sides
+                            .iter()
+                            .filter(|s| !s.request_ms.is_empty())
+                            .map(|s| {
+                                (format!("{} request", s.policy.name()), s.request_ms.clone())
+                            }),
+                    );
+                }
                 plots::lines(ui, &format!("live-{curve}"), 160.0, "page", &series);
             });
         }

@@ -3,6 +3,7 @@
 pub mod compare;
 pub mod data;
 pub mod evaluate;
+pub mod language;
 pub mod live;
 pub mod train;
 pub mod user;

@@ -10,7 +10,9 @@ use crate::app::state::{ModelChoice, TrainForm};
 use crate::app::widgets;
 use crate::app::{Command, Workbench};
 use crate::data::SplitStrategy;
+use crate::model::ItemText;
 use crate::model::loss::LossConfig;
+use crate::recommend::UserVector;
 use crate::train::{DeviceChoice, ModelKind};
 
 pub fn train_ui(ui: &mut Ui, app: &mut Workbench) {
@@ -85,6 +87,24 @@ fn settings_ui(ui: &mut Ui, form: &mut TrainForm) {
             widgets::number(ui, "Dropout", &mut t.dropout, 0.0..=0.9, 0.01);
             widgets::number(ui, "Max sequence length", &mut t.max_len, 2..=1000, 1.0);
             ui.checkbox(&mut t.norm_first, "Pre-norm (LayerNorm before sublayers)");
+            widgets::choice(
+                ui,
+                "Item text",
+                &mut t.item_text,
+                &[
+                    ItemText::None,
+                    ItemText::Init,
+                    ItemText::Fused,
+                    ItemText::Frozen,
+                ],
+                |m| m.name().to_string(),
+            )
+            .on_hover_text(
+                "init: id embeddings start from projected text vectors; fused: a learned \
+                 projection of the text vector is added to each id embedding; frozen: only the \
+                 projected text vectors (items unseen in training still have one). Uses the \
+                 Data panel's language model and item-text template.",
+            );
             ui.heading("Objective");
             let mut loss_kind = match config.loss {
                 LossConfig::Softmax => 0,
@@ -217,26 +237,50 @@ fn settings_ui(ui: &mut Ui, form: &mut TrainForm) {
         ModelChoice::Pop | ModelChoice::Content => {
             ui.label("No settings.");
         }
+        ModelChoice::Lm => {
+            widgets::choice(
+                ui,
+                "User vector",
+                &mut form.lm.user_vector,
+                &[UserVector::History, UserVector::Profile],
+                |u| match u {
+                    UserVector::History => "history (recency-weighted mean)".to_string(),
+                    UserVector::Profile => "profile text".to_string(),
+                },
+            );
+            ui.label("Uses the Data panel's language model and item-text template.");
+        }
     }
     let config = &mut form.transformer;
     ui.heading("Data and evaluation");
-    let mut temporal = matches!(config.split, SplitStrategy::Temporal { .. });
-    widgets::choice(ui, "Split", &mut temporal, &[false, true], |t| {
-        if t { "temporal" } else { "leave-one-out" }.to_string()
+    let mut kind = match config.split {
+        SplitStrategy::LeaveOneOut => 0,
+        SplitStrategy::Temporal { .. } => 1,
+        SplitStrategy::ColdItems { .. } => 2,
+    };
+    widgets::choice(ui, "Split", &mut kind, &[0, 1, 2], |k| {
+        ["leave-one-out", "temporal", "cold items"][k].to_string()
     });
-    config.split = match (temporal, config.split) {
-        (false, _) => SplitStrategy::LeaveOneOut,
-        (true, SplitStrategy::Temporal { train, valid }) => {
-            SplitStrategy::Temporal { train, valid }
-        }
-        (true, _) => SplitStrategy::Temporal {
+    config.split = match (kind, config.split) {
+        (1, split @ SplitStrategy::Temporal { .. })
+        | (2, split @ SplitStrategy::ColdItems { .. }) => split,
+        (1, _) => SplitStrategy::Temporal {
             train: 0.8,
             valid: 0.1,
         },
+        (2, _) => SplitStrategy::ColdItems { share: 0.1 },
+        _ => SplitStrategy::LeaveOneOut,
     };
-    if let SplitStrategy::Temporal { train, valid } = &mut config.split {
-        widgets::number(ui, "Training share", train, 0.05..=0.95, 0.01);
-        widgets::number(ui, "Validation share", valid, 0.0..=0.5, 0.01);
+    match &mut config.split {
+        SplitStrategy::Temporal { train, valid } => {
+            widgets::number(ui, "Training share", train, 0.05..=0.95, 0.01);
+            widgets::number(ui, "Validation share", valid, 0.0..=0.5, 0.01);
+        }
+        SplitStrategy::ColdItems { share } => {
+            widgets::number(ui, "Cold share of items", share, 0.01..=0.9, 0.01)
+                .on_hover_text("The latest-appearing items, kept out of training entirely");
+        }
+        SplitStrategy::LeaveOneOut => {}
     }
     widgets::number(ui, "Seed", &mut config.seed, 0..=u64::MAX, 1.0);
     if let Some(problem) = config.problem() {

@@ -4,13 +4,16 @@
 
 use std::sync::Arc;
 
-use eframe::egui::{self, Ui};
+use eframe::egui::{self, RichText, Ui};
 
 use super::evaluate::model_picker_ui;
 use crate::app::Workbench;
 use crate::app::jobs::{Loaded, OpenedModel};
 use crate::app::widgets;
 use crate::recommend::{Query, top_k_excluding};
+
+/// The `lm` top-K shown, keyed by (user, K, the language model's address).
+pub type LmView = ((usize, usize, usize), Vec<(u32, f32)>);
 
 /// The recommendations shown, kept until the user, model or K changes.
 pub struct UserView {
@@ -49,7 +52,28 @@ pub fn user_ui(ui: &mut Ui, app: &mut Workbench) {
     });
     let user = app.state.user.min(users - 1);
     let history = loaded.dataset.sequence(user);
-    ui.columns(2, |columns| {
+    let language = app
+        .language
+        .clone()
+        .filter(|l| l.belongs_to(&loaded.dataset));
+    if language.is_some() {
+        ui.label(RichText::new("Profile text (what the language model is told)").strong());
+        ui.label(RichText::new(crate::lm::profile_text(&loaded.dataset, history)).italics());
+        ui.separator();
+    }
+    let k = app.state.user_top_k;
+    let lm_list = language.as_ref().map(|language| {
+        let key = (user, k, Arc::as_ptr(language).addr());
+        if app.user_lm_view.as_ref().is_none_or(|(k, _)| *k != key) {
+            app.user_lm_view = Some((key, language.top_for_history(history, k)));
+        }
+        app.user_lm_view
+            .as_ref()
+            .map(|(_, list)| list.clone())
+            .unwrap_or_default()
+    });
+    let columns = if lm_list.is_some() { 3 } else { 2 };
+    ui.columns(columns, |columns| {
         let ui = &mut columns[0];
         ui.heading(format!("History ({} items, oldest first)", history.len()));
         egui::ScrollArea::vertical()
@@ -64,6 +88,9 @@ pub fn user_ui(ui: &mut Ui, app: &mut Workbench) {
                     ));
                 }
             });
+        if let Some(list) = &lm_list {
+            lm_column_ui(&mut columns[2], &loaded, list, app.user_view.as_ref());
+        }
         let ui = &mut columns[1];
         let Some(model) = app.model.clone() else {
             ui.label("Open a model above to see what it recommends for this user.");
@@ -163,4 +190,34 @@ fn recommend(
         attended,
         error,
     }
+}
+
+/// The `lm` recommender's top-K (history vector) and how much it shares with the model's.
+fn lm_column_ui(ui: &mut Ui, loaded: &Loaded, list: &[(u32, f32)], model: Option<&UserView>) {
+    ui.heading(format!("LM (history vector): top {}", list.len()));
+    if let Some(view) = model.filter(|v| !v.list.is_empty()) {
+        let shared = list
+            .iter()
+            .filter(|(item, _)| view.list.iter().any(|(other, _)| other == item))
+            .count();
+        ui.label(format!(
+            "Overlap with the model's top {}: {shared} item{}",
+            view.list.len(),
+            if shared == 1 { "" } else { "s" }
+        ));
+    }
+    egui::Grid::new("lm-recommendations")
+        .striped(true)
+        .show(ui, |ui| {
+            ui.strong("#");
+            ui.strong("item");
+            ui.strong("cosine");
+            ui.end_row();
+            for (rank, &(item, score)) in list.iter().enumerate() {
+                ui.label((rank + 1).to_string());
+                ui.label(loaded.dataset.item_label(item));
+                ui.label(format!("{score:.3}"));
+                ui.end_row();
+            }
+        });
 }

@@ -1,0 +1,335 @@
+//! The Data panel's language part: the item-text template with a live preview, the model folder
+//! and the Embed job, semantic search as you type, and the item map (the item vectors' first two
+//! principal components, coloured by genre, sized by popularity; hover for a title, click to
+//! open an item, a user's history drawn as a path).
+
+use eframe::egui::{self, Color32, RichText, Ui};
+use egui_plot::{Line, Plot, PlotPoint, PlotPoints, Points};
+
+use crate::app::jobs::Loaded;
+use crate::app::plots;
+use crate::app::widgets;
+use crate::app::{Command, Language, Workbench};
+use crate::lm::Template;
+
+/// Genres coloured on the map; the rest are grey.
+const MAP_GENRES: usize = 10;
+
+pub fn item_text_ui(ui: &mut Ui, app: &mut Workbench, loaded: &Loaded) {
+    let Some(mut source) = app.item_template() else {
+        return;
+    };
+    ui.horizontal(|ui| {
+        let response = widgets::text(ui, "Item text template", &mut source).on_hover_text(format!(
+            "Fields in braces: {}",
+            loaded.dataset.item_field_names().join(", ")
+        ));
+        if response.changed() {
+            app.state
+                .item_templates
+                .insert(loaded.spec.path.clone(), source.clone());
+        }
+        if ui.button("Default").clicked() {
+            app.state.item_templates.remove(&loaded.spec.path);
+        }
+    });
+    match Template::parse(&source).and_then(|t| t.check(&loaded.dataset).map(|()| t)) {
+        Ok(template) => {
+            for item in preview_items(loaded) {
+                ui.label(
+                    RichText::new(format!("  {}", template.render(&loaded.dataset, item)))
+                        .italics(),
+                );
+            }
+        }
+        Err(message) => widgets::error(ui, &format!("Template: {message}")),
+    }
+    ui.horizontal(|ui| {
+        widgets::text(ui, "Language model folder", &mut app.state.lm_dir).on_hover_text(
+            "A Hugging Face folder (config.json, tokenizer.json, model.safetensors), e.g. \
+             all-MiniLM-L6-v2; or drop the folder on the window",
+        );
+        if ui.button("Choose folder…").clicked() {
+            app.send(Command::PickModelFolder);
+        }
+    });
+    ui.horizontal(|ui| {
+        if app.is_embedding() {
+            if ui.button("Cancel").clicked() {
+                app.send(Command::CancelEmbedding);
+            }
+            widgets::busy(ui);
+            ui.label(embed_progress_text(app));
+        } else if ui.button("Embed").clicked() {
+            app.send(Command::Embed);
+        }
+        if let Some(language) = &app.language
+            && language.belongs_to(&loaded.dataset)
+        {
+            ui.label(cache_state(language));
+            if language.template != source
+                || language.model_dir.display().to_string() != app.state.lm_dir.trim()
+            {
+                ui.label(
+                    RichText::new("(template or model changed: Embed again)")
+                        .color(ui.visuals().warn_fg_color),
+                );
+            }
+        }
+    });
+    if let Some(language) = &app.language
+        && let Some(warning) = &language.cache_warning
+    {
+        ui.label(RichText::new(warning).color(ui.visuals().warn_fg_color));
+    }
+    if let Some(message) = &app.lm_error {
+        widgets::error(ui, &format!("Language model: {message}"));
+    }
+}
+
+/// The three most popular items: the ones a reader recognises.
+fn preview_items(loaded: &Loaded) -> Vec<u32> {
+    let mut items: Vec<u32> = (1..loaded.item_counts.len() as u32).collect();
+    items.sort_by_key(|&i| std::cmp::Reverse(loaded.item_counts[i as usize]));
+    items.truncate(3);
+    items
+}
+
+fn embed_progress_text(app: &Workbench) -> String {
+    let secs = app.embedding_secs().unwrap_or(0.0);
+    match app.embed_progress {
+        Some((done, total)) if done > 0 => {
+            let rate = done as f64 / secs.max(1e-3);
+            let eta = (total - done) as f64 / rate.max(1e-9);
+            format!("{done}/{total} items · {rate:.0} items/s · ETA {eta:.0} s")
+        }
+        _ => format!("loading the model … {secs:.1} s"),
+    }
+}
+
+fn cache_state(language: &Language) -> String {
+    let shape = format!(
+        "{} items × {} dims",
+        language.items.len().saturating_sub(1),
+        language.items.dim()
+    );
+    let place = language
+        .cache_path
+        .as_ref()
+        .map_or("not cached".to_string(), |p| p.display().to_string());
+    if language.from_cache {
+        format!("{shape}, read from the cache ({place})")
+    } else {
+        format!(
+            "{shape}, embedded in {:.1} s, cached at {place}",
+            language.seconds
+        )
+    }
+}
+
+pub fn search_ui(ui: &mut Ui, app: &mut Workbench, loaded: &Loaded) {
+    ui.horizontal(|ui| {
+        let mut query = std::mem::take(&mut app.state.search);
+        widgets::text(ui, "Semantic search", &mut query)
+            .on_hover_text("Free text; the nearest items by meaning, as you type");
+        app.search(&query);
+        app.state.search = query;
+        if let Some((_, ms)) = &app.searched
+            && !app.state.search.trim().is_empty()
+        {
+            ui.label(format!("{ms:.1} ms"));
+        }
+    });
+    if app.search_results.is_empty() {
+        return;
+    }
+    let mut open = None;
+    egui::Grid::new("search-results")
+        .striped(true)
+        .show(ui, |ui| {
+            ui.strong("item");
+            ui.strong("genres");
+            ui.strong("similarity");
+            ui.end_row();
+            for &(item, similarity) in &app.search_results {
+                if ui.link(loaded.dataset.item_label(item)).clicked() {
+                    open = Some(item);
+                }
+                ui.label(loaded.dataset.item_category_names(item).join(", "));
+                ui.label(format!("{similarity:.3}"));
+                ui.end_row();
+            }
+        });
+    if let Some(item) = open {
+        app.send(Command::SelectItem(item));
+    }
+}
+
+/// The genres coloured on the map: the most frequent ones.
+fn map_genres(loaded: &Loaded) -> Vec<u32> {
+    let dataset = &loaded.dataset;
+    let mut counts = vec![0usize; dataset.category_names.len()];
+    for item in dataset.items.iter().skip(1) {
+        if let Some(&g) = item.categories.first() {
+            counts[g as usize] += 1;
+        }
+    }
+    let mut genres: Vec<u32> = (0..counts.len() as u32).collect();
+    genres.sort_by_key(|&g| std::cmp::Reverse(counts[g as usize]));
+    genres.truncate(MAP_GENRES);
+    genres
+}
+
+pub fn map_ui(ui: &mut Ui, app: &mut Workbench, loaded: &Loaded, language: &Language) {
+    let dataset = &loaded.dataset;
+    let user = app.state.user.min(dataset.num_users().saturating_sub(1));
+    ui.horizontal(|ui| {
+        ui.label(RichText::new("Item map").strong());
+        ui.label("(first two principal components of the item vectors)");
+        ui.checkbox(
+            &mut app.state.map_history,
+            format!("Show user {user}'s history as a path"),
+        );
+    });
+    let genres = map_genres(loaded);
+    let max_count = f64::from(loaded.item_counts.iter().copied().max().unwrap_or(1).max(1)).ln_1p();
+    // One series per (genre, size class): egui_plot sizes a whole series at once.
+    let mut legend: Vec<(String, Color32)> = genres
+        .iter()
+        .enumerate()
+        .map(|(i, &g)| {
+            (
+                dataset.category_names[g as usize].clone(),
+                plots::series_color(i),
+            )
+        })
+        .collect();
+    legend.push(("other".to_string(), Color32::GRAY));
+    // One series per (genre, size class): egui_plot sizes a whole series at once.
+    let mut series: Vec<(String, Color32, f32, Vec<[f64; 2]>)> = Vec::new();
+    for (name, color) in legend {
+        for size in 0..3 {
+            series.push((name.clone(), color, 1.5 + 1.5 * size as f32, Vec::new()));
+        }
+    }
+    for item in 1..language.items.len() {
+        let first = dataset.items[item].categories.first().copied();
+        let slot = first
+            .and_then(|g| genres.iter().position(|&m| m == g))
+            .unwrap_or(genres.len());
+        let popularity = f64::from(loaded.item_counts.get(item).copied().unwrap_or(0)).ln_1p();
+        let size = ((popularity / max_count) * 3.0).floor().clamp(0.0, 2.0) as usize;
+        let [x, y] = language.map[item - 1];
+        series[slot * 3 + size].3.push([f64::from(x), f64::from(y)]);
+    }
+    let history: Vec<[f64; 2]> = if app.state.map_history && dataset.num_users() > 0 {
+        dataset
+            .sequence(user)
+            .iter()
+            .map(|&i| {
+                let [x, y] = language.map[i as usize - 1];
+                [f64::from(x), f64::from(y)]
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let selected = app.selected_item;
+    let response = Plot::new("item-map")
+        .height(360.0)
+        .data_aspect(1.0)
+        .legend(egui_plot::Legend::default())
+        .show_x(false)
+        .show_y(false)
+        .show(ui, |plot| {
+            for (name, color, radius, points) in series {
+                if !points.is_empty() {
+                    plot.points(
+                        Points::new(name, PlotPoints::from(points))
+                            .color(color)
+                            .radius(radius),
+                    );
+                }
+            }
+            if !history.is_empty() {
+                plot.line(
+                    Line::new("history", PlotPoints::from(history))
+                        .color(Color32::WHITE)
+                        .width(1.0),
+                );
+            }
+            if let Some(item) = selected
+                && let Some(&[x, y]) = language.map.get(item as usize - 1)
+            {
+                plot.points(
+                    Points::new("selected", vec![[f64::from(x), f64::from(y)]])
+                        .color(Color32::YELLOW)
+                        .radius(7.0)
+                        .filled(false),
+                );
+            }
+        });
+    let hovered = response
+        .response
+        .hover_pos()
+        .and_then(|pointer| nearest_on_screen(language, &response.transform, pointer));
+    if let Some(item) = hovered {
+        let clicked = response.response.clicked();
+        response.response.on_hover_text(format!(
+            "{}\n{}\n{} interactions",
+            dataset.item_label(item),
+            dataset.item_category_names(item).join(", "),
+            loaded.item_counts.get(item as usize).copied().unwrap_or(0)
+        ));
+        if clicked {
+            app.send(Command::SelectItem(item));
+        }
+    }
+}
+
+/// The item drawn nearest to `pointer`, within 8 points.
+fn nearest_on_screen(
+    language: &Language,
+    transform: &egui_plot::PlotTransform,
+    pointer: egui::Pos2,
+) -> Option<u32> {
+    language
+        .map
+        .iter()
+        .enumerate()
+        .map(|(i, &[x, y])| {
+            let at = transform.position_from_point(&PlotPoint::new(x, y));
+            (i as u32 + 1, at.distance(pointer))
+        })
+        .filter(|&(_, d)| d <= 8.0)
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(item, _)| item)
+}
+
+/// The item opened from the map or the search: its text, genres, popularity and neighbours.
+pub fn selected_item_ui(ui: &mut Ui, app: &Workbench, loaded: &Loaded, language: &Language) {
+    let Some(item) = app
+        .selected_item
+        .filter(|&i| (i as usize) < language.items.len())
+    else {
+        return;
+    };
+    let dataset = &loaded.dataset;
+    ui.label(RichText::new(dataset.item_label(item)).heading());
+    ui.label(format!(
+        "id {} · {} · {} interactions",
+        dataset.items[item as usize].id,
+        dataset.item_category_names(item).join(", "),
+        loaded.item_counts.get(item as usize).copied().unwrap_or(0)
+    ));
+    ui.label(format!("Text: {}", language.texts[item as usize]));
+    let neighbours = crate::app::language::top(
+        &language.similarities(language.items.row(item as usize)),
+        5,
+        &[item],
+    );
+    ui.label("Nearest by meaning:");
+    for (other, similarity) in neighbours {
+        ui.label(format!("  {} ({similarity:.3})", dataset.item_label(other)));
+    }
+}
