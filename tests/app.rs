@@ -359,3 +359,284 @@ fn the_live_preview_steps_adapts_after_a_click_plays_and_pauses() {
     assert_eq!(harness.state().compared.len(), 1);
     harness.check_accessibility();
 }
+
+/// The shared all-MiniLM-L6-v2 folder (`$RECLAB_MODELS`).
+fn minilm() -> String {
+    let root = std::env::var_os("RECLAB_MODELS")
+        .expect("set RECLAB_MODELS to the folder that holds all-MiniLM-L6-v2/");
+    Path::new(&root)
+        .join("all-MiniLM-L6-v2")
+        .display()
+        .to_string()
+}
+
+fn ml100k_state() -> AppState {
+    let root = std::env::var_os("RECLAB_DATASETS")
+        .expect("set RECLAB_DATASETS to the folder that holds ml-100k/");
+    AppState {
+        dataset: data::LoadSpec::new(Path::new(&root).join("ml-100k").display().to_string()),
+        ..AppState::default()
+    }
+}
+
+/// Types the model folder into the Data panel, presses Embed and waits for the vectors.
+fn embed_with_minilm(harness: &mut Harness<'_, Workbench>) {
+    let field = harness.get_by_label("Language model folder");
+    field.focus();
+    field.type_text(&minilm());
+    harness.step();
+    click(harness, "Embed");
+    step_until(
+        harness,
+        "the catalogue to be embedded",
+        Duration::from_secs(600),
+        |app| !app.is_embedding() && (app.language.is_some() || app.lm_error.is_some()),
+    );
+    assert!(
+        harness.state().lm_error.is_none(),
+        "{:?}",
+        harness.state().lm_error
+    );
+}
+
+#[test]
+#[ignore = "needs RECLAB_MODELS and RECLAB_DATASETS (MiniLM, ML-100K)"]
+fn the_data_panel_embeds_searches_and_maps_the_catalogue() {
+    let runs = tempfile::tempdir().unwrap();
+    let mut harness = harness(ml100k_state(), runs.path());
+    loaded(&mut harness);
+    let dataset = harness.state().data.as_ref().unwrap().dataset.clone();
+
+    // The template's live preview shows the most popular film's text (Star Wars, 583 ratings).
+    let template = reclab::lm::Template::default_for(&dataset);
+    let star_wars = (1..=dataset.num_items() as u32)
+        .find(|&i| dataset.item_label(i) == "Star Wars")
+        .unwrap();
+    let text = template.render(&dataset, star_wars);
+    assert!(text.starts_with("Star Wars (1977). Action"), "{text}");
+    harness.get_by_label_contains(&text);
+    // A template naming a field the items lack is explained in place.
+    let path = dataset_path(&harness);
+    harness
+        .state_mut()
+        .state
+        .item_templates
+        .insert(path, "{title} by {director}".into());
+    harness.step();
+    harness.get_by_label_contains("no item has a field `director`");
+    click(&mut harness, "Default");
+
+    embed_with_minilm(&mut harness);
+    let language = harness.state().language.clone().unwrap();
+    assert_eq!(language.items.len(), dataset.num_items() + 1);
+    assert_eq!(language.items.dim(), 384);
+    harness.get_by_label_contains("1682 items × 384 dims");
+
+    // Semantic search as you type: the titles nearest to the words, as the encoder ranks them.
+    let field = harness.get_by_label("Semantic search");
+    field.focus();
+    field.type_text("Toy Story");
+    harness.step();
+    harness.step();
+    let results = harness.state().search_results.clone();
+    assert_eq!(results.len(), 10);
+    assert_eq!(dataset.item_label(results[0].0), "Toy Story");
+    let embedder = reclab::lm::Embedder::open(minilm(), reclab::train::DeviceChoice::Cpu).unwrap();
+    let query = embedder.encode_one("Toy Story").unwrap();
+    let mut expected: Vec<(u32, f32)> = (1..=dataset.num_items() as u32)
+        .map(|i| {
+            let item = language.items.row(i as usize);
+            (i, reclab::lm::cosine(&query, item))
+        })
+        .collect();
+    expected.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    for ((item, sim), (want, want_sim)) in results.iter().zip(&expected) {
+        assert_eq!(item, want);
+        assert!((sim - want_sim).abs() < 1e-4);
+    }
+    harness.get_by_label(&format!("{:.3}", results[0].1));
+
+    // The map: every item placed, spread over both axes; a selected item opens with its text
+    // and neighbours; the history path can be drawn.
+    assert_eq!(language.map.len(), dataset.num_items());
+    for axis in 0..2 {
+        let spread = language
+            .map
+            .iter()
+            .map(|p| p[axis].abs())
+            .fold(0.0, f32::max);
+        assert!(spread > 0.05, "axis {axis}: {spread}");
+    }
+    harness.get_by_label("Item map");
+    harness
+        .state_mut()
+        .send(reclab::app::Command::SelectItem(star_wars));
+    harness.step();
+    harness.step();
+    harness.get_by_label("Nearest by meaning:");
+    harness.get_by_label_contains(&format!("Text: {text}"));
+    click(&mut harness, "Show user 0's history as a path");
+    assert!(harness.state().state.map_history);
+    harness.check_accessibility();
+}
+
+fn dataset_path(harness: &Harness<'_, Workbench>) -> String {
+    harness.state().data.as_ref().unwrap().spec.path.clone()
+}
+
+#[test]
+#[ignore = "needs RECLAB_MODELS and RECLAB_DATASETS (MiniLM, ML-100K)"]
+fn words_rerank_the_storefront_and_set_the_persona() {
+    let runs = tempfile::tempdir().unwrap();
+    let mut harness = harness(ml100k_state(), runs.path());
+    loaded(&mut harness);
+    embed_with_minilm(&mut harness);
+    let dataset = harness.state().data.as_ref().unwrap().dataset.clone();
+    click(&mut harness, "Live preview");
+    click(&mut harness, "Reset");
+
+    let request = "a funny animated film for children";
+    let field = harness.get_by_label("Tell the storefront");
+    field.focus();
+    field.type_text(request);
+    harness.step();
+    click(&mut harness, "Ask");
+    let preview = harness.state().preview.as_ref().unwrap();
+    assert!(
+        preview.last_request.is_some(),
+        "{:?}",
+        harness.state().preview_error
+    );
+    // The adaptive page (greedy, left) leads with the request's row; the static page does not.
+    let page = &preview.sides[0].last.as_ref().unwrap().page;
+    let row = &page.rows[0];
+    assert_eq!(row.kind, reclab::sim::RowKind::BecauseYouAsked);
+    let wanted = ["Animation", "Children's", "Comedy"];
+    let matching = row
+        .items
+        .iter()
+        .filter(|&&i| {
+            dataset
+                .item_category_names(i)
+                .iter()
+                .any(|g| wanted.contains(&&**g))
+        })
+        .count();
+    assert!(
+        matching * 3 >= row.items.len() * 2,
+        "{matching} of {} asked-for films are animation, children's or comedy",
+        row.items.len()
+    );
+    let static_page = &preview.sides[1].last.as_ref().unwrap().page;
+    assert!(
+        static_page
+            .rows
+            .iter()
+            .all(|r| r.kind != reclab::sim::RowKind::BecauseYouAsked)
+    );
+    harness.get_by_label(&format!("Because you asked for “{request}”"));
+    harness.get_by_label_contains("last request: embedding");
+    // The next page keeps the request.
+    click(&mut harness, "Step");
+    let page = &harness.state().preview.as_ref().unwrap().sides[0]
+        .last
+        .as_ref()
+        .unwrap()
+        .page;
+    assert_eq!(page.rows[0].kind, reclab::sim::RowKind::BecauseYouAsked);
+
+    // A persona in words becomes the hidden taste: horror first.
+    let field = harness.get_by_label("Persona");
+    field.focus();
+    field.type_text("a teenager who loves horror movies");
+    harness.step();
+    click(&mut harness, "Set persona");
+    let taste = harness.state().preview.as_ref().unwrap().sides[0]
+        .taste()
+        .to_vec();
+    let top = (0..taste.len())
+        .max_by(|&a, &b| taste[a].total_cmp(&taste[b]))
+        .unwrap();
+    assert_eq!(dataset.category_names[top], "Horror", "{taste:?}");
+    assert!((taste.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+    harness.get_by_label("persona: a teenager who loves horror movies");
+    harness.check_accessibility();
+}
+
+#[test]
+#[ignore = "needs RECLAB_MODELS and RECLAB_DATASETS (MiniLM, ML-100K)"]
+fn the_lm_recommender_trains_from_the_app_and_the_user_panel_compares_it() {
+    let runs = tempfile::tempdir().unwrap();
+    let mut harness = harness(ml100k_state(), runs.path());
+    loaded(&mut harness);
+    embed_with_minilm(&mut harness);
+
+    // The User panel: the profile text and the lm's top 10 beside the opened model's.
+    click(&mut harness, "User");
+    harness.get_by_label("Profile text (what the language model is told)");
+    harness.get_by_label("LM (history vector): top 10");
+
+    // The Train panel fits `lm` with the Data panel's model folder; its run is saved.
+    harness.state_mut().state.train.choice = ModelChoice::Lm;
+    click(&mut harness, "Train");
+    click(&mut harness, "Start training");
+    step_until(
+        &mut harness,
+        "the lm run",
+        Duration::from_secs(600),
+        |app| !app.is_training(),
+    );
+    let runs_listed = &harness.state().runs;
+    assert_eq!(runs_listed.len(), 1, "{:?}", harness.state().status);
+    let run = runs_listed[0].run.as_ref().unwrap();
+    assert_eq!(run.model.name, "LM (history)");
+    // The same figure the CLI gives for `eval --model lm` on ML-100K (README): NDCG@10 0.0165.
+    let ndcg = run.test_metrics["ndcg@10"];
+    assert!((ndcg - 0.0165).abs() < 5e-4, "{ndcg}");
+    // Opened, it shows in the User panel with the overlap of the two lists (identical here).
+    let dir = runs_listed[0].dir.clone();
+    harness
+        .state_mut()
+        .send(reclab::app::Command::OpenModel(dir));
+    step_until(
+        &mut harness,
+        "the model to open",
+        Duration::from_secs(120),
+        |app| app.model.is_some(),
+    );
+    click(&mut harness, "User");
+    harness.get_by_label("Overlap with the model's top 10: 10 items");
+}
+
+#[test]
+fn a_folder_that_is_no_usable_model_shows_its_error_and_keeps_the_data() {
+    let runs = tempfile::tempdir().unwrap();
+    let mut harness = harness(AppState::default(), runs.path());
+    loaded(&mut harness);
+    click(&mut harness, "Embed");
+    harness.get_by_label_contains("choose a language model folder");
+
+    let folder = tempfile::tempdir().unwrap();
+    let gpt2 = folder.path().join("gpt2");
+    std::fs::create_dir(&gpt2).unwrap();
+    std::fs::write(
+        gpt2.join("config.json"),
+        r#"{"model_type": "gpt2", "n_embd": 768}"#,
+    )
+    .unwrap();
+    for (dir, expected) in [(folder.path().to_path_buf(), "config.json"), (gpt2, "gpt2")] {
+        harness.state_mut().state.lm_dir = dir.display().to_string();
+        click(&mut harness, "Embed");
+        step_until(
+            &mut harness,
+            "the embedding to fail",
+            Duration::from_secs(30),
+            |app| !app.is_embedding(),
+        );
+        let error = harness.get_by_label_contains("Language model:");
+        let text = format!("{error:?}");
+        assert!(text.contains(expected), "{text}");
+        assert!(harness.state().language.is_none());
+        assert!(harness.state().data.is_some(), "the dataset stays loaded");
+    }
+}

@@ -333,6 +333,27 @@ fn search_finds_items_by_meaning_and_lm_beats_chance_on_ml100k() {
     let report = run(&["eval", "--model", "lm", "--no-save"]);
     let hit = report["metrics"]["hit@10"].as_f64().unwrap();
     assert!(hit > 0.02, "{report}");
+
+    // `eval --model lm` keeps its item vectors where the dataset cache options say.
+    let vector_files = |dir: &Path| -> usize {
+        std::fs::read_dir(dir.join("lm/vectors")).map_or(0, |entries| entries.count())
+    };
+    let elsewhere = tempfile::tempdir().unwrap();
+    let dir = elsewhere.path().to_str().unwrap();
+    let again = run(&["eval", "--model", "lm", "--no-save", "--cache-dir", dir]);
+    assert_eq!(vector_files(elsewhere.path()), 1);
+    assert_eq!(again["metrics"], report["metrics"]);
+    let nowhere = tempfile::tempdir().unwrap();
+    let uncached = Command::new(env!("CARGO_BIN_EXE_reclab"))
+        .args(["eval", "--model", "lm", "--no-save", "--no-cache", "--json"])
+        .arg("--lm")
+        .arg(minilm())
+        .args(["--data", &ml100k()])
+        .env("RECLAB_CACHE_DIR", nowhere.path())
+        .output()
+        .unwrap();
+    assert!(uncached.status.success());
+    assert_eq!(vector_files(nowhere.path()), 0);
 }
 
 /// A text-aware SASRec trains through the public entry point (item texts embedded by MiniLM,

@@ -36,6 +36,16 @@ pub struct LaunchOptions {
     pub evaluate: bool,
     /// Start the Live preview and show this many pages.
     pub preview_steps: Option<usize>,
+    /// Load this dataset instead of the last one.
+    pub dataset: Option<String>,
+    /// Embed the catalogue with this language model once the dataset is loaded …
+    pub lm_dir: Option<PathBuf>,
+    /// … then search for this text in the Data panel,
+    pub search: Option<String>,
+    /// describe the Live preview's person with these words,
+    pub persona: Option<String>,
+    /// and tell its storefront this (after the preview's pages).
+    pub ask: Option<String>,
 }
 
 /// Frame-time statistics, in milliseconds.
@@ -69,6 +79,7 @@ pub struct Capture {
     screenshot_requested: bool,
     training_started: bool,
     evaluated: bool,
+    spoken: bool,
     last_frame_start: Option<Instant>,
     ui_secs: Vec<f64>,
     frame_secs: Vec<f64>,
@@ -87,6 +98,7 @@ impl Capture {
             screenshot_requested: false,
             training_started: false,
             evaluated: false,
+            spoken: false,
             last_frame_start: None,
             ui_secs: Vec::new(),
             frame_secs: Vec::new(),
@@ -102,6 +114,7 @@ impl Capture {
         &mut self,
         data_ready: bool,
         model_ready: bool,
+        language_ready: bool,
         runs: &[PathBuf],
     ) -> Vec<Command> {
         let mut commands = Vec::new();
@@ -109,6 +122,9 @@ impl Capture {
             self.training_started = true;
             if self.options.start_training {
                 commands.push(Command::StartTraining);
+            }
+            if self.options.lm_dir.is_some() {
+                commands.push(Command::Embed);
             }
             if self.options.compare_all {
                 commands.extend(runs.iter().map(|dir| Command::CompareRun {
@@ -129,6 +145,16 @@ impl Capture {
             if let Some(steps) = self.options.preview_steps {
                 commands.push(Command::PreviewReset);
                 commands.extend(std::iter::repeat_n(Command::PreviewStep, steps));
+            }
+        }
+        // Words go to the preview after its pages, so that a reset does not wipe them.
+        if language_ready && self.evaluated && !self.spoken {
+            self.spoken = true;
+            if self.options.persona.is_some() {
+                commands.push(Command::PreviewPersona);
+            }
+            if self.options.ask.is_some() {
+                commands.push(Command::PreviewAsk);
             }
         }
         commands

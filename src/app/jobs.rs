@@ -388,7 +388,7 @@ pub enum EmbedMessage {
 }
 
 /// Opens a model folder and embeds the catalogue's item texts (through the vector cache), then
-/// maps them to 2-D and embeds the genre names for personas.
+/// maps them to 2-D and finds each genre's centroid for personas.
 pub fn embed_catalogue(
     loaded: Arc<Loaded>,
     model_dir: PathBuf,
@@ -408,43 +408,10 @@ fn embed(
     out: &Reporter<EmbedMessage>,
     stop: &AtomicBool,
 ) -> Result<Arc<super::language::Language>, String> {
-    use crate::lm::{self, Embedder, Template, principal_map};
-    let dataset = &loaded.dataset;
-    let template = Template::for_dataset(dataset, Some(template))?;
-    let embedder =
-        Embedder::open(model_dir, crate::train::DeviceChoice::Auto).map_err(|e| e.to_string())?;
     let mut progress = |done, total| {
         out.send(EmbedMessage::Progress { done, total });
         !stop.load(Ordering::Relaxed)
     };
-    let cache_dir = data::cache::default_cache_dir();
-    let embedded = lm::embed_items(
-        &embedder,
-        dataset,
-        &template,
-        cache_dir.as_deref(),
-        lm::DEFAULT_BATCH,
-        &mut progress,
-    )
-    .map_err(|e| e.to_string())?;
-    let items = embedded.vectors.normalized();
-    let map = principal_map(&items, 1..items.len());
-    let genres = embedder
-        .encode(&dataset.category_names, lm::DEFAULT_BATCH, &mut |_, _| true)
-        .map_err(|e| e.to_string())?
-        .normalized();
-    Ok(Arc::new(super::language::Language {
-        model_dir: model_dir.to_path_buf(),
-        dataset_fingerprint: dataset.fingerprint.clone(),
-        template: template.source().to_string(),
-        embedder: Arc::new(embedder),
-        items,
-        texts: embedded.texts,
-        map,
-        genres,
-        from_cache: embedded.from_cache,
-        cache_path: embedded.cache_path,
-        seconds: embedded.seconds,
-        cache_warning: embedded.cache_warning,
-    }))
+    super::language::Language::build(&loaded.dataset, model_dir, Some(template), &mut progress)
+        .map(Arc::new)
 }

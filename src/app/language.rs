@@ -3,12 +3,12 @@
 //! query, a request or a persona is one short text: embedding it takes a few milliseconds, so
 //! those run on the GUI thread; the catalogue is embedded by a job (`jobs::embed_catalogue`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::data::Dataset;
-use crate::lm::{Embedder, Vectors, vectors::dot};
+use crate::lm::{self, Embedder, Progress, Template, Vectors, principal_map, vectors::dot};
 use crate::sim::Request;
 
 /// Sharpness of a persona's taste: see [`crate::sim::taste_from_similarities`].
@@ -27,18 +27,81 @@ pub struct Language {
     pub texts: Vec<String>,
     /// Each item's place on the map (index `i − 1` for item `i`).
     pub map: Vec<[f32; 2]>,
-    /// Unit vectors of the dataset's genre (category) names, in their order.
+    /// Each genre's (category's) unit centroid of its items' vectors, in the dataset's order.
     pub genres: Vectors,
     pub from_cache: bool,
     pub cache_path: Option<PathBuf>,
     pub seconds: f64,
     pub cache_warning: Option<String>,
+    /// Threads of its own for the short texts people type: the global pool may be busy with a
+    /// training (at low priority), and a query must not wait behind it.
+    query_pool: std::sync::OnceLock<Option<rayon::ThreadPool>>,
 }
 
 impl Language {
+    /// Opens a model folder and embeds `dataset`'s item texts (through the vector cache; the
+    /// template is the dataset's default when `None`), then maps them to 2-D and finds each
+    /// genre's centroid.
+    pub fn build(
+        dataset: &Dataset,
+        model_dir: &Path,
+        template: Option<&str>,
+        progress: Progress<'_>,
+    ) -> Result<Language, String> {
+        let template = Template::for_dataset(dataset, template)?;
+        let embedder = Embedder::open(model_dir, crate::train::DeviceChoice::Auto)
+            .map_err(|e| e.to_string())?;
+        let cache_dir = crate::data::cache::default_cache_dir();
+        let embedded = lm::embed_items(
+            &embedder,
+            dataset,
+            &template,
+            cache_dir.as_deref(),
+            lm::DEFAULT_BATCH,
+            progress,
+        )
+        .map_err(|e| e.to_string())?;
+        let items = embedded.vectors.normalized();
+        let map = principal_map(&items, 1..items.len());
+        let genres = genre_centroids(dataset, &items);
+        Ok(Language {
+            model_dir: model_dir.to_path_buf(),
+            dataset_fingerprint: dataset.fingerprint.clone(),
+            template: template.source().to_string(),
+            embedder: Arc::new(embedder),
+            items,
+            texts: embedded.texts,
+            map,
+            genres,
+            from_cache: embedded.from_cache,
+            cache_path: embedded.cache_path,
+            seconds: embedded.seconds,
+            cache_warning: embedded.cache_warning,
+            query_pool: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// Runs `work` on the query threads (made on first use by the calling thread, so they have
+    /// its priority), or here when they cannot be made.
+    fn on_query_threads<R: Send>(&self, work: impl FnOnce() -> R + Send) -> R {
+        let pool = self.query_pool.get_or_init(|| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .thread_name(|i| format!("reclab-query-{i}"))
+                .build()
+                .ok()
+        });
+        match pool {
+            Some(pool) => pool.install(work),
+            None => work(),
+        }
+    }
+
     /// One text's unit sentence vector.
     pub fn embed(&self, text: &str) -> Result<Vec<f32>, String> {
-        let mut vector = self.embedder.encode_one(text).map_err(|e| e.to_string())?;
+        let mut vector = self
+            .on_query_threads(|| self.embedder.encode_one(text))
+            .map_err(|e| e.to_string())?;
         normalise(&mut vector);
         Ok(vector)
     }
@@ -68,9 +131,12 @@ impl Language {
             .collect();
         let mut texts = vec![text.to_string()];
         texts.extend(words.iter().cloned());
+        // Two batches, so that the CPU encoder runs one per core side by side.
         let vectors = self
-            .embedder
-            .encode(&texts, texts.len(), &mut |_, _| true)
+            .on_query_threads(|| {
+                self.embedder
+                    .encode(&texts, texts.len().div_ceil(2), &mut |_, _| true)
+            })
             .map_err(|e| e.to_string())?;
         let mut rows = vectors.rows().map(|row| {
             let mut v = row.to_vec();
@@ -88,7 +154,7 @@ impl Language {
         Ok((request, started.elapsed().as_secs_f64()))
     }
 
-    /// The cosine of a description with each genre name.
+    /// The cosine of a description with each genre's centroid.
     pub fn genre_similarities(&self, description: &str) -> Result<Vec<f32>, String> {
         let vector = self.embed(description)?;
         Ok(self.genres.rows().map(|g| dot(&vector, g)).collect())
@@ -110,6 +176,23 @@ impl Language {
     pub fn belongs_to(&self, dataset: &Dataset) -> bool {
         self.dataset_fingerprint == dataset.fingerprint
     }
+}
+
+/// Each genre's (category's) unit centroid of its items' unit vectors: what the genre means in
+/// this catalogue's own texts. A genre's bare name ("Horror") is a poor sentence to compare a
+/// description with; the centroid of every horror film's text is a good one.
+fn genre_centroids(dataset: &Dataset, items: &Vectors) -> Vectors {
+    let dim = items.dim();
+    let mut sums = vec![0.0f32; dataset.category_names.len() * dim];
+    for (i, item) in dataset.items.iter().enumerate().skip(1) {
+        for &g in &item.categories {
+            let sum = &mut sums[g as usize * dim..(g as usize + 1) * dim];
+            for (s, x) in sum.iter_mut().zip(items.row(i)) {
+                *s += x;
+            }
+        }
+    }
+    Vectors::new(dim, sums).normalized()
 }
 
 /// The `k` highest of `scores` (item 0 and `exclude` left out), highest first.

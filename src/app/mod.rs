@@ -7,7 +7,7 @@
 mod capture;
 mod command;
 mod jobs;
-mod language;
+pub mod language;
 mod live;
 mod panels;
 mod plots;
@@ -118,6 +118,23 @@ impl Workbench {
         if let Some(panel) = options.panel {
             state.panel = panel;
         }
+        if let Some(path) = &options.dataset {
+            state.dataset = crate::data::LoadSpec::new(path.clone());
+            state.dataset_draft = state.dataset.clone();
+        }
+        if let Some(dir) = &options.lm_dir {
+            state.lm_dir = dir.display().to_string();
+        }
+        let words = [
+            (&options.search, &mut state.search),
+            (&options.persona, &mut state.persona),
+            (&options.ask, &mut state.request),
+        ];
+        for (given, field) in words {
+            if let Some(text) = given {
+                field.clone_from(text);
+            }
+        }
         let repaint_ctx = ctx.clone();
         // A job's messages wake the window at most every JOB_FRAME_INTERVAL: a training sends
         // one per batch, and drawing a frame per message would take the CPU from the training
@@ -173,6 +190,38 @@ impl Workbench {
             app.apply(ctx, Command::CompareRun { dir, include: true });
         }
         app
+    }
+
+    /// One line on what the window shows: dataset, embedded items, search results, and whether
+    /// the adaptive storefront shows a request's row.
+    pub fn scripted_summary(&self) -> String {
+        let dataset = self
+            .data
+            .as_ref()
+            .map_or("none".to_string(), |d| d.stats.name.clone());
+        let embedded = self
+            .language
+            .as_ref()
+            .map_or(0, |l| l.items.len().saturating_sub(1));
+        let asked = self.preview.as_ref().is_some_and(|p| {
+            p.sides.iter().any(|side| {
+                side.last.as_ref().is_some_and(|step| {
+                    step.page
+                        .rows
+                        .first()
+                        .is_some_and(|r| r.kind == crate::sim::RowKind::BecauseYouAsked)
+                })
+            })
+        });
+        format!(
+            "dataset: {dataset}; items embedded: {embedded}; search results: {}; request row: {}; persona: {}",
+            self.search_results.len(),
+            if asked { "yes" } else { "no" },
+            self.preview
+                .as_ref()
+                .and_then(|p| p.persona.as_deref())
+                .unwrap_or("none")
+        )
     }
 
     /// Queues a command for the end of the frame.
@@ -264,10 +313,13 @@ impl Workbench {
         let started = std::time::Instant::now();
         self.drain_jobs(&ctx);
         let runs: Vec<PathBuf> = self.runs.iter().map(|r| r.dir.clone()).collect();
-        for command in
-            self.capture
-                .scripted_commands(self.data.is_some(), self.model.is_some(), &runs)
-        {
+        let language_ready = self.language.is_some();
+        for command in self.capture.scripted_commands(
+            self.data.is_some(),
+            self.model.is_some(),
+            language_ready,
+            &runs,
+        ) {
             self.send(command);
         }
         self.shortcuts(&ctx);
@@ -901,6 +953,10 @@ impl eframe::App for Workbench {
     }
 
     fn on_exit(&mut self) {
+        if self.capture.options.screenshot.is_some() {
+            // What a scripted run ended up showing, for the smoke test to check.
+            println!("{}", self.scripted_summary());
+        }
         // A stopped training keeps its best checkpoint and writes its run file: give it the
         // time to do so before the process ends.
         if let Some(job) = &mut self.training {

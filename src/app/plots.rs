@@ -21,7 +21,8 @@ pub fn ema(points: &[[f64; 2]], alpha: f64) -> Vec<[f64; 2]> {
 
 /// A distinct colour per series index.
 pub fn series_color(index: usize) -> Color32 {
-    const PALETTE: [Color32; 8] = [
+    // Tableau 10: the item map colours ten genres apart.
+    const PALETTE: [Color32; 10] = [
         Color32::from_rgb(31, 119, 180),
         Color32::from_rgb(255, 127, 14),
         Color32::from_rgb(44, 160, 44),
@@ -30,6 +31,8 @@ pub fn series_color(index: usize) -> Color32 {
         Color32::from_rgb(140, 86, 75),
         Color32::from_rgb(227, 119, 194),
         Color32::from_rgb(127, 127, 127),
+        Color32::from_rgb(188, 189, 34),
+        Color32::from_rgb(23, 190, 207),
     ];
     PALETTE[index % PALETTE.len()]
 }

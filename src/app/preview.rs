@@ -39,6 +39,8 @@ pub struct PreviewSide {
     pub latency_ms: Vec<[f64; 2]>,
     /// Milliseconds from a typed request to its re-laid page (embedding included), by page.
     pub request_ms: Vec<[f64; 2]>,
+    /// How far this side's belief is from the hidden taste (total variation), by page.
+    pub belief_gap: Vec<[f64; 2]>,
 }
 
 impl PreviewSide {
@@ -51,8 +53,12 @@ impl PreviewSide {
         &self.session.user.taste
     }
 
-    /// What the person asked this side's storefront for, if anything.
+    /// What the person asked this side's storefront for, if anything (the static page does
+    /// not listen).
     pub fn request(&self) -> Option<&Request> {
+        if self.policy == PolicyKind::Static {
+            return None;
+        }
         self.session.policy.request()
     }
 
@@ -191,6 +197,7 @@ impl Preview {
             dwell_curve: Vec::new(),
             latency_ms: Vec::new(),
             request_ms: Vec::new(),
+            belief_gap: Vec::new(),
         };
         Ok(Preview {
             model,
@@ -207,6 +214,8 @@ impl Preview {
     pub fn step(&mut self) {
         for side in &mut self.sides {
             side.step(self.model.as_ref(), &self.world, &self.config);
+            let gap = total_variation(side.taste(), &belief(&self.world, &side.scores));
+            side.belief_gap.push([side.pages as f64, gap]);
         }
     }
 
@@ -243,27 +252,48 @@ impl Preview {
     /// What the model believes the user likes: the genre shares of its current top 50 for the
     /// left side's session.
     pub fn model_belief(&self) -> Vec<f64> {
-        let side = &self.sides[0];
-        let mut belief = vec![0.0; self.world.num_genres];
-        if side.scores.is_empty() {
-            return belief;
+        belief(&self.world, &self.sides[0].scores)
+    }
+}
+
+/// The genre shares of the 50 best-scored items: what scores say the user likes.
+fn belief(world: &World, scores: &[f32]) -> Vec<f64> {
+    let mut belief = vec![0.0; world.num_genres];
+    if scores.is_empty() {
+        return belief;
+    }
+    let mut items: Vec<usize> = (1..scores.len()).collect();
+    let n = items.len().min(50);
+    if n == 0 {
+        return belief;
+    }
+    items.select_nth_unstable_by(n - 1, |&a, &b| scores[b].total_cmp(&scores[a]));
+    for &i in &items[..n] {
+        let genres = &world.genres[i];
+        for &g in genres {
+            belief[g as usize] += 1.0 / genres.len() as f64;
         }
-        let mut items: Vec<usize> = (1..side.scores.len()).collect();
-        let n = items.len().min(50);
-        if n == 0 {
-            return belief;
-        }
-        items.select_nth_unstable_by(n - 1, |&a, &b| side.scores[b].total_cmp(&side.scores[a]));
-        for &i in &items[..n] {
-            let genres = &self.world.genres[i];
-            for &g in genres {
-                belief[g as usize] += 1.0 / genres.len() as f64;
-            }
-        }
-        let total: f64 = belief.iter().sum();
-        if total > 0.0 {
-            belief.iter_mut().for_each(|b| *b /= total);
-        }
-        belief
+    }
+    let total: f64 = belief.iter().sum();
+    if total > 0.0 {
+        belief.iter_mut().for_each(|b| *b /= total);
+    }
+    belief
+}
+
+/// Half the L1 distance between two distributions: 0 when equal, 1 when disjoint.
+fn total_variation(a: &[f64], b: &[f64]) -> f64 {
+    0.5 * a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f64>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::total_variation;
+
+    #[test]
+    fn total_variation_is_half_the_l1_distance() {
+        assert_eq!(total_variation(&[0.5, 0.5], &[0.5, 0.5]), 0.0);
+        assert_eq!(total_variation(&[1.0, 0.0], &[0.0, 1.0]), 1.0);
+        assert!((total_variation(&[0.7, 0.2, 0.1], &[0.4, 0.4, 0.2]) - 0.3).abs() < 1e-12);
     }
 }

@@ -30,6 +30,10 @@ pub enum BenchCommand {
         /// Users of the A/B run (greedy policy).
         #[arg(long, default_value_t = 200)]
         users: usize,
+        /// A language model folder: also time "Tell the storefront" (a typed request embedded,
+        /// blended and the page re-laid). Default: $RECLAB_MODELS/all-MiniLM-L6-v2 when set.
+        #[arg(long)]
+        lm: Option<PathBuf>,
     },
     /// Frame times of the app window (p50 / p95) while a SASRec training runs on the synthetic
     /// world. Needs a display (under CI: `xvfb-run`).
@@ -98,7 +102,8 @@ pub fn run(command: BenchCommand) -> Result<()> {
             model,
             steps,
             users,
-        } => bench_simulate(ml100k, model, steps, users),
+            lm,
+        } => bench_simulate(ml100k, model, steps, users, lm),
         BenchCommand::Data {
             ml100k,
             rows,
@@ -346,6 +351,7 @@ fn bench_simulate(
     model: Option<PathBuf>,
     steps: usize,
     users: usize,
+    lm: Option<PathBuf>,
 ) -> Result<()> {
     use rand::SeedableRng;
     use reclab::sim::{
@@ -418,6 +424,20 @@ fn bench_simulate(
         cached.len(),
         percentiles(&cached)
     );
+    let lm = lm.or_else(|| {
+        std::env::var_os("RECLAB_MODELS")
+            .map(|root| PathBuf::from(root).join("all-MiniLM-L6-v2"))
+            .filter(|dir| dir.is_dir())
+    });
+    if let Some(dir) = lm {
+        bench_request(
+            &dataset,
+            recommender.as_ref(),
+            &world,
+            &session.user.history,
+            &dir,
+        )?;
+    }
     let ab = AbConfig {
         policies: vec![PolicyKind::Greedy],
         users,
@@ -431,6 +451,73 @@ fn bench_simulate(
         users as f64 / report.seconds,
         pages_each * users as f64 / report.seconds
     );
+    Ok(())
+}
+
+/// Requests typed into "Tell the storefront", as a person would: short, everyday phrasings.
+const REQUESTS: [&str; 10] = [
+    "something light and funny",
+    "no horror tonight",
+    "a classic western",
+    "films about space",
+    "a romantic comedy for a date night",
+    "something scary",
+    "an animated film for the kids",
+    "a gritty crime drama",
+    "a true story",
+    "music and dancing",
+];
+
+/// The "Tell the storefront" path as the app runs it: the request and its words embedded in one
+/// batch, their similarity to every item, the blend with the model's (cached) session scores
+/// and the page laid out again.
+fn bench_request(
+    dataset: &reclab::data::Dataset,
+    model: &dyn reclab::recommend::Recommender,
+    world: &reclab::sim::World,
+    history: &[u32],
+    lm: &Path,
+) -> Result<()> {
+    use reclab::sim::{Policy, PolicyKind, SessionConfig};
+    let language = reclab::app::Language::build(dataset, lm, None, &mut |_, _| true)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", lm.display()))?;
+    let mut policy = Policy::new(PolicyKind::Greedy, SessionConfig::default().cards);
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    // The session's scores are computed once, as in the app, where a request leaves the
+    // history unchanged.
+    policy.page(model, world, history, &mut rng);
+    let (mut embed, mut rerank, mut total) = (Vec::new(), Vec::new(), Vec::new());
+    let rounds = 30;
+    for i in 0..rounds * REQUESTS.len() {
+        let text = REQUESTS[i % REQUESTS.len()];
+        let started = Instant::now();
+        let (request, _) = language.request(text, 0.5).map_err(anyhow::Error::msg)?;
+        let embedded = Instant::now();
+        policy.set_request(Some(std::sync::Arc::new(request)));
+        let page = policy.page(model, world, history, &mut rng);
+        let done = Instant::now();
+        anyhow::ensure!(
+            page.rows.first().map(|r| r.kind) == Some(reclab::sim::RowKind::BecauseYouAsked),
+            "the request's row is missing from the page"
+        );
+        // The first round warms the encoder's buffers up; it is not counted.
+        if i >= REQUESTS.len() {
+            embed.push((embedded - started).as_secs_f64() * 1000.0);
+            rerank.push((done - embedded).as_secs_f64() * 1000.0);
+            total.push((done - started).as_secs_f64() * 1000.0);
+        }
+    }
+    println!(
+        "  a typed request ({} requests of 2–7 words, {}): {}",
+        total.len(),
+        lm.display(),
+        percentiles(&total)
+    );
+    println!(
+        "    embedding the request and its words: {}",
+        percentiles(&embed)
+    );
+    println!("    blend + layout: {}", percentiles(&rerank));
     Ok(())
 }
 

@@ -170,7 +170,11 @@ impl EvalArgs {
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
-    let baseline = args.baseline()?;
+    let mut baseline = args.baseline()?;
+    if let BaselineConfig::Lm(lm) = &mut baseline {
+        // Item vectors follow the dataset cache's options (`--cache-dir`, `--no-cache`).
+        lm.cache_dir = Some(args.options.cache_dir());
+    }
     let config = args.eval_config();
     let dataset = args.options.load(&args.data)?;
     let strategy = parse_strategy(&args.split, args.train, args.valid)?;

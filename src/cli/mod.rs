@@ -49,6 +49,21 @@ struct WindowArgs {
     /// Start the Live preview and show this many pages.
     #[arg(long)]
     preview_steps: Option<usize>,
+    /// Load this dataset (a folder, a file of its set, or `synthetic`) instead of the last one.
+    #[arg(long)]
+    data: Option<String>,
+    /// Embed the catalogue with this language model folder once the dataset is loaded.
+    #[arg(long)]
+    lm: Option<std::path::PathBuf>,
+    /// With `--lm`: search for this text in the Data panel.
+    #[arg(long)]
+    search: Option<String>,
+    /// With `--lm`: describe the Live preview's simulated person with these words.
+    #[arg(long)]
+    persona: Option<String>,
+    /// With `--lm`: tell the Live preview's storefront this, after `--preview-steps` pages.
+    #[arg(long)]
+    ask: Option<String>,
     /// Seconds to wait before the screenshot.
     #[arg(long, default_value_t = 3.0)]
     screenshot_after: f64,
@@ -84,6 +99,11 @@ impl WindowArgs {
             open_model: self.open_model,
             evaluate: self.evaluate,
             preview_steps: self.preview_steps,
+            dataset: self.data,
+            lm_dir: self.lm,
+            search: self.search,
+            persona: self.persona,
+            ask: self.ask,
         })
     }
 }

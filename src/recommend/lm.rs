@@ -48,6 +48,10 @@ pub struct LmConfig {
     /// Weight of an item `a` steps before the latest is `decay^a` (history vectors only).
     pub decay: f32,
     pub device: DeviceChoice,
+    /// Where item vectors are cached: the dataset cache's folder by default (`--cache-dir`),
+    /// `None` for no cache (`--no-cache`). Not part of the model: never written to a run file.
+    #[serde(skip)]
+    pub cache_dir: Option<Option<PathBuf>>,
 }
 
 impl Default for LmConfig {
@@ -58,6 +62,7 @@ impl Default for LmConfig {
             template: None,
             decay: 0.9,
             device: DeviceChoice::Auto,
+            cache_dir: None,
         }
     }
 }

@@ -133,11 +133,13 @@ impl BaselineConfig {
             BaselineConfig::ItemKnn(config) => Box::new(ItemKnn::fit(dataset, split, config)),
             BaselineConfig::Bpr(config) => Box::new(Bpr::fit(dataset, split, config)),
             BaselineConfig::Content => Box::new(Content::from_categories(dataset)),
-            BaselineConfig::Lm(config) => Box::new(LmRecommender::fit(
-                config,
-                dataset,
-                crate::data::cache::default_cache_dir().as_deref(),
-            )?),
+            BaselineConfig::Lm(config) => {
+                let cache_dir = match &config.cache_dir {
+                    Some(chosen) => chosen.clone(),
+                    None => crate::data::cache::default_cache_dir(),
+                };
+                Box::new(LmRecommender::fit(config, dataset, cache_dir.as_deref())?)
+            }
         })
     }
 }

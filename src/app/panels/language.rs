@@ -66,7 +66,7 @@ pub fn item_text_ui(ui: &mut Ui, app: &mut Workbench, loaded: &Loaded) {
         if let Some(language) = &app.language
             && language.belongs_to(&loaded.dataset)
         {
-            ui.label(cache_state(language));
+            cache_state_ui(ui, language);
             if language.template != source
                 || language.model_dir.display().to_string() != app.state.lm_dir.trim()
             {
@@ -107,23 +107,29 @@ fn embed_progress_text(app: &Workbench) -> String {
     }
 }
 
-fn cache_state(language: &Language) -> String {
+/// Where the vectors came from; the cache file is named in full on hover.
+fn cache_state_ui(ui: &mut Ui, language: &Language) {
     let shape = format!(
         "{} items × {} dims",
         language.items.len().saturating_sub(1),
         language.items.dim()
     );
-    let place = language
+    let file = language
         .cache_path
         .as_ref()
-        .map_or("not cached".to_string(), |p| p.display().to_string());
-    if language.from_cache {
-        format!("{shape}, read from the cache ({place})")
-    } else {
-        format!(
-            "{shape}, embedded in {:.1} s, cached at {place}",
+        .and_then(|p| p.file_name())
+        .map(|name| name.to_string_lossy().into_owned());
+    let text = match (language.from_cache, file) {
+        (true, Some(file)) => format!("{shape}, read from the cache ({file})"),
+        (false, Some(file)) => format!(
+            "{shape}, embedded in {:.1} s, cached ({file})",
             language.seconds
-        )
+        ),
+        (_, None) => format!("{shape}, embedded in {:.1} s, not cached", language.seconds),
+    };
+    let response = ui.label(text);
+    if let Some(path) = &language.cache_path {
+        response.on_hover_text(path.display().to_string());
     }
 }
 

@@ -363,6 +363,13 @@ fn charts_ui(ui: &mut Ui, preview: &Preview) {
             });
         }
     });
+    ui.label("How far each side's belief is from the hidden taste (total variation; 0 = learnt)");
+    let gaps: Vec<(String, Vec<[f64; 2]>)> = preview
+        .sides
+        .iter()
+        .map(|s| (s.policy.name(), s.belief_gap.clone()))
+        .collect();
+    plots::lines(ui, "live-belief-gap", 140.0, "page", &gaps);
     ui.label("The user's hidden taste vs what the model believes (genre shares of its top 50)");
     let taste = preview.sides[0].taste();
     let belief = preview.model_belief();

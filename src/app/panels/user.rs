@@ -107,18 +107,27 @@ pub fn user_ui(ui: &mut Ui, app: &mut Workbench) {
         if let Some(message) = &view.error {
             widgets::error(ui, message);
         }
+        // Beside the lm's list, the genres go to the tooltip: three columns have no room.
+        let genres_inline = lm_list.is_none();
         egui::Grid::new("recommendations")
             .striped(true)
             .show(ui, |ui| {
                 ui.strong("#");
                 ui.strong("item");
-                ui.strong("genres");
+                if genres_inline {
+                    ui.strong("genres");
+                }
                 ui.strong("score");
                 ui.end_row();
                 for (rank, &(item, score)) in view.list.iter().enumerate() {
+                    let genres = loaded.dataset.item_category_names(item).join(", ");
                     ui.label((rank + 1).to_string());
-                    ui.label(loaded.dataset.item_label(item));
-                    ui.label(loaded.dataset.item_category_names(item).join(", "));
+                    let title = ui.label(loaded.dataset.item_label(item));
+                    if genres_inline {
+                        ui.label(genres);
+                    } else {
+                        title.on_hover_text(genres);
+                    }
                     ui.label(format!("{score:.3}"));
                     ui.end_row();
                 }
