@@ -640,3 +640,39 @@ fn a_folder_that_is_no_usable_model_shows_its_error_and_keeps_the_data() {
         assert!(harness.state().data.is_some(), "the dataset stays loaded");
     }
 }
+
+#[test]
+fn a_dropped_model_folder_becomes_the_language_model_not_a_dataset() {
+    let runs = tempfile::tempdir().unwrap();
+    let mut harness = harness(AppState::default(), runs.path());
+    loaded(&mut harness);
+    let folder = tempfile::tempdir().unwrap();
+    for file in ["config.json", "tokenizer.json"] {
+        std::fs::write(folder.path().join(file), "{}").unwrap();
+    }
+    harness
+        .input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(Dropped(folder.path().to_path_buf())));
+    harness.step();
+    harness.step();
+    let app = harness.state();
+    assert_eq!(app.state.lm_dir, folder.path().display().to_string());
+    assert!(!app.is_loading(), "a model folder is not loaded as a dataset");
+    assert_eq!(app.data.as_ref().unwrap().stats.name, "synthetic");
+    // The field shows it.
+    harness.get_by_label("Language model folder");
+}
+
+/// A folder dropped on the window, as the windowing integration hands it to egui.
+#[derive(Debug)]
+struct Dropped(std::path::PathBuf);
+
+impl eframe::egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        Err("a folder has no bytes".into())
+    }
+}
