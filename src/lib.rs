@@ -13,4 +13,5 @@ pub mod quantile;
 pub mod recommend;
 pub mod runs;
 pub mod sim;
+pub mod stats;
 pub mod train;

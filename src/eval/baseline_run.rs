@@ -45,27 +45,30 @@ pub fn run_baseline(
     let model = baseline.fit(dataset, &split)?;
     run.timings_secs
         .insert("fit".into(), started.elapsed().as_secs_f64());
-    match evaluate(
+    // Every user's list is kept: the run saves each user's ranks (paired tests need them),
+    // and a cold-items split reports cold and warm targets apart from them.
+    let kept = EvalConfig {
+        keep_rankings: true,
+        ..config.clone()
+    };
+    let valid = match evaluate(
         model.as_ref(),
         dataset,
         &split,
         Stage::Valid,
-        config,
+        &kept,
         progress,
     ) {
         Ok(valid) => {
-            run.valid_metrics = valid.metrics;
+            run.valid_metrics = valid.metrics.clone();
             run.timings_secs.insert("valid".into(), valid.seconds);
+            Some(valid)
         }
         // A split without validation targets (a temporal split with no validation share).
-        Err(EvalError::NoUsers { .. }) => {}
+        Err(EvalError::NoUsers { .. }) => None,
         Err(e) => return Err(e.into()),
-    }
-    // A cold-items split reports cold and warm targets apart, from the users' lists.
-    let test_config = EvalConfig {
-        keep_rankings: config.keep_rankings || split.cold_items() > 0,
-        ..config.clone()
     };
+    let test_config = kept;
     let test = evaluate(
         model.as_ref(),
         dataset,
@@ -77,6 +80,11 @@ pub fn run_baseline(
     run.test_metrics = test.metrics.clone();
     run.test_metrics_by_target = super::by_target_group(&test, &split, &config.cutoffs);
     run.timings_secs.insert("test".into(), test.seconds);
+    run.per_user = Some(crate::runs::per_user::PerUserRanks::from_reports(
+        valid.as_ref(),
+        &test,
+        config.cutoffs.iter().copied().max().unwrap_or(10),
+    ));
     run.status = RunStatus::Completed;
     Ok(BaselineRun { run, model, test })
 }

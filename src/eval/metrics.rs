@@ -56,6 +56,45 @@ impl RankingMetrics {
         m
     }
 
+    /// The same metrics from where the targets sat in the list: `ranks` holds each target's
+    /// 1-based position, 0 for a target not in the list (what the per-user results file keeps).
+    pub fn of_ranks(ranks: &[u32], k: usize) -> RankingMetrics {
+        if ranks.is_empty() || k == 0 {
+            return RankingMetrics::default();
+        }
+        let mut positions: Vec<usize> = ranks
+            .iter()
+            .map(|&r| r as usize)
+            .filter(|&r| r >= 1 && r <= k)
+            .collect();
+        positions.sort_unstable();
+        let mut m = RankingMetrics::default();
+        let mut precision_sum = 0.0;
+        for (hits, &position) in positions.iter().enumerate() {
+            if hits == 0 {
+                m.mrr = 1.0 / position as f64;
+            }
+            m.ndcg += discount(position);
+            precision_sum += (hits + 1) as f64 / position as f64;
+        }
+        let hits = positions.len();
+        let ideal: f64 = (1..=ranks.len().min(k)).map(discount).sum();
+        m.hit = if hits > 0 { 1.0 } else { 0.0 };
+        m.recall = hits as f64 / ranks.len() as f64;
+        m.precision = hits as f64 / k as f64;
+        m.ndcg /= ideal;
+        m.map = precision_sum / ranks.len().min(k) as f64;
+        m
+    }
+
+    /// The metric named `name` (one of [`RANKING_METRICS`]).
+    pub fn get(&self, name: &str) -> Option<f64> {
+        RANKING_METRICS
+            .iter()
+            .position(|m| *m == name)
+            .map(|i| self.values()[i])
+    }
+
     pub fn values(&self) -> [f64; 6] {
         [
             self.hit,

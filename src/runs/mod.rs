@@ -3,6 +3,7 @@
 //! a crash leaves either the previous complete file or the new complete file, never half of one.
 
 mod compare;
+pub mod per_user;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -163,6 +164,13 @@ pub struct RunFile {
     /// Files in the run folder besides run.json (model weights, dumps), relative to it.
     #[serde(default)]
     pub artefacts: Vec<String>,
+    /// Runs of one experiment repeated over seeds share a group (`--seeds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// Each evaluated user's ranks, written beside run.json as `per_user.bin` (see
+    /// [`per_user`]); read with [`per_user::PerUserRanks::load`].
+    #[serde(skip)]
+    pub per_user: Option<per_user::PerUserRanks>,
 }
 
 impl RunFile {
@@ -199,6 +207,8 @@ impl RunFile {
             test_metrics_by_target: BTreeMap::new(),
             timings_secs: BTreeMap::new(),
             artefacts: Vec::new(),
+            group: None,
+            per_user: None,
         }
     }
 
@@ -222,8 +232,17 @@ impl RunFile {
             path: dir.clone(),
             source,
         })?;
+        // The per-user results first: a run file that names them finds them complete.
+        let mut file = std::borrow::Cow::Borrowed(self);
+        if let Some(per_user) = &self.per_user {
+            per_user.save(&dir)?;
+            let name = per_user::PER_USER_FILE;
+            if !self.artefacts.iter().any(|a| a == name) {
+                file.to_mut().artefacts.push(name.into());
+            }
+        }
         // Serialising a struct of strings, numbers and maps with string keys cannot fail.
-        let json = serde_json::to_vec_pretty(self).unwrap_or_else(|_| unreachable!());
+        let json = serde_json::to_vec_pretty(&*file).unwrap_or_else(|_| unreachable!());
         write_atomic(&dir.join(RUN_FILE), &json)?;
         Ok(dir)
     }

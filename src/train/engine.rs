@@ -406,19 +406,21 @@ fn train_inner<B: AutodiffBackend>(
             vocabulary,
         );
         let test_started = Instant::now();
+        // Every user's list is kept: the run saves each user's ranks (paired tests need them).
+        let final_config = EvalConfig {
+            keep_rankings: true,
+            ..eval_config.clone()
+        };
         let valid_report = evaluate(
             &recommender,
             dataset,
             &split,
             Stage::Valid,
-            &eval_config,
+            &final_config,
             &|_, _| true,
         )
         .ok();
-        let test_config = EvalConfig {
-            keep_rankings: split.cold_items() > 0,
-            ..eval_config.clone()
-        };
+        let test_config = final_config;
         let report = evaluate(
             &recommender,
             dataset,
@@ -430,6 +432,11 @@ fn train_inner<B: AutodiffBackend>(
         run.test_metrics_by_target = crate::eval::by_target_group(&report, &split, &config.cutoffs);
         run.timings_secs
             .insert("test".into(), test_started.elapsed().as_secs_f64());
+        run.per_user = Some(crate::runs::per_user::PerUserRanks::from_reports(
+            valid_report.as_ref(),
+            &report,
+            config.cutoffs.iter().copied().max().unwrap_or(10),
+        ));
         if let Some(valid) = valid_report {
             run.valid_metrics = valid.metrics;
         }
