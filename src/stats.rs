@@ -41,11 +41,7 @@ pub fn paired(a: &[f64], b: &[f64], seed: u64) -> PairedTest {
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     let mean_difference = mean(&d);
     let sd = if n > 1 {
-        (d.iter()
-            .map(|x| (x - mean_difference).powi(2))
-            .sum::<f64>()
-            / (n - 1) as f64)
-            .sqrt()
+        (d.iter().map(|x| (x - mean_difference).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
     } else {
         0.0
     };
@@ -63,11 +59,7 @@ pub fn paired(a: &[f64], b: &[f64], seed: u64) -> PairedTest {
         t_p,
         wilcoxon,
         wilcoxon_p,
-        effect_size: if sd > 0.0 {
-            mean_difference / sd
-        } else {
-            0.0
-        },
+        effect_size: if sd > 0.0 { mean_difference / sd } else { 0.0 },
     }
 }
 
@@ -196,7 +188,10 @@ mod tests {
         // Values 1, 2, 3: mean 2, sd 1, t(0.975, 2) = 4.302653, half-width 4.302653 / √3.
         let (mean, sd, half) = mean_sd_ci95(&[1.0, 2.0, 3.0]);
         assert_eq!((mean, sd), (2.0, 1.0));
-        assert!((half - 4.302_652_729_7 / 3f64.sqrt()).abs() < 1e-6, "{half}");
+        assert!(
+            (half - 4.302_652_729_7 / 3f64.sqrt()).abs() < 1e-6,
+            "{half}"
+        );
     }
 
     #[test]

@@ -658,7 +658,10 @@ fn a_dropped_model_folder_becomes_the_language_model_not_a_dataset() {
     harness.step();
     let app = harness.state();
     assert_eq!(app.state.lm_dir, folder.path().display().to_string());
-    assert!(!app.is_loading(), "a model folder is not loaded as a dataset");
+    assert!(
+        !app.is_loading(),
+        "a model folder is not loaded as a dataset"
+    );
     assert_eq!(app.data.as_ref().unwrap().stats.name, "synthetic");
     // The field shows it.
     harness.get_by_label("Language model folder");

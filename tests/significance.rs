@@ -46,7 +46,10 @@ fn paired_tests_match_scipy() {
     });
     std::fs::write(&input, json.to_string()).unwrap();
     let python = std::env::var("RECLAB_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/significance.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/reference/significance.py"
+    );
     let out = std::process::Command::new(python)
         .arg(script)
         .arg(&input)

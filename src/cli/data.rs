@@ -57,7 +57,7 @@ impl DatasetArgs {
 }
 
 /// How to read and shape a dataset; shared by every subcommand that loads data.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct DatasetOptions {
     /// Skip detection: ml-100k, ml-1m, ml-latest, recbole, csv, tsv, parquet, synthetic.
     #[arg(long)]

@@ -23,7 +23,7 @@ pub enum ModelName {
     Lm,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct EvalArgs {
     /// The model to fit on the training split.
     #[arg(long, value_enum)]
@@ -57,6 +57,13 @@ pub struct EvalArgs {
     /// Do not write a run.
     #[arg(long)]
     no_save: bool,
+    /// Fit and evaluate once per seed (comma-separated, e.g. 1,2,3: BPR's initialisation,
+    /// sampled protocols' negatives), the runs grouped for `reclab runs compare`.
+    #[arg(long, value_delimiter = ',')]
+    seeds: Vec<u64>,
+    /// The model's seed for one of `--seeds` (the synthetic world keeps `--seed`'s).
+    #[arg(skip)]
+    model_seed: Option<u64>,
     /// Also write raw test scores and lists here (`scores.f32`, `users.tsv`, `metrics.json`) for
     /// an independent check (tests/reference/ranking_metrics.py).
     #[arg(long)]
@@ -96,7 +103,7 @@ pub struct EvalArgs {
 
 impl EvalArgs {
     fn seed(&self) -> u64 {
-        self.options.seed.unwrap_or(42)
+        self.model_seed.or(self.options.seed).unwrap_or(42)
     }
 
     fn baseline(&self) -> Result<BaselineConfig> {
@@ -170,6 +177,26 @@ impl EvalArgs {
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
+    if args.seeds.is_empty() {
+        return run_once(&args, None);
+    }
+    let group = format!(
+        "{}-{:?}-seeds",
+        chrono::Utc::now().format("%Y%m%d-%H%M%S"),
+        args.model
+    )
+    .to_lowercase();
+    for &seed in &args.seeds {
+        let mut once = args.clone();
+        once.model_seed = Some(seed);
+        eprintln!("seed {seed} ({group})");
+        run_once(&once, Some(&group))?;
+    }
+    Ok(())
+}
+
+/// One fit and evaluation; `group` names the seed group the run belongs to.
+fn run_once(args: &EvalArgs, group: Option<&str>) -> Result<()> {
     let mut baseline = args.baseline()?;
     if let BaselineConfig::Lm(lm) = &mut baseline {
         // Item vectors follow the dataset cache's options (`--cache-dir`, `--no-cache`).
@@ -211,6 +238,8 @@ pub fn run(args: EvalArgs) -> Result<()> {
         )
         .with_context(|| format!("writing {}", dir.join("metrics.json").display()))?;
     }
+    let mut run = run;
+    run.group = group.map(str::to_string);
     let saved = if args.no_save {
         None
     } else {

@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Subcommand;
+use reclab::eval::Stage;
+use reclab::runs::significance::{LoadedRun, paired_report};
 use reclab::runs::{RunFile, compare, list};
 
 #[derive(Debug, Subcommand)]
@@ -13,13 +15,26 @@ pub enum RunsCommand {
         #[arg(default_value = "experiments")]
         root: PathBuf,
     },
-    /// Show runs side by side; rows where they differ are marked `*`.
+    /// Show runs side by side (rows where they differ are marked `*`), each seed group as
+    /// mean ± sd with a 95% interval, and paired tests of every run or group against the first:
+    /// mean difference with a bootstrap interval, paired t-test, Wilcoxon signed-rank test
+    /// (Holm-corrected) and effect size, on the users both were scored on.
     Compare {
-        /// Run folders, run.json files, or run ids under --root.
+        /// Run folders, run.json files, or run ids under --root. Runs of one seed group
+        /// (`train --seeds`) are taken together.
         #[arg(required = true, num_args = 1..)]
         runs: Vec<String>,
         #[arg(long, default_value = "experiments")]
         root: PathBuf,
+        /// Metrics to test, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "ndcg@10,hit@10")]
+        metrics: Vec<String>,
+        /// Which targets: test (default) or valid.
+        #[arg(long, default_value = "test")]
+        stage: String,
+        /// Print the paired report as JSON instead of tables.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -61,7 +76,18 @@ pub fn run(command: RunsCommand) -> Result<()> {
             }
             Ok(())
         }
-        RunsCommand::Compare { runs, root } => {
+        RunsCommand::Compare {
+            runs,
+            root,
+            metrics,
+            stage,
+            json,
+        } => {
+            let stage = match stage.as_str() {
+                "test" => Stage::Test,
+                "valid" => Stage::Valid,
+                other => anyhow::bail!("unknown stage `{other}`; expected test or valid"),
+            };
             let loaded = runs
                 .iter()
                 .map(|r| {
@@ -71,10 +97,17 @@ pub fn run(command: RunsCommand) -> Result<()> {
                     } else {
                         root.join(r)
                     };
-                    RunFile::load(&path)
+                    LoadedRun::load(path)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            print!("{}", compare(&loaded).to_table());
+            let report = paired_report(&loaded, &metrics, stage).map_err(anyhow::Error::msg)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                return Ok(());
+            }
+            let files: Vec<RunFile> = loaded.into_iter().map(|l| l.run).collect();
+            print!("{}", compare(&files).to_table());
+            print!("{}", report.to_text());
             Ok(())
         }
     }

@@ -89,6 +89,10 @@ pub struct TrainArgs {
     /// Print one JSON line per epoch and a final JSON summary instead of progress bars.
     #[arg(long)]
     json: bool,
+    /// Train once per seed (comma-separated, e.g. 1,2,3), the runs grouped for
+    /// `reclab runs compare` (mean ± sd over seeds, paired tests on per-user means).
+    #[arg(long, value_delimiter = ',', conflicts_with = "resume")]
+    seeds: Vec<u64>,
 }
 
 impl TrainArgs {
@@ -163,6 +167,7 @@ fn set<T>(field: &mut T, value: Option<T>) {
 
 pub fn run(args: TrainArgs) -> Result<()> {
     let config = args.config()?;
+    let seeds = args.seeds.clone();
     let cache_dir = if args.options.no_cache {
         None
     } else {
@@ -182,6 +187,59 @@ pub fn run(args: TrainArgs) -> Result<()> {
     );
     let stop = Arc::new(AtomicBool::new(false));
     stop_on_ctrl_c(&stop);
+    if seeds.is_empty() {
+        train_once(&args, &config, &dataset, stop)?;
+        return Ok(());
+    }
+    // One run per seed, grouped: `reclab runs compare` takes the group as one.
+    let group = format!(
+        "{}-{}-seeds",
+        chrono::Utc::now().format("%Y%m%d-%H%M%S"),
+        config.model.name().to_lowercase()
+    );
+    let mut tests = Vec::new();
+    for &seed in &seeds {
+        let config = TrainConfig {
+            seed,
+            group: Some(group.clone()),
+            ..config.clone()
+        };
+        eprintln!("seed {seed} ({group})");
+        let outcome = train_once(&args, &config, &dataset, stop.clone())?;
+        tests.push(outcome.test.map(|t| t.metrics).unwrap_or_default());
+        if outcome.cancelled {
+            eprintln!("stopped: the seeds after {seed} were not run");
+            break;
+        }
+    }
+    if !args.json {
+        println!(
+            "group {group}: test over {} seeds (mean ± sd, 95% interval)",
+            tests.len()
+        );
+        for k in &config.cutoffs {
+            for name in ["hit", "ndcg"] {
+                let key = format!("{name}@{k}");
+                let values: Vec<f64> = tests.iter().filter_map(|t| t.get(&key).copied()).collect();
+                let (mean, sd, half) = reclab::stats::mean_sd_ci95(&values);
+                println!(
+                    "  {key:<8} {mean:.4} ± {sd:.4}  [{:.4}, {:.4}]",
+                    mean - half,
+                    mean + half
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Trains one run with `config`, printing progress and its test results.
+fn train_once(
+    args: &TrainArgs,
+    config: &TrainConfig,
+    dataset: &reclab::data::Dataset,
+    stop: Arc<AtomicBool>,
+) -> Result<reclab::train::TrainOutcome> {
     let mut bar: Option<ProgressBar> = None;
     let json = args.json;
     let mut on_event = |event: TrainEvent| match event {
@@ -248,8 +306,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
         }
     };
     let outcome = train_on_chosen_device(
-        &dataset,
-        &config,
+        dataset,
+        config,
         &args.out,
         args.resume.as_deref(),
         stop,
@@ -300,7 +358,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             outcome.run_dir.display()
         );
     }
-    Ok(())
+    Ok(outcome)
 }
 
 /// The first Ctrl-C ends the run after the current batch, the way the app's Stop button does:

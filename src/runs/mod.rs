@@ -4,6 +4,7 @@
 
 mod compare;
 pub mod per_user;
+pub mod significance;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -45,7 +45,12 @@ impl PerUserRanks {
                     ranks: r
                         .targets
                         .iter()
-                        .map(|t| r.list.iter().position(|i| i == t).map_or(0, |p| p as u32 + 1))
+                        .map(|t| {
+                            r.list
+                                .iter()
+                                .position(|i| i == t)
+                                .map_or(0, |p| p as u32 + 1)
+                        })
                         .collect(),
                 })
                 .collect()
@@ -116,7 +121,9 @@ impl PerUserRanks {
         Ok(users
             .iter()
             .map(|u| {
-                let value = RankingMetrics::of_ranks(&u.ranks, k).get(name).unwrap_or(0.0);
+                let value = RankingMetrics::of_ranks(&u.ranks, k)
+                    .get(name)
+                    .unwrap_or(0.0);
                 (u.user, value)
             })
             .collect())

@@ -185,7 +185,7 @@ fn train_inner<B: AutodiffBackend>(
             (run, dir.to_path_buf(), progress)
         }
         None => {
-            let run = RunFile::new(
+            let mut run = RunFile::new(
                 ModelInfo {
                     name: config.model.name().to_string(),
                     config: serde_json::to_value(config).unwrap_or_default(),
@@ -196,6 +196,7 @@ fn train_inner<B: AutodiffBackend>(
                 config.seed,
                 device_label,
             );
+            run.group = config.group.clone();
             let dir = run.save(runs_root)?;
             (run, dir, Progress::default())
         }

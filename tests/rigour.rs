@@ -1,0 +1,279 @@
+//! Research rigour: per-user results beside every run recompute its metrics exactly, runs
+//! repeated over seeds form a group, `reclab runs compare` tests runs against each other on
+//! the same users and refuses runs that were not scored alike.
+
+use std::path::Path;
+use std::process::Command;
+
+use reclab::data::{self, SplitStrategy};
+use reclab::eval::{EvalConfig, RankingMetrics, Stage, run_baseline};
+use reclab::recommend::{BaselineConfig, BprConfig};
+use reclab::runs::per_user::{PER_USER_FILE, PerUserRanks};
+use reclab::runs::significance::{LoadedRun, paired_report};
+use reclab::runs::{RUN_FILE, RunFile};
+
+fn reclab(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_reclab"))
+        .args(args)
+        .env(
+            "RECLAB_CACHE_DIR",
+            std::env::temp_dir().join("reclab-rigour-cache"),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Every accuracy metric of a run, recomputed from its per-user file, equals the run's own.
+fn assert_recomputes(dir: &Path) {
+    let run = RunFile::load(dir).unwrap();
+    let per_user = PerUserRanks::load(dir).unwrap().expect("per_user.bin");
+    assert!(run.artefacts.iter().any(|a| a == PER_USER_FILE));
+    for (stage, metrics) in [
+        (Stage::Valid, &run.valid_metrics),
+        (Stage::Test, &run.test_metrics),
+    ] {
+        let mut checked = 0;
+        for &k in &run.cutoffs {
+            for name in reclab::eval::RANKING_METRICS {
+                let key = format!("{name}@{k}");
+                let values = per_user.metric(stage, &key).unwrap();
+                let mean = values.iter().map(|(_, v)| v).sum::<f64>() / values.len() as f64;
+                let want = metrics[&key];
+                assert!(
+                    (mean - want).abs() < 1e-12,
+                    "{stage:?} {key}: per-user mean {mean}, run {want}"
+                );
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 6 * run.cutoffs.len());
+    }
+}
+
+#[test]
+fn per_user_ranks_round_trip_and_recompute_every_metric() {
+    let dataset = data::load(&data::LoadSpec::default(), None).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    for baseline in [
+        BaselineConfig::Pop,
+        BaselineConfig::ItemKnn(Default::default()),
+    ] {
+        let done = run_baseline(
+            &baseline,
+            &dataset,
+            "synthetic",
+            SplitStrategy::LeaveOneOut,
+            &EvalConfig::default(),
+            42,
+            &|_, _| true,
+        )
+        .unwrap();
+        let saved = done.run.per_user.clone().unwrap();
+        let dir = done.run.save(root.path()).unwrap();
+        // Round trip: what was written is what is read.
+        assert_eq!(PerUserRanks::load(&dir).unwrap(), Some(saved.clone()));
+        assert_eq!(saved.test.len(), done.test.users);
+        assert_recomputes(&dir);
+    }
+    // A Transformer run too (two epochs of a small SASRec), through the CLI.
+    let out = root.path().join("sasrec");
+    reclab(&[
+        "train",
+        "--data",
+        "synthetic",
+        "--epochs",
+        "2",
+        "--hidden",
+        "16",
+        "--layers",
+        "1",
+        "--max-len",
+        "20",
+        "--device",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    let dir = std::fs::read_dir(&out)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert_recomputes(&dir);
+}
+
+#[test]
+fn a_run_without_per_user_results_still_opens_and_a_damaged_file_is_named() {
+    let dataset = data::load(&data::LoadSpec::default(), None).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let done = run_baseline(
+        &BaselineConfig::Pop,
+        &dataset,
+        "synthetic",
+        SplitStrategy::LeaveOneOut,
+        &EvalConfig::default(),
+        42,
+        &|_, _| true,
+    )
+    .unwrap();
+    let dir = done.run.save(root.path()).unwrap();
+    std::fs::write(dir.join(PER_USER_FILE), b"\x05garbage").unwrap();
+    let message = PerUserRanks::load(&dir).unwrap_err().to_string();
+    assert!(message.contains(PER_USER_FILE), "{message}");
+    // An older run: no file at all. It opens; the comparison says why there is no test.
+    std::fs::remove_file(dir.join(PER_USER_FILE)).unwrap();
+    let old = LoadedRun::load(dir.clone()).unwrap();
+    assert!(old.per_user.is_none());
+    let other = LoadedRun::load(dir).unwrap();
+    let report = paired_report(&[old, other], &["ndcg@10".into()], Stage::Test).unwrap();
+    assert!(report.rows.is_empty());
+    assert!(report.to_text().contains("no per-user results"));
+}
+
+#[test]
+fn seeds_form_a_group_and_runs_compare_tests_it_against_another_model() {
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().to_str().unwrap();
+    // BPR over three seeds (its initialisation is seeded), ItemKNN once.
+    reclab(&[
+        "eval",
+        "--model",
+        "bpr",
+        "--data",
+        "synthetic",
+        "--seeds",
+        "1,2,3",
+        "--out",
+        out,
+        "--json",
+    ]);
+    reclab(&[
+        "eval",
+        "--model",
+        "itemknn",
+        "--data",
+        "synthetic",
+        "--out",
+        out,
+        "--json",
+    ]);
+    let mut dirs: Vec<_> = std::fs::read_dir(root.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    let runs: Vec<RunFile> = dirs.iter().map(|d| RunFile::load(d).unwrap()).collect();
+    let bpr: Vec<&RunFile> = runs.iter().filter(|r| r.model.name == "BPR-MF").collect();
+    assert_eq!(bpr.len(), 3);
+    let group = bpr[0].group.clone().expect("a seed group");
+    assert!(bpr.iter().all(|r| r.group.as_ref() == Some(&group)));
+    let mut seeds: Vec<u64> = bpr.iter().map(|r| r.seed).collect();
+    seeds.sort();
+    assert_eq!(seeds, [1, 2, 3]);
+
+    // ItemKNN first (A), the BPR group as B: one arm each.
+    let knn = dirs
+        .iter()
+        .find(|d| RunFile::load(d).unwrap().model.name == "ItemKNN")
+        .unwrap();
+    let mut args: Vec<String> = vec!["runs".into(), "compare".into(), knn.display().to_string()];
+    args.extend(
+        dirs.iter()
+            .filter(|d| *d != knn)
+            .map(|d| d.display().to_string()),
+    );
+    args.push("--json".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let report: serde_json::Value = serde_json::from_str(&reclab(&args)).unwrap();
+    let arms = report["arms"].as_array().unwrap();
+    assert_eq!(arms.len(), 2);
+    assert_eq!(arms[1]["name"], group.as_str());
+    // The group's summary is the mean of its three runs' test metrics.
+    let ndcg: Vec<f64> = bpr.iter().map(|r| r.test_metrics["ndcg@10"]).collect();
+    let mean = ndcg.iter().sum::<f64>() / 3.0;
+    assert!((arms[1]["summary"][0][1].as_f64().unwrap() - mean).abs() < 1e-12);
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "ndcg@10 and hit@10");
+    for row in rows {
+        let t = &row["test"];
+        // B − A of the per-user means equals the difference of the runs' means.
+        let diff = t["mean_difference"].as_f64().unwrap();
+        let (a, b) = (t["mean_a"].as_f64().unwrap(), t["mean_b"].as_f64().unwrap());
+        assert!((diff - (b - a)).abs() < 1e-12);
+        let metric = row["metric"].as_str().unwrap();
+        let knn_value = RunFile::load(knn).unwrap().test_metrics[metric];
+        assert!(
+            (a - knn_value).abs() < 1e-12,
+            "{metric}: {a} vs {knn_value}"
+        );
+        // Holm never lowers a p-value.
+        assert!(row["t_p_holm"].as_f64().unwrap() >= t["t_p"].as_f64().unwrap());
+        assert!(t["ci_low"].as_f64().unwrap() <= diff && diff <= t["ci_high"].as_f64().unwrap());
+    }
+    // The text report names the tests.
+    let text = reclab(&args[..args.len() - 1]);
+    assert!(text.contains("paired tests against"), "{text}");
+    assert!(text.contains("Wilcoxon p"), "{text}");
+}
+
+#[test]
+fn runs_scored_differently_are_refused_saying_what_differs() {
+    let dataset = data::load(&data::LoadSpec::default(), None).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let mut dirs = Vec::new();
+    for split in [
+        SplitStrategy::LeaveOneOut,
+        SplitStrategy::Temporal {
+            train: 0.8,
+            valid: 0.1,
+        },
+    ] {
+        let done = run_baseline(
+            &BaselineConfig::Bpr(BprConfig {
+                epochs: 2,
+                ..Default::default()
+            }),
+            &dataset,
+            "synthetic",
+            split,
+            &EvalConfig::default(),
+            42,
+            &|_, _| true,
+        )
+        .unwrap();
+        dirs.push(done.run.save(root.path()).unwrap());
+    }
+    let runs: Vec<LoadedRun> = dirs
+        .into_iter()
+        .map(|d| LoadedRun::load(d).unwrap())
+        .collect();
+    let Err(message) = paired_report(&runs, &["ndcg@10".into()], Stage::Test) else {
+        panic!("runs on two splits were compared");
+    };
+    assert!(message.contains("not comparable"), "{message}");
+    assert!(message.contains("split (loo vs temporal"), "{message}");
+    assert!(Path::new(RUN_FILE).extension().is_some());
+}
+
+#[test]
+fn of_ranks_agrees_with_the_list_metrics() {
+    // A list and targets, against the ranks the per-user file would hold.
+    let list = [7, 3, 9, 1, 4];
+    let targets = [1, 3, 8];
+    let ranks = [4, 2, 0];
+    for k in 1..=5 {
+        assert_eq!(
+            RankingMetrics::of(&list, &targets, k),
+            RankingMetrics::of_ranks(&ranks, k),
+            "k = {k}"
+        );
+    }
+}
