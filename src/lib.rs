@@ -14,4 +14,5 @@ pub mod recommend;
 pub mod runs;
 pub mod sim;
 pub mod stats;
+pub mod sweep;
 pub mod train;

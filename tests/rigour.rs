@@ -277,3 +277,127 @@ fn of_ranks_agrees_with_the_list_metrics() {
         );
     }
 }
+
+fn run_dirs(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut dirs: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join(RUN_FILE).is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+#[test]
+fn a_sweep_selects_on_validation_and_resumes_without_rerunning_finished_trials() {
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("sweep");
+    let file = root.path().join("sweep.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+epochs = 2
+batch_size = 64
+cutoffs = [10]
+device = "cpu"
+[data]
+path = "synthetic"
+[transformer]
+layers = 1
+max_len = 20
+[sweep]
+out = "{}"
+metric = "ndcg@10"
+learning_rate = [0.001, 0.01]
+hidden = [8, 16]
+"#,
+            out.display()
+        ),
+    )
+    .unwrap();
+    let config = file.to_str().unwrap();
+    let state: serde_json::Value =
+        serde_json::from_str(&reclab(&["sweep", "--config", config, "--json"])).unwrap();
+    let trials = state["trials"].as_array().unwrap();
+    assert_eq!(trials.len(), 4);
+    let dirs = run_dirs(&out);
+    assert_eq!(dirs.len(), 4);
+    // Each trial's run has its values and its validation metric recorded.
+    let mut best = (f64::MIN, 0);
+    for trial in trials {
+        assert_eq!(trial["finished"], true);
+        let run = RunFile::load(&out.join(trial["run"].as_str().unwrap())).unwrap();
+        let config = &run.model.config;
+        assert_eq!(
+            config["learning_rate"], trial["params"]["learning_rate"],
+            "{trial}"
+        );
+        assert_eq!(
+            config["transformer"]["hidden"],
+            trial["params"]["transformer.hidden"]
+        );
+        let valid = run.valid_metrics["ndcg@10"];
+        assert_eq!(trial["valid"].as_f64().unwrap(), valid);
+        if valid > best.0 {
+            best = (valid, trial["index"].as_u64().unwrap());
+        }
+    }
+    // The best config written back is the best-validating trial's, and it trains as is.
+    let best_toml = std::fs::read_to_string(out.join("best.toml")).unwrap();
+    assert!(
+        best_toml.contains(&format!("trial {},", best.1)),
+        "{best_toml}"
+    );
+    let parsed = reclab::train::TrainConfig::from_toml(&best_toml).unwrap();
+    let chosen = &trials[best.1 as usize - 1]["params"];
+    assert_eq!(
+        serde_json::json!(parsed.learning_rate),
+        chosen["learning_rate"]
+    );
+
+    // Run again: nothing is re-run.
+    let again = Command::new(env!("CARGO_BIN_EXE_reclab"))
+        .args(["sweep", "--config", config])
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    let log = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(log.matches("not run again").count(), 4, "{log}");
+    assert_eq!(run_dirs(&out).len(), 4);
+    // An interrupted sweep (trial 3 never finished) runs trial 3 alone.
+    let path = out.join("sweep.json");
+    let mut saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    saved["trials"][2]["finished"] = false.into();
+    std::fs::write(&path, saved.to_string()).unwrap();
+    let resumed = Command::new(env!("CARGO_BIN_EXE_reclab"))
+        .args(["sweep", "--config", config])
+        .output()
+        .unwrap();
+    assert!(resumed.status.success());
+    let log = String::from_utf8_lossy(&resumed.stderr);
+    assert_eq!(log.matches("not run again").count(), 3, "{log}");
+    assert_eq!(run_dirs(&out).len(), 5);
+    let table = String::from_utf8_lossy(&resumed.stdout);
+    assert!(table.contains("4 of 4 trials finished"), "{table}");
+}
+
+#[test]
+fn sweep_files_with_mistakes_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sweep.toml");
+    let error = |text: &str| reclab::sweep::Sweep::parse(text, &path).unwrap_err();
+    let message = error("epochs = 2\n");
+    assert!(message.contains("no [sweep] table"), "{message}");
+    let message = error("[sweep]\nout = \"x\"\nsize = [1, 2]\n");
+    assert!(
+        message.contains("size") && message.contains("no key"),
+        "{message}"
+    );
+    let message = error("[sweep]\nout = \"x\"\nlearning_rate = 0.1\n");
+    assert!(message.contains("expected a list"), "{message}");
+    let message = error("[sweep]\nout = \"x\"\nepochs = [\"many\"]\n");
+    assert!(message.contains("trial 1"), "{message}");
+    assert!(message.contains("sweep.toml"), "{message}");
+}

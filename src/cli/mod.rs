@@ -6,6 +6,7 @@ mod embed;
 mod eval;
 mod runs;
 mod simulate;
+mod sweep;
 mod train;
 
 use anyhow::Result;
@@ -123,6 +124,8 @@ enum Command {
     /// List and compare saved runs.
     #[command(subcommand)]
     Runs(runs::RunsCommand),
+    /// A grid or random search over config keys, selected on validation; resumable.
+    Sweep(sweep::SweepArgs),
     /// Embed a catalogue's item texts, or given texts, with a pretrained language model.
     Embed(embed::EmbedArgs),
     /// The catalogue's items nearest in meaning to a free text.
@@ -137,6 +140,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Data(command)) => data::run(command),
         Some(Command::Eval(args)) => eval::run(args),
         Some(Command::Runs(command)) => runs::run(command),
+        Some(Command::Sweep(args)) => sweep::run(args),
         Some(Command::Train(args)) => train::run(args),
         Some(Command::Simulate(args)) => simulate::run(args),
         Some(Command::Bench(command)) => bench::run(command),

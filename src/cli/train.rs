@@ -364,7 +364,7 @@ fn train_once(
 /// The first Ctrl-C ends the run after the current batch, the way the app's Stop button does:
 /// the best weights so far are tested and the run is saved as cancelled (and can be resumed).
 /// A second one quits at once; the checkpoint of the last finished epoch stays on disk.
-fn stop_on_ctrl_c(stop: &Arc<AtomicBool>) {
+pub fn stop_on_ctrl_c(stop: &Arc<AtomicBool>) {
     let stop = Arc::clone(stop);
     let installed = ctrlc::set_handler(move || {
         if stop.swap(true, Ordering::Relaxed) {
