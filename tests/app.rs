@@ -679,3 +679,130 @@ impl eframe::egui::DroppedFile for Dropped {
         Err("a folder has no bytes".into())
     }
 }
+
+/// Two seeds of a tiny SASRec (one group) and ItemKNN, on the synthetic world.
+fn grouped_runs(root: &Path) -> Vec<std::path::PathBuf> {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    let dataset = data::load(&data::LoadSpec::default(), None).unwrap();
+    let mut dirs = Vec::new();
+    let knn = run_baseline(
+        &BaselineConfig::ItemKnn(Default::default()),
+        &dataset,
+        "synthetic",
+        SplitStrategy::LeaveOneOut,
+        &EvalConfig::default(),
+        42,
+        &|_, _| true,
+    )
+    .unwrap();
+    dirs.push(knn.run.save(root).unwrap());
+    for seed in [1, 2] {
+        let mut config = tiny_sasrec().train.transformer;
+        config.epochs = 3;
+        config.seed = seed;
+        config.group = Some("sasrec-seeds".into());
+        config.device = reclab::train::DeviceChoice::Cpu;
+        let outcome = reclab::train::train_on_chosen_device(
+            &dataset,
+            &config,
+            root,
+            None,
+            Arc::new(AtomicBool::new(false)),
+            &mut |_| {},
+        )
+        .unwrap();
+        dirs.push(outcome.run_dir);
+    }
+    dirs
+}
+
+#[test]
+fn compare_shows_paired_tests_a_seed_band_and_a_sweep() {
+    let runs = tempfile::tempdir().unwrap();
+    let dirs = grouped_runs(runs.path());
+    let state = AppState {
+        panel: PanelKind::Compare,
+        compared: dirs.clone(),
+        ..AppState::default()
+    };
+    let mut harness = harness(state, runs.path());
+    loaded(&mut harness);
+    step_until(
+        &mut harness,
+        "the paired tests",
+        Duration::from_secs(60),
+        |app| app.paired.is_some() && !app.is_testing_pairs(),
+    );
+    let report = match &harness.state().paired.as_ref().unwrap().1 {
+        Ok(report) => report.clone(),
+        Err(e) => panic!("{e}"),
+    };
+    // ItemKNN is A; the two SASRec seeds are one arm, B.
+    assert_eq!(report.arms.len(), 2);
+    assert_eq!(report.arms[1].runs.len(), 2);
+    assert_eq!(report.rows.len(), 2);
+    harness.get_by_label("Is B better than A?");
+    harness.get_by_label_contains("Paired tests against");
+    harness.get_by_label_contains("(SASRec, 2 seeds)");
+    harness.get_by_label("Wilcoxon p");
+    let shown = format!("{:+.4}", report.rows[0].test.mean_difference);
+    assert!(
+        !harness
+            .get_all_by_label(&shown)
+            .collect::<Vec<_>>()
+            .is_empty()
+    );
+
+    // The group's curves: one mean line with a band, the mean of the two runs at each epoch.
+    let files: Vec<reclab::runs::RunFile> = dirs
+        .iter()
+        .map(|d| reclab::runs::RunFile::load(d).unwrap())
+        .collect();
+    let series = reclab::app::curve_series(&files, "valid_ndcg@10", 0.0);
+    assert_eq!(
+        series.len(),
+        1,
+        "ItemKNN has no curves; the group is one line"
+    );
+    let (name, mean, band) = &series[0];
+    assert!(name.contains("(2 seeds)"), "{name}");
+    let values = |run: &reclab::runs::RunFile| run.curves["valid_ndcg@10"][0].value;
+    assert!((mean[0][1] - (values(&files[1]) + values(&files[2])) / 2.0).abs() < 1e-12);
+    assert_eq!(band.as_ref().unwrap().len(), 2 * mean.len());
+
+    // A sweep of two ItemKNN trials opens as a table; a trial opens as a model.
+    let sweep_dir = runs.path().join("sweep");
+    let file = format!(
+        "model = \"itemknn\"\n[data]\npath = \"synthetic\"\n[sweep]\nkind = \"eval\"\nout = \"{}\"\nneighbours = [5, 50]\n",
+        sweep_dir.display()
+    );
+    let sweep = reclab::sweep::Sweep::parse(&file, Path::new("sweep.toml")).unwrap();
+    let state = reclab::sweep::run_sweep(
+        &sweep,
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        &mut |_| {},
+    )
+    .unwrap();
+    let best = reclab::sweep::best(&state).unwrap().index;
+    harness
+        .state_mut()
+        .send(reclab::app::Command::OpenSweep(sweep_dir));
+    harness.step();
+    harness.step();
+    harness.get_by_label_contains("Sweep ");
+    harness.get_by_label(&format!("{best} (best)"));
+    harness.get_by_label("valid ndcg@10 vs neighbours");
+    click(&mut harness, &format!("Open trial {best} as model"));
+    step_until(
+        &mut harness,
+        "the trial's model",
+        Duration::from_secs(60),
+        |app| app.model.is_some() || app.model_error.is_some(),
+    );
+    assert!(
+        harness.state().model.is_some(),
+        "{:?}",
+        harness.state().model_error
+    );
+}

@@ -61,4 +61,8 @@ pub enum Command {
     PreviewPersona,
     /// Select an item (on the item map or in search results) to show its details.
     SelectItem(u32),
+    /// Open a sweep folder (its `sweep.json`) in the Compare panel.
+    OpenSweep(PathBuf),
+    /// Ask the native dialog for a sweep folder.
+    PickSweepFolder,
 }

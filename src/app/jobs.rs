@@ -325,6 +325,7 @@ pub enum DialogKind {
     SaveCsv,
     SavePng,
     ModelFolder,
+    SweepFolder,
 }
 
 /// Native dialogs block their caller, so they run on a worker too.
@@ -342,9 +343,10 @@ pub fn file_dialog(
                     &["inter", "csv", "tsv", "parquet", "data", "dat"],
                 )
                 .pick_file(),
-            DialogKind::DatasetFolder | DialogKind::RunFolder | DialogKind::ModelFolder => {
-                dialog.pick_folder()
-            }
+            DialogKind::DatasetFolder
+            | DialogKind::RunFolder
+            | DialogKind::ModelFolder
+            | DialogKind::SweepFolder => dialog.pick_folder(),
             DialogKind::SaveCsv => dialog.set_file_name("comparison.csv").save_file(),
             DialogKind::SavePng => dialog.set_file_name("curves.png").save_file(),
         };
@@ -414,4 +416,25 @@ fn embed(
     };
     super::language::Language::build(&loaded.dataset, model_dir, Some(template), &mut progress)
         .map(Arc::new)
+}
+
+pub enum PairedMessage {
+    Done(Result<crate::runs::significance::PairedReport, String>),
+}
+
+/// Paired tests of the compared runs (a bootstrap over every user is too slow for a frame).
+pub fn paired_tests(
+    dirs: Vec<PathBuf>,
+    metrics: Vec<String>,
+    repaint: Arc<dyn Fn() + Send + Sync>,
+) -> Job<PairedMessage> {
+    use crate::runs::significance::{LoadedRun, paired_report};
+    spawn("paired", repaint, move |out, _stop| {
+        let result = dirs
+            .into_iter()
+            .map(|dir| LoadedRun::load(dir).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()
+            .and_then(|runs| paired_report(&runs, &metrics, crate::eval::Stage::Test));
+        out.send(PairedMessage::Done(result));
+    })
 }

@@ -25,6 +25,7 @@ pub use capture::{FrameStats, LaunchOptions};
 pub use command::Command;
 pub use language::Language;
 pub use live::{LiveStatus, LiveTraining};
+pub use panels::compare::curve_series;
 pub use state::{AppState, ModelChoice, PanelKind};
 
 use crate::eval::{EvalConfig, EvalReport};
@@ -60,6 +61,14 @@ pub struct Workbench {
     pub runs: Vec<ListedRun>,
     pub runs_error: Option<String>,
     pub compared: Vec<ComparedRun>,
+    /// Paired tests of the compared runs, and the runs they were computed for.
+    pub paired: Option<(
+        Vec<PathBuf>,
+        Result<crate::runs::significance::PairedReport, String>,
+    )>,
+    paired_job: Option<(Vec<PathBuf>, Job<jobs::PairedMessage>)>,
+    /// A sweep opened in Compare: its folder and state, or why it could not be read.
+    pub sweep: Option<(PathBuf, Result<crate::sweep::SweepState, String>)>,
     /// The model the Evaluate and User panels use.
     pub model: Option<Arc<OpenedModel>>,
     model_job: Option<Job<ModelMessage>>,
@@ -152,6 +161,9 @@ impl Workbench {
             runs: Vec::new(),
             runs_error: None,
             compared: Vec::new(),
+            paired: None,
+            paired_job: None,
+            sweep: None,
             model: None,
             model_job: None,
             model_error: None,
@@ -504,7 +516,46 @@ impl Workbench {
             Command::PreviewAsk => self.ask_storefront(),
             Command::PreviewPersona => self.describe_persona(),
             Command::SelectItem(item) => self.selected_item = Some(item),
+            Command::OpenSweep(dir) => {
+                let state = crate::sweep::load_state(&dir);
+                self.sweep = Some((dir, state));
+            }
+            Command::PickSweepFolder => self.open_dialog(DialogKind::SweepFolder),
         }
+    }
+
+    /// Starts the paired tests when the compared runs changed; takes their result when done.
+    fn refresh_paired_tests(&mut self) {
+        let dirs: Vec<PathBuf> = self
+            .compared
+            .iter()
+            .filter(|c| c.run.is_ok())
+            .map(|c| c.dir.clone())
+            .collect();
+        if let Some((for_dirs, job)) = &mut self.paired_job {
+            for jobs::PairedMessage::Done(result) in job.drain() {
+                self.paired = Some((for_dirs.clone(), result));
+            }
+            if job.is_finished() {
+                self.paired_job = None;
+            }
+        }
+        let current = self.paired.as_ref().map(|(d, _)| d);
+        let running = self.paired_job.as_ref().map(|(d, _)| d);
+        if dirs.len() < 2 {
+            self.paired = None;
+        } else if current != Some(&dirs) && running != Some(&dirs) {
+            let metrics = vec![
+                format!("ndcg@{}", self.state.eval.cutoff.max(1)),
+                format!("hit@{}", self.state.eval.cutoff.max(1)),
+            ];
+            let job = jobs::paired_tests(dirs.clone(), metrics, self.repaint.clone());
+            self.paired_job = Some((dirs, job));
+        }
+    }
+
+    pub fn is_testing_pairs(&self) -> bool {
+        self.paired_job.is_some()
     }
 
     fn start_embedding(&mut self) {
@@ -845,6 +896,7 @@ impl Workbench {
                 self.evaluation = None;
             }
         }
+        self.refresh_paired_tests();
         if let Some(job) = &mut self.embedding {
             for message in job.drain() {
                 match message {
@@ -929,6 +981,7 @@ impl Workbench {
             }
             DialogKind::SavePng => self.capture.save_region_as_png(ctx, path),
             DialogKind::ModelFolder => self.state.lm_dir = path.display().to_string(),
+            DialogKind::SweepFolder => self.apply(ctx, Command::OpenSweep(path)),
         }
     }
 }

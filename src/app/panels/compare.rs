@@ -29,6 +29,7 @@ pub fn compare_ui(ui: &mut Ui, app: &mut Workbench) {
                 widgets::error(ui, &format!("{}: {message}", compared.dir.display()));
             }
         }
+        sweep_ui(ui, app);
         if runs.is_empty() {
             ui.label("Tick runs on the left (or open a run folder) to compare them.");
             app.capture.plot_rect = None;
@@ -46,6 +47,7 @@ pub fn compare_ui(ui: &mut Ui, app: &mut Workbench) {
         egui::ScrollArea::vertical().show(ui, |ui| {
             curves_ui(ui, app, &runs);
             ui.separator();
+            paired_ui(ui, app);
             table_ui(ui, app, &runs);
         });
     });
@@ -64,6 +66,9 @@ fn run_list_ui(ui: &mut Ui, app: &mut Workbench) {
         }
         if ui.button("Open run folder…").clicked() {
             app.send(Command::PickRunFolder);
+        }
+        if ui.button("Open sweep…").clicked() {
+            app.send(Command::PickSweepFolder);
         }
     });
     if let Some(message) = &app.runs_error {
@@ -139,23 +144,7 @@ fn curves_ui(ui: &mut Ui, app: &mut Workbench, runs: &[RunFile]) {
     let top = ui.cursor().min;
     for curve in shown {
         ui.label(curve.as_str());
-        let series: Vec<(String, Vec<[f64; 2]>)> = runs
-            .iter()
-            .filter_map(|run| {
-                let points: Vec<[f64; 2]> = run
-                    .curves
-                    .get(curve)?
-                    .iter()
-                    .map(|p| [p.step as f64, p.value])
-                    .collect();
-                let points = if curve.contains("loss") {
-                    plots::ema(&points, app.state.smoothing)
-                } else {
-                    points
-                };
-                Some((format!("{} {}", run.model.name, run.run_id), points))
-            })
-            .collect();
+        let series = curve_series(runs, curve, app.state.smoothing);
         egui_plot::Plot::new(format!("compare-{curve}"))
             .height(200.0)
             .legend(egui_plot::Legend::default())
@@ -163,10 +152,21 @@ fn curves_ui(ui: &mut Ui, app: &mut Workbench, runs: &[RunFile]) {
             .link_cursor(link, [true, false])
             .x_axis_label("epoch")
             .show(ui, |plot| {
-                for (i, (name, points)) in series.into_iter().enumerate() {
+                for (i, (name, points, band)) in series.into_iter().enumerate() {
+                    let color = plots::series_color(i);
+                    if let Some(band) = band {
+                        plot.polygon(
+                            egui_plot::Polygon::new(
+                                format!("{name} ± sd"),
+                                egui_plot::PlotPoints::from(band),
+                            )
+                            .fill_color(color.gamma_multiply(0.25))
+                            .stroke(egui::Stroke::NONE),
+                        );
+                    }
                     plot.line(
                         egui_plot::Line::new(name, egui_plot::PlotPoints::from(points))
-                            .color(plots::series_color(i)),
+                            .color(color),
                     );
                 }
             });
@@ -176,6 +176,273 @@ fn curves_ui(ui: &mut Ui, app: &mut Workbench, runs: &[RunFile]) {
         top,
         egui::pos2(ui.max_rect().right(), bottom.y),
     ));
+}
+
+/// One line per run, except that the runs of a seed group become their mean, with a band of
+/// ± one standard deviation over seeds where at least two runs reached a step.
+type Series = (String, Vec<[f64; 2]>, Option<Vec<[f64; 2]>>);
+
+pub fn curve_series(runs: &[RunFile], curve: &str, smoothing: f64) -> Vec<Series> {
+    let points_of = |run: &RunFile| -> Option<Vec<[f64; 2]>> {
+        let points: Vec<[f64; 2]> = run
+            .curves
+            .get(curve)?
+            .iter()
+            .map(|p| [p.step as f64, p.value])
+            .collect();
+        Some(if curve.contains("loss") {
+            plots::ema(&points, smoothing)
+        } else {
+            points
+        })
+    };
+    let mut out = Vec::new();
+    let mut done_groups: Vec<&str> = Vec::new();
+    for run in runs {
+        let Some(group) = run.group.as_deref() else {
+            if let Some(points) = points_of(run) {
+                out.push((format!("{} {}", run.model.name, run.run_id), points, None));
+            }
+            continue;
+        };
+        if done_groups.contains(&group) {
+            continue;
+        }
+        done_groups.push(group);
+        let members: Vec<Vec<[f64; 2]>> = runs
+            .iter()
+            .filter(|r| r.group.as_deref() == Some(group))
+            .filter_map(points_of)
+            .collect();
+        let mut by_step: std::collections::BTreeMap<i64, Vec<f64>> = Default::default();
+        for points in &members {
+            for &[x, y] in points {
+                by_step.entry(x as i64).or_default().push(y);
+            }
+        }
+        let mut mean = Vec::new();
+        let (mut upper, mut lower) = (Vec::new(), Vec::new());
+        for (step, values) in by_step {
+            let (m, sd, _) = crate::stats::mean_sd_ci95(&values);
+            mean.push([step as f64, m]);
+            if values.len() > 1 {
+                upper.push([step as f64, m + sd]);
+                lower.push([step as f64, m - sd]);
+            }
+        }
+        let band = (!upper.is_empty()).then(|| {
+            lower.reverse();
+            upper.extend(lower);
+            upper
+        });
+        out.push((
+            format!("{} {group} ({} seeds)", run.model.name, members.len()),
+            mean,
+            band,
+        ));
+    }
+    out
+}
+
+/// Paired tests of the compared runs (seed groups as one) against the first.
+fn paired_ui(ui: &mut Ui, app: &Workbench) {
+    ui.heading("Is B better than A?");
+    if app.is_testing_pairs() {
+        ui.horizontal(|ui| {
+            widgets::busy(ui);
+            ui.label("testing on every user …");
+        });
+    }
+    let Some((_, result)) = &app.paired else {
+        ui.label("Tick two runs or more to test them against each other, user by user.");
+        return;
+    };
+    let report = match result {
+        Ok(report) => report,
+        Err(message) => {
+            widgets::error(ui, message);
+            return;
+        }
+    };
+    for arm in report.arms.iter().filter(|a| a.runs.len() > 1) {
+        let summary: Vec<String> = arm
+            .summary
+            .iter()
+            .map(|(metric, mean, sd, half)| {
+                format!(
+                    "{metric} {mean:.4} ± {sd:.4} [{:.4}, {:.4}]",
+                    mean - half,
+                    mean + half
+                )
+            })
+            .collect();
+        ui.label(format!(
+            "{} ({}, {} seeds): {}",
+            arm.name,
+            arm.model,
+            arm.runs.len(),
+            summary.join(" · ")
+        ));
+    }
+    if !report.missing.is_empty() {
+        ui.label(format!(
+            "No paired tests: {} saved no per-user results (an older reclab).",
+            report.missing.join(", ")
+        ));
+        return;
+    }
+    let Some(first) = report.rows.first() else {
+        return;
+    };
+    ui.label(format!(
+        "Paired tests against {} on {} test users (B − A; p Holm-corrected over {} comparisons)",
+        first.a,
+        first.test.users,
+        report.rows.len()
+    ));
+    egui::Grid::new("paired-tests")
+        .striped(true)
+        .show(ui, |ui| {
+            for h in [
+                "metric",
+                "B",
+                "A",
+                "B",
+                "B − A",
+                "95% CI (bootstrap)",
+                "t-test p",
+                "Wilcoxon p",
+                "effect d_z",
+            ] {
+                ui.strong(h);
+            }
+            ui.end_row();
+            for row in &report.rows {
+                let t = &row.test;
+                ui.label(&row.metric);
+                ui.label(&row.b);
+                ui.label(format!("{:.4}", t.mean_a));
+                ui.label(format!("{:.4}", t.mean_b));
+                ui.label(format!("{:+.4}", t.mean_difference));
+                ui.label(format!("[{:+.4}, {:+.4}]", t.ci_low, t.ci_high));
+                ui.label(format_p(row.t_p_holm));
+                ui.label(format_p(row.wilcoxon_p_holm));
+                ui.label(format!("{:+.3}", t.effect_size));
+                ui.end_row();
+            }
+        });
+    ui.add_space(8.0);
+}
+
+fn format_p(p: f64) -> String {
+    if p < 1e-4 {
+        format!("{p:.1e}")
+    } else {
+        format!("{p:.4}")
+    }
+}
+
+/// An opened sweep: its trials by validation metric, the metric against each swept value, and
+/// a button that opens a trial's model.
+fn sweep_ui(ui: &mut Ui, app: &mut Workbench) {
+    let Some((dir, state)) = &app.sweep else {
+        return;
+    };
+    let dir = dir.clone();
+    let state = match state {
+        Ok(state) => state.clone(),
+        Err(message) => {
+            widgets::error(ui, &format!("Sweep: {message}"));
+            return;
+        }
+    };
+    ui.heading(format!("Sweep {}", dir.display()));
+    let ranked = crate::sweep::ranked(&state);
+    let best = crate::sweep::best(&state).map(|t| t.index);
+    let keys: Vec<String> = state
+        .trials
+        .first()
+        .map(|t| t.params.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut open = None;
+    egui::Grid::new("sweep-trials")
+        .striped(true)
+        .show(ui, |ui| {
+            ui.strong("trial");
+            for key in &keys {
+                ui.strong(key.rsplit('.').next().unwrap_or(key));
+            }
+            ui.strong(format!("valid {}", state.metric));
+            ui.strong("");
+            ui.end_row();
+            for trial in &ranked {
+                let label = if Some(trial.index) == best {
+                    format!("{} (best)", trial.index)
+                } else {
+                    trial.index.to_string()
+                };
+                ui.label(label);
+                for key in &keys {
+                    ui.label(trial.params.get(key).map_or("–".into(), |v| v.to_string()));
+                }
+                ui.label(format!("{:.4}", trial.valid.unwrap_or(f64::NAN)));
+                if let Some(run) = &trial.run
+                    && ui
+                        .button(format!("Open trial {} as model", trial.index))
+                        .clicked()
+                {
+                    open = Some(dir.join(run));
+                }
+                ui.end_row();
+            }
+        });
+    let unfinished = state.trials.len() - ranked.len();
+    if unfinished > 0 {
+        ui.label(format!(
+            "{unfinished} trial(s) not finished: `reclab sweep` on the same file resumes."
+        ));
+    }
+    // The validation metric against each swept value (numbers on their axis; other values by
+    // their order).
+    ui.horizontal_wrapped(|ui| {
+        for key in &keys {
+            let mut values: Vec<String> = ranked
+                .iter()
+                .filter_map(|t| t.params.get(key).map(|v| v.to_string()))
+                .collect();
+            values.sort();
+            values.dedup();
+            let points: Vec<[f64; 2]> = ranked
+                .iter()
+                .filter_map(|t| {
+                    let value = t.params.get(key)?;
+                    let x = value.as_f64().unwrap_or_else(|| {
+                        values
+                            .iter()
+                            .position(|v| *v == value.to_string())
+                            .unwrap_or(0) as f64
+                    });
+                    Some([x, t.valid?])
+                })
+                .collect();
+            ui.vertical(|ui| {
+                ui.set_width(260.0);
+                ui.label(format!("valid {} vs {key}", state.metric));
+                egui_plot::Plot::new(format!("sweep-{key}"))
+                    .height(160.0)
+                    .x_axis_label(key.rsplit('.').next().unwrap_or(key).to_string())
+                    .show(ui, |plot| {
+                        plot.points(
+                            egui_plot::Points::new(state.metric.clone(), points).radius(4.0),
+                        );
+                    });
+            });
+        }
+    });
+    if let Some(dir) = open {
+        app.send(Command::OpenModel(dir));
+    }
+    ui.separator();
 }
 
 fn table_ui(ui: &mut Ui, app: &mut Workbench, runs: &[RunFile]) {
