@@ -417,10 +417,8 @@ fn sweep_ui(ui: &mut Ui, app: &mut Workbench) {
                 .filter_map(|t| {
                     let value = t.params.get(key)?;
                     let x = value.as_f64().unwrap_or_else(|| {
-                        values
-                            .iter()
-                            .position(|v| *v == value.to_string())
-                            .unwrap_or(0) as f64
+                        let text = value.to_string();
+                        values.iter().position(|v| *v == text).unwrap_or(0) as f64
                     });
                     Some([x, t.valid?])
                 })
