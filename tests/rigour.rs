@@ -401,3 +401,23 @@ fn sweep_files_with_mistakes_are_explained() {
     assert!(message.contains("trial 1"), "{message}");
     assert!(message.contains("sweep.toml"), "{message}");
 }
+
+#[test]
+fn simulate_over_seeds_groups_its_runs() {
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().to_str().unwrap();
+    reclab(&[
+        "simulate", "--users", "30", "--steps", "5", "--seeds", "1,2", "--out", out, "--json",
+    ]);
+    let runs: Vec<RunFile> = run_dirs(root.path())
+        .iter()
+        .map(|d| RunFile::load(d).unwrap())
+        .collect();
+    assert_eq!(runs.len(), 2);
+    assert!(runs[0].group.is_some() && runs[0].group == runs[1].group);
+    let mut seeds: Vec<u64> = runs.iter().map(|r| r.seed).collect();
+    seeds.sort();
+    assert_eq!(seeds, [1, 2]);
+    // The same world: one dataset fingerprint for both.
+    assert_eq!(runs[0].dataset.fingerprint, runs[1].dataset.fingerprint);
+}

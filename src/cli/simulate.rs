@@ -40,6 +40,10 @@ pub struct SimulateArgs {
     /// Do not write a run.
     #[arg(long)]
     no_save: bool,
+    /// Simulate once per seed (comma-separated: the users' random numbers, BPR's fit), the
+    /// runs grouped for `reclab runs compare`; the synthetic world keeps `--seed`'s.
+    #[arg(long, value_delimiter = ',')]
+    seeds: Vec<u64>,
 }
 
 pub fn run(args: SimulateArgs) -> Result<()> {
@@ -53,20 +57,48 @@ pub fn run(args: SimulateArgs) -> Result<()> {
     anyhow::ensure!(args.users > 0, "--users must be at least 1");
     let dataset = args.options.load(&args.data)?;
     let split = Split::new(&dataset, SplitStrategy::LeaveOneOut)?;
-    let seed = args.options.seed.unwrap_or(42);
+    let group = (!args.seeds.is_empty()).then(|| {
+        format!(
+            "{}-simulate-{}-seeds",
+            chrono::Utc::now().format("%Y%m%d-%H%M%S"),
+            args.model
+        )
+    });
+    let seeds = if args.seeds.is_empty() {
+        vec![args.options.seed.unwrap_or(42)]
+    } else {
+        args.seeds.clone()
+    };
+    for seed in seeds {
+        if let Some(group) = &group {
+            eprintln!("seed {seed} ({group})");
+        }
+        simulate_once(&args, &dataset, &split, &policies, seed, group.as_deref())?;
+    }
+    Ok(())
+}
+
+fn simulate_once(
+    args: &SimulateArgs,
+    dataset: &reclab::data::Dataset,
+    split: &Split,
+    policies: &[PolicyKind],
+    seed: u64,
+    group: Option<&str>,
+) -> Result<()> {
     let model: Box<dyn Recommender> = match args.model.as_str() {
-        "pop" => BaselineConfig::Pop.fit(&dataset, &split)?,
-        "itemknn" => BaselineConfig::ItemKnn(ItemKnnConfig::default()).fit(&dataset, &split)?,
+        "pop" => BaselineConfig::Pop.fit(dataset, split)?,
+        "itemknn" => BaselineConfig::ItemKnn(ItemKnnConfig::default()).fit(dataset, split)?,
         "bpr" => BaselineConfig::Bpr(BprConfig {
             seed,
             ..BprConfig::default()
         })
-        .fit(&dataset, &split)?,
-        "content" => BaselineConfig::Content.fit(&dataset, &split)?,
-        run => reclab::train::model_from_run(std::path::Path::new(run), &dataset)?,
+        .fit(dataset, split)?,
+        "content" => BaselineConfig::Content.fit(dataset, split)?,
+        run => reclab::train::model_from_run(std::path::Path::new(run), dataset)?,
     };
     let config = AbConfig {
-        policies,
+        policies: policies.to_vec(),
         users: args.users,
         session: SessionConfig {
             max_steps: args.steps,
@@ -80,11 +112,12 @@ pub fn run(args: SimulateArgs) -> Result<()> {
         config.policies.len(),
         model.name()
     );
-    let report = run_ab(model.as_ref(), &dataset, &split, &config);
+    let report = run_ab(model.as_ref(), dataset, split, &config);
     let saved = if args.no_save {
         None
     } else {
-        let run = ab_run_file(&report, &config, &dataset, &args.data);
+        let mut run = ab_run_file(&report, &config, dataset, &args.data);
+        run.group = group.map(str::to_string);
         Some(run.save(&args.out)?)
     };
     if args.json {
