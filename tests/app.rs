@@ -806,3 +806,139 @@ fn compare_shows_paired_tests_a_seed_band_and_a_sweep() {
         harness.state().model_error
     );
 }
+
+/// Drops `path` on the window (as the windowing integration does).
+fn drop_on_window(harness: &mut Harness<'_, Workbench>, path: &Path) {
+    harness
+        .input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(Dropped(path.to_path_buf())));
+    harness.step();
+}
+
+#[test]
+fn hostile_files_dropped_on_the_data_panel_show_their_error_and_keep_the_data() {
+    let runs = tempfile::tempdir().unwrap();
+    let mut harness = harness(AppState::default(), runs.path());
+    loaded(&mut harness);
+    let files = tempfile::tempdir().unwrap();
+    let dir = files.path();
+    std::fs::write(dir.join("empty.csv"), b"").unwrap();
+    let binary: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(dir.join("binary.csv"), &binary).unwrap();
+    // 100 MB on one line: no newline anywhere.
+    let line = vec![b'7'; 100 * 1024 * 1024];
+    std::fs::write(dir.join("one-line.csv"), &line).unwrap();
+    // Latin-1 where UTF-8 is expected: "Café" with é as the single byte 0xE9.
+    let mut latin1 = b"user_id,item_id,timestamp\n1,Caf".to_vec();
+    latin1.extend_from_slice(&[0xE9]);
+    latin1.extend_from_slice(b",3\n2,Tea,4\n");
+    std::fs::write(dir.join("latin1.csv"), &latin1).unwrap();
+    std::fs::create_dir(dir.join("nothing-known")).unwrap();
+    std::fs::write(dir.join("nothing-known/notes.txt"), b"hello").unwrap();
+    for name in [
+        "empty.csv",
+        "binary.csv",
+        "one-line.csv",
+        "latin1.csv",
+        "nothing-known",
+    ] {
+        let started = Instant::now();
+        drop_on_window(&mut harness, &dir.join(name));
+        // The window keeps drawing while the file is read on a worker.
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{name}: a frame took {:?}",
+            started.elapsed()
+        );
+        step_until(
+            &mut harness,
+            &format!("{name} to fail"),
+            Duration::from_secs(120),
+            |app| !app.is_loading(),
+        );
+        let app = harness.state();
+        let error = app
+            .data_error
+            .clone()
+            .unwrap_or_else(|| panic!("{name} loaded without an error"));
+        assert!(
+            error.contains(name),
+            "{name}: the error names the file: {error}"
+        );
+        assert_eq!(
+            app.data.as_ref().unwrap().stats.name,
+            "synthetic",
+            "{name}: the loaded dataset stays"
+        );
+        harness.get_by_label_contains("Could not load the dataset");
+        if name == "one-line.csv" {
+            assert!(error.contains("no data rows"), "{error}");
+        }
+        eprintln!("{name}: {error}");
+    }
+}
+
+#[test]
+fn hostile_run_folders_in_compare_show_their_error_and_keep_the_open_runs() {
+    let runs = tempfile::tempdir().unwrap();
+    let dataset = data::load(&data::LoadSpec::default(), None).unwrap();
+    let good = run_baseline(
+        &BaselineConfig::Pop,
+        &dataset,
+        "synthetic",
+        SplitStrategy::LeaveOneOut,
+        &EvalConfig::default(),
+        42,
+        &|_, _| true,
+    )
+    .unwrap()
+    .run
+    .save(runs.path())
+    .unwrap();
+    let hostile = tempfile::tempdir().unwrap();
+    let folder = |name: &str, content: &[u8]| {
+        let dir = hostile.path().join(name);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("run.json"), content).unwrap();
+        dir
+    };
+    let cases = [
+        (folder("empty", b""), "run.json"),
+        (
+            folder("binary", &[0xff, 0x00, 0x13, 0x37, 0xfe]),
+            "run.json",
+        ),
+        (
+            folder("newer", br#"{"schema_version": 99, "run_id": "x"}"#),
+            "update reclab",
+        ),
+    ];
+    let state = AppState {
+        panel: PanelKind::Compare,
+        compared: vec![good.clone()],
+        ..AppState::default()
+    };
+    let mut harness = harness(state, runs.path());
+    loaded(&mut harness);
+    for (dir, expected) in &cases {
+        harness.state_mut().send(reclab::app::Command::CompareRun {
+            dir: dir.clone(),
+            include: true,
+        });
+        harness.step();
+        harness.step();
+        let label = dir.display().to_string();
+        let shown: Vec<String> = harness
+            .get_all_by_label_contains(&label)
+            .map(|node| format!("{node:?}"))
+            .collect();
+        assert!(shown.iter().any(|t| t.contains(expected)), "{shown:?}");
+    }
+    // The good run is still open and compared.
+    let app = harness.state();
+    assert!(app.compared.iter().any(|c| c.dir == good && c.run.is_ok()));
+    assert_eq!(app.compared.len(), 4);
+}

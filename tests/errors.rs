@@ -106,10 +106,26 @@ fn non_utf8_text_names_the_line() {
 fn an_empty_file_says_what_was_expected() {
     for name in ["errors/empty.csv", "errors/header_only.csv"] {
         let (err, text) = error_of(&fixture(name));
-        assert!(matches!(err, DataError::Empty { .. }), "{err:?}");
+        assert!(
+            matches!(err, DataError::Empty { .. } | DataError::NoRows { .. }),
+            "{err:?}"
+        );
         assert!(text.contains(name.trim_start_matches("errors/")), "{text}");
         assert!(text.contains("expected"), "{text}");
     }
+    // A header alone is not called empty: it says what it found.
+    let (err, text) = error_of(&fixture("errors/header_only.csv"));
+    assert!(
+        matches!(
+            err,
+            DataError::NoRows {
+                header_bytes: 25,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(text.contains("no data rows"), "{text}");
 }
 
 #[test]

@@ -38,6 +38,13 @@ pub enum DataError {
     #[error("{}: the file is empty; expected {expected}", path.display())]
     Empty { path: PathBuf, expected: String },
 
+    #[error("{}: a first line ({header_bytes} bytes) but no data rows after it; expected {expected}", path.display())]
+    NoRows {
+        path: PathBuf,
+        header_bytes: usize,
+        expected: String,
+    },
+
     #[error("{}, {position}: the text is not valid UTF-8; expected UTF-8 text (re-save the file as UTF-8, or pick a format that declares latin-1 such as `ml-100k`)", path.display())]
     NotUtf8 { path: PathBuf, position: Position },
 

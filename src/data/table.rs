@@ -125,6 +125,10 @@ impl Table {
             let replaced = text.replace(&layout.separator, "\u{1f}");
             (replaced.into_bytes(), UNIT_SEPARATOR)
         };
+        let first_line_bytes = bytes
+            .iter()
+            .position(|&b| b == b'\n')
+            .unwrap_or(bytes.len());
         let has_header = layout.column_names.is_none();
         let quote = layout.quoting.then_some(b'"');
         let options = CsvReadOptions::default()
@@ -141,9 +145,10 @@ impl Table {
                 message: format!("{e} (fields separated by {})", layout.separator_name()),
             })?;
         if frame.height() == 0 {
-            return Err(DataError::Empty {
+            return Err(DataError::NoRows {
                 path: path.to_path_buf(),
-                expected: format!("{expected} (the file has no data rows)"),
+                header_bytes: first_line_bytes,
+                expected: expected.to_string(),
             });
         }
         if let Some(names) = &layout.column_names {
