@@ -282,7 +282,15 @@ impl PairedReport {
         let _ = writeln!(
             out,
             "  {:<10} {:<36} {:>8} {:>8} {:>9} {:>21} {:>10} {:>10} {:>7}",
-            "metric", "B", "A", "B", "B − A", "95% CI (bootstrap)", "t-test p", "Wilcoxon p", "d_z"
+            "metric",
+            "B (run or seed group)",
+            "mean A",
+            "mean B",
+            "B − A",
+            "95% CI (bootstrap)",
+            "t-test p",
+            "Wilcoxon p",
+            "d_z"
         );
         for row in &self.rows {
             let t = &row.test;

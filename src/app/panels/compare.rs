@@ -305,9 +305,9 @@ fn paired_ui(ui: &mut Ui, app: &Workbench) {
         .show(ui, |ui| {
             for h in [
                 "metric",
-                "B",
-                "A",
-                "B",
+                "B (run or seed group)",
+                "mean A",
+                "mean B",
                 "B − A",
                 "95% CI (bootstrap)",
                 "t-test p",
