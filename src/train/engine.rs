@@ -160,28 +160,45 @@ fn train_inner<B: AutodiffBackend>(
         Some(dir) => {
             let run = RunFile::load(dir)?;
             let state_path = dir.join(CHECKPOINT_STATE);
-            let state = std::fs::read(&state_path).map_err(|e| TrainError::Checkpoint {
-                path: state_path.clone(),
-                message: e.to_string(),
-            })?;
-            let progress: Progress =
-                serde_json::from_slice(&state).map_err(|e| TrainError::Checkpoint {
-                    path: state_path.clone(),
-                    message: e.to_string(),
-                })?;
-            let load_error = |path: PathBuf| {
-                move |e: burn::record::RecorderError| TrainError::Checkpoint {
-                    path,
-                    message: e.to_string(),
+            let state = match std::fs::read(&state_path) {
+                Ok(state) => Some(state),
+                // Stopped before its first checkpoint: the run starts over in its folder, from
+                // the same seeded initial weights.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => {
+                    return Err(TrainError::Checkpoint {
+                        path: state_path,
+                        message: e.to_string(),
+                    });
                 }
             };
-            model = model
-                .load_file(dir.join(CHECKPOINT_MODEL), &recorder, &device)
-                .map_err(load_error(dir.join(CHECKPOINT_MODEL)))?;
-            let record = recorder
-                .load(dir.join(CHECKPOINT_OPTIMIZER), &device)
-                .map_err(load_error(dir.join(CHECKPOINT_OPTIMIZER)))?;
-            optimizer = optimizer.load_record(record);
+            let progress = match state {
+                None => Progress::default(),
+                Some(state) => {
+                    let progress: Progress =
+                        serde_json::from_slice(&state).map_err(|e| TrainError::Checkpoint {
+                            path: state_path.clone(),
+                            message: format!("{e} (expected reclab's checkpoint state)"),
+                        })?;
+                    let load_error = |path: PathBuf| {
+                        move |e: burn::record::RecorderError| TrainError::Checkpoint {
+                            path,
+                            message: e.to_string(),
+                        }
+                    };
+                    let (model_file, optimizer_file) = checkpoint_files(dir, &progress);
+                    model = model
+                        .load_file(model_file.clone(), &recorder, &device)
+                        .map_err(load_error(model_file))?;
+                    let record = recorder
+                        .load(optimizer_file.clone(), &device)
+                        .map_err(load_error(optimizer_file))?;
+                    optimizer = optimizer.load_record(record);
+                    progress
+                }
+            };
+            let mut run = run;
+            trim_curves(&mut run, &progress);
             (run, dir.to_path_buf(), progress)
         }
         None => {
@@ -347,13 +364,7 @@ fn train_inner<B: AutodiffBackend>(
                         progress.best_metric = metric;
                         progress.best_epoch = epoch;
                         progress.epochs_without_improvement = 0;
-                        model
-                            .clone()
-                            .save_file(run_dir.join(BEST_WEIGHTS), &recorder)
-                            .map_err(|e| TrainError::Checkpoint {
-                                path: run_dir.join(BEST_WEIGHTS),
-                                message: e.to_string(),
-                            })?;
+                        save_best(&model, &recorder, &run_dir)?;
                     } else {
                         progress.epochs_without_improvement += 1;
                     }
@@ -367,12 +378,14 @@ fn train_inner<B: AutodiffBackend>(
                 seconds,
                 best,
             });
-            save_checkpoint(&model, &optimizer, &progress, &recorder, &run_dir)?;
             run.timings_secs.insert(
                 "train".into(),
                 run.timings_secs.get("train").copied().unwrap_or(0.0) + seconds,
             );
+            // The run file first, then the checkpoint: the run file never knows less than the
+            // checkpoint, and a resumed run trims what it knows beyond it.
             run.save(run_dir.parent().unwrap_or(runs_root))?;
+            save_checkpoint(&model, &optimizer, &progress, &recorder, &run_dir)?;
             on_event(TrainEvent::CheckpointSaved {
                 path: run_dir.join(CHECKPOINT_STATE),
             });
@@ -455,10 +468,16 @@ fn train_inner<B: AutodiffBackend>(
     } else {
         RunStatus::Completed
     };
+    let (model_file, optimizer_file) = checkpoint_files(&run_dir, &progress);
+    let name = |path: &Path| {
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
     run.artefacts = vec![
         format!("{BEST_WEIGHTS}.bin"),
-        format!("{CHECKPOINT_MODEL}.bin"),
-        format!("{CHECKPOINT_OPTIMIZER}.bin"),
+        name(&model_file),
+        name(&optimizer_file),
         CHECKPOINT_STATE.into(),
     ];
     run.curves.entry("best_epoch".into()).or_default().clear();
@@ -540,6 +559,50 @@ pub(crate) fn batch_loss<B: AutodiffBackend>(
     }
 }
 
+/// Drops curve points of epochs after the checkpoint (a run killed between saving its run file
+/// and its checkpoint re-runs that epoch and records it again).
+fn trim_curves(run: &mut RunFile, progress: &Progress) {
+    for (name, points) in run.curves.iter_mut() {
+        let done = if name.starts_with("pretrain_") {
+            progress.pretrain_done
+        } else {
+            progress.train_done
+        };
+        if name != "best_epoch" {
+            points.retain(|p| p.step <= done as u64);
+        }
+    }
+}
+
+/// The stems (burn adds `.bin`) of the checkpoint of `progress`: named by the epochs done, so
+/// that the state file — written last, atomically — always names files that are complete. A
+/// kill at any moment leaves the previous state naming the previous, complete files.
+fn checkpoint_stems(progress: &Progress) -> (String, String) {
+    let tag = format!("p{}-t{}", progress.pretrain_done, progress.train_done);
+    (
+        format!("{CHECKPOINT_MODEL}-{tag}"),
+        format!("{CHECKPOINT_OPTIMIZER}-{tag}"),
+    )
+}
+
+/// The files of the checkpoint `progress` names (or of a run saved before they were named by
+/// epoch).
+fn checkpoint_files(dir: &Path, progress: &Progress) -> (PathBuf, PathBuf) {
+    let (model, optimizer) = checkpoint_stems(progress);
+    let named = (
+        dir.join(format!("{model}.bin")),
+        dir.join(format!("{optimizer}.bin")),
+    );
+    if named.0.is_file() || !dir.join(format!("{CHECKPOINT_MODEL}.bin")).is_file() {
+        named
+    } else {
+        (
+            dir.join(format!("{CHECKPOINT_MODEL}.bin")),
+            dir.join(format!("{CHECKPOINT_OPTIMIZER}.bin")),
+        )
+    }
+}
+
 fn save_checkpoint<B: AutodiffBackend, O: Optimizer<SeqRec<B>, B>>(
     model: &SeqRec<B>,
     optimizer: &O,
@@ -553,19 +616,57 @@ fn save_checkpoint<B: AutodiffBackend, O: Optimizer<SeqRec<B>, B>>(
             message: e.to_string(),
         }
     };
+    let (model_stem, optimizer_stem) = checkpoint_stems(progress);
     model
         .clone()
-        .save_file(dir.join(CHECKPOINT_MODEL), recorder)
-        .map_err(failed(dir.join(CHECKPOINT_MODEL)))?;
+        .save_file(dir.join(&model_stem), recorder)
+        .map_err(failed(dir.join(&model_stem)))?;
     recorder
-        .record(optimizer.to_record(), dir.join(CHECKPOINT_OPTIMIZER))
-        .map_err(failed(dir.join(CHECKPOINT_OPTIMIZER)))?;
-    // The state file is written last and atomically: it names a complete checkpoint.
+        .record(optimizer.to_record(), dir.join(&optimizer_stem))
+        .map_err(failed(dir.join(&optimizer_stem)))?;
+    // The commit point: the state names this checkpoint's files.
     let state = serde_json::to_vec_pretty(progress).unwrap_or_default();
     crate::atomic_file::write_atomic(&dir.join(CHECKPOINT_STATE), &state).map_err(|e| {
         TrainError::Checkpoint {
             path: dir.join(CHECKPOINT_STATE),
             message: e.to_string(),
         }
-    })
+    })?;
+    // Older checkpoints are no longer named by anything.
+    let keep = [format!("{model_stem}.bin"), format!("{optimizer_stem}.bin")];
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let is_checkpoint =
+                name.starts_with(CHECKPOINT_MODEL) || name.starts_with(CHECKPOINT_OPTIMIZER);
+            if is_checkpoint && name.ends_with(".bin") && !keep.contains(&name) {
+                // Only disk space is at stake if this fails.
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Saves the best weights under a temporary name and renames them over `best.bin`: a kill
+/// mid-write never leaves a truncated `best.bin`.
+fn save_best<B: AutodiffBackend>(
+    model: &SeqRec<B>,
+    recorder: &BinFileRecorder<FullPrecisionSettings>,
+    dir: &Path,
+) -> Result<(), TrainError> {
+    let next = format!("{BEST_WEIGHTS}-next");
+    let failed = |message: String| TrainError::Checkpoint {
+        path: dir.join(format!("{BEST_WEIGHTS}.bin")),
+        message,
+    };
+    model
+        .clone()
+        .save_file(dir.join(&next), recorder)
+        .map_err(|e| failed(e.to_string()))?;
+    std::fs::rename(
+        dir.join(format!("{next}.bin")),
+        dir.join(format!("{BEST_WEIGHTS}.bin")),
+    )
+    .map_err(|e| failed(e.to_string()))
 }

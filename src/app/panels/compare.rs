@@ -246,6 +246,10 @@ pub fn curve_series(runs: &[RunFile], curve: &str, smoothing: f64) -> Vec<Series
 
 /// Paired tests of the compared runs (seed groups as one) against the first.
 fn paired_ui(ui: &mut Ui, app: &Workbench) {
+    let ticked = app.compared.iter().filter(|c| c.run.is_ok()).count();
+    if ticked < 2 {
+        return;
+    }
     ui.heading("Is B better than A?");
     if app.is_testing_pairs() {
         ui.horizontal(|ui| {
@@ -254,7 +258,6 @@ fn paired_ui(ui: &mut Ui, app: &Workbench) {
         });
     }
     let Some((_, result)) = &app.paired else {
-        ui.label("Tick two runs or more to test them against each other, user by user.");
         return;
     };
     let report = match result {

@@ -1,0 +1,124 @@
+//! A training killed (SIGKILL) at random moments — during a batch, a validation pass or a
+//! file write — always leaves a run folder that opens, resumes, and ends with exactly the
+//! metrics of the same run left alone.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use reclab::runs::{RunFile, RunStatus};
+
+const ARGS: [&str; 17] = [
+    "train",
+    "--data",
+    "synthetic",
+    "--epochs",
+    "4",
+    "--hidden",
+    "16",
+    "--layers",
+    "1",
+    "--max-len",
+    "20",
+    "--batch-size",
+    "64",
+    "--device",
+    "cpu",
+    "--seed",
+    "7",
+];
+
+fn train(out: &Path, resume: Option<&Path>) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_reclab"));
+    command
+        .args(ARGS)
+        .arg("--json")
+        .arg("--out")
+        .arg(out)
+        .env("RECLAB_CACHE_DIR", out.join("cache"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    if let Some(dir) = resume {
+        command.arg("--resume").arg(dir);
+    }
+    command
+}
+
+fn run_dirs(root: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(root)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.join("run.json").is_file())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+#[ignore = "slow: kills and resumes 20 trainings (about a minute)"]
+fn training_killed_at_random_moments_resumes_to_the_same_metrics() {
+    let reference_root = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    assert!(
+        train(reference_root.path(), None)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let whole = started.elapsed();
+    let reference = RunFile::load(&run_dirs(reference_root.path())[0]).unwrap();
+    assert_eq!(reference.status, RunStatus::Completed);
+
+    let mut rng = ChaCha8Rng::seed_from_u64(2026);
+    let mut resumed_from = Vec::new();
+    for kill in 0..20 {
+        let root = tempfile::tempdir().unwrap();
+        let delay = whole.mul_f64(rng.random_range(0.02..1.0));
+        let mut child = train(root.path(), None).spawn().unwrap();
+        std::thread::sleep(delay);
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let dirs = run_dirs(root.path());
+        let dir = match dirs.as_slice() {
+            // Killed before the run folder was written: nothing to resume, start again.
+            [] => {
+                assert!(train(root.path(), None).status().unwrap().success());
+                resumed_from.push("nothing".to_string());
+                run_dirs(root.path()).remove(0)
+            }
+            [dir] => {
+                // The folder opens, whatever the moment of the kill.
+                let run = RunFile::load(dir).unwrap_or_else(|e| panic!("kill {kill}: {e}"));
+                let state = std::fs::read_to_string(dir.join("checkpoint.json")).ok();
+                let epochs = state
+                    .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+                    .and_then(|v| v["train_done"].as_u64())
+                    .unwrap_or(0);
+                resumed_from.push(format!("{:?} after {epochs} epochs", run.status));
+                if run.status != RunStatus::Completed {
+                    let resumed = train(root.path(), Some(dir)).status().unwrap();
+                    assert!(resumed.success(), "kill {kill}: the resume failed");
+                }
+                dir.clone()
+            }
+            more => panic!("kill {kill}: {} run folders", more.len()),
+        };
+        let run = RunFile::load(&dir).unwrap();
+        assert_eq!(run.status, RunStatus::Completed, "kill {kill}");
+        assert_eq!(
+            run.test_metrics, reference.test_metrics,
+            "kill {kill} after {delay:?} ({}): the resumed run's test metrics differ",
+            resumed_from[kill]
+        );
+        assert_eq!(run.valid_metrics, reference.valid_metrics, "kill {kill}");
+        // The curves hold each epoch once.
+        let losses = &run.curves["train_loss"];
+        let steps: Vec<u64> = losses.iter().map(|p| p.step).collect();
+        assert_eq!(steps, [1, 2, 3, 4], "kill {kill}");
+    }
+    eprintln!("whole run {whole:?}; killed and resumed from: {resumed_from:?}");
+}
