@@ -122,3 +122,52 @@ fn training_killed_at_random_moments_resumes_to_the_same_metrics() {
     }
     eprintln!("whole run {whole:?}; killed and resumed from: {resumed_from:?}");
 }
+
+/// Damaged weights and checkpoints are errors naming the file; the app shows them in the panel
+/// and keeps the runs listed.
+#[test]
+fn damaged_weights_and_checkpoints_name_their_file() {
+    let root = tempfile::tempdir().unwrap();
+    assert!(train(root.path(), None).status().unwrap().success());
+    let dir = run_dirs(root.path()).remove(0);
+    // The dataset exactly as the run loaded it.
+    let run = RunFile::load(&dir).unwrap();
+    let config: reclab::train::TrainConfig = serde_json::from_value(run.model.config).unwrap();
+    let dataset = reclab::data::load(&config.data, None).unwrap();
+    let best = dir.join("best.bin");
+    let intact = std::fs::read(&best).unwrap();
+    for damage in [
+        intact[..intact.len() / 2].to_vec(),
+        (0..intact.len()).map(|i| (i * 31 % 251) as u8).collect(),
+        Vec::new(),
+    ] {
+        std::fs::write(&best, &damage).unwrap();
+        let Err(e) = reclab::train::model_from_run(&dir, &dataset) else {
+            panic!("damaged best.bin ({} bytes) opened", damage.len());
+        };
+        let message = e.to_string();
+        assert!(message.contains("best.bin"), "{message}");
+    }
+    std::fs::write(&best, &intact).unwrap();
+    assert!(reclab::train::model_from_run(&dir, &dataset).is_ok());
+
+    // A truncated checkpoint: resuming names it and fails without touching the run file.
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("checkpoint.json")).unwrap()).unwrap();
+    let name = format!(
+        "checkpoint-model-p{}-t{}.bin",
+        state["pretrain_done"], state["train_done"]
+    );
+    let checkpoint = dir.join(&name);
+    let bytes = std::fs::read(&checkpoint).unwrap();
+    std::fs::write(&checkpoint, &bytes[..bytes.len() / 3]).unwrap();
+    let before = std::fs::read(dir.join("run.json")).unwrap();
+    let out = train(root.path(), Some(&dir))
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&name), "{stderr}");
+    assert_eq!(std::fs::read(dir.join("run.json")).unwrap(), before);
+}

@@ -65,8 +65,10 @@ pub fn model_from_run(
             &device,
         )
         .map_err(|e| TrainError::Checkpoint {
-            path: weights,
-            message: format!("{e} (a run stopped before its first epoch has no weights)"),
+            path: weights.with_extension("bin"),
+            message: format!(
+                "{e} (expected the run's best weights; a run stopped before its first epoch has none)"
+            ),
         })?;
     Ok(Box::new(TransformerRecommender::new(
         config.model.name(),
