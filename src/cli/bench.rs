@@ -75,6 +75,9 @@ pub enum BenchCommand {
         /// Devices to measure, comma-separated (cpu, cuda, wgpu).
         #[arg(long, value_delimiter = ',', default_value = "cpu")]
         devices: Vec<reclab::train::DeviceChoice>,
+        /// Dropout probability (0 measures the step without dropout's cost).
+        #[arg(long, default_value_t = 0.2)]
+        dropout: f64,
     },
     /// Full-ranking evaluation throughput (users per second) with ItemKNN and Pop, on ML-100K
     /// and on a generated log over a large catalogue.
@@ -124,7 +127,8 @@ pub fn run(command: BenchCommand) -> Result<()> {
             batch_size,
             max_len,
             devices,
-        } => bench_train(ml100k, steps, batch_size, max_len, &devices),
+            dropout,
+        } => bench_train(ml100k, steps, batch_size, max_len, dropout, &devices),
     }
 }
 
@@ -293,6 +297,7 @@ fn bench_train(
     steps: usize,
     batch_size: usize,
     max_len: usize,
+    dropout: f64,
     devices: &[reclab::train::DeviceChoice],
 ) -> Result<()> {
     let dir = ml100k_or_env(ml100k).context("pass --ml100k DIR or set RECLAB_DATASETS")?;
@@ -308,6 +313,7 @@ fn bench_train(
             ..Default::default()
         };
         config.transformer.max_len = max_len;
+        config.transformer.dropout = dropout;
         let t = reclab::train::time_steps_on_chosen_device(&dataset, &config, steps)?;
         println!(
             "{:<7} step {:>6.1} ms (batch {:>5.1}, forward {:>6.1}, backward {:>6.1}, optimiser {:>5.1})  {:>7.0} seq/s  {:>8.0} tokens/s  epoch {:>6.2} s  validation {:>5.2} s",
