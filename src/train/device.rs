@@ -66,6 +66,34 @@ pub fn nvidia_gpu_present() -> bool {
     std::path::Path::new("/dev/nvidia0").exists() || std::path::Path::new("/dev/nvidiactl").exists()
 }
 
+/// Why CUDA cannot run here, if it cannot: no NVIDIA device, or no driver library to load.
+fn cuda_missing() -> Option<String> {
+    if !nvidia_gpu_present() {
+        return Some("this machine shows no NVIDIA GPU (no /dev/nvidia0 or /dev/nvidiactl)".into());
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let loadable = ["libcuda.so.1", "libcuda.so"].iter().any(|name| {
+            let name = std::ffi::CString::new(*name).unwrap_or_default();
+            // SAFETY: dlopen reads a NUL-terminated name and returns a handle or null; the
+            // handle is closed at once. Loading the driver library runs no code of ours.
+            unsafe {
+                let handle = libc::dlopen(name.as_ptr(), libc::RTLD_LAZY | libc::RTLD_LOCAL);
+                if handle.is_null() {
+                    false
+                } else {
+                    libc::dlclose(handle);
+                    true
+                }
+            }
+        });
+        if !loadable {
+            return Some("the NVIDIA driver library (libcuda.so.1) cannot be loaded".into());
+        }
+    }
+    None
+}
+
 impl DeviceChoice {
     /// The device to use, or why the choice cannot be honoured in this build.
     pub fn resolve(self) -> Result<Resolved, String> {
@@ -76,7 +104,15 @@ impl DeviceChoice {
             } else {
                 Resolved::Cpu
             }),
-            DeviceChoice::Cuda if cfg!(feature = "cuda") => Ok(Resolved::Cuda),
+            DeviceChoice::Cuda if cfg!(feature = "cuda") => match cuda_missing() {
+                // Asked for explicitly on a machine that cannot run it: say so, instead of the
+                // CUDA runtime panicking on a worker thread.
+                Some(why) => Err(format!(
+                    "CUDA was asked for, but {why}; use --device cpu (or auto, which picks CUDA \
+                     only where it can run)"
+                )),
+                None => Ok(Resolved::Cuda),
+            },
             DeviceChoice::Cuda => {
                 Err("this reclab was built without CUDA; rebuild with `--features cuda`".into())
             }

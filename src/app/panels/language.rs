@@ -210,7 +210,8 @@ pub fn map_ui(ui: &mut Ui, app: &mut Workbench, loaded: &Loaded, language: &Lang
             )
         })
         .collect();
-    legend.push(("other".to_string(), Color32::GRAY));
+    // Darker than the palette's grey, which a genre may have.
+    legend.push(("other".to_string(), Color32::from_gray(70)));
     // One series per (genre, size class): egui_plot sizes a whole series at once.
     let mut series: Vec<(String, Color32, f32, Vec<[f64; 2]>)> = Vec::new();
     for (name, color) in legend {
