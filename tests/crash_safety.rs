@@ -171,3 +171,82 @@ fn damaged_weights_and_checkpoints_name_their_file() {
     assert!(stderr.contains(&name), "{stderr}");
     assert_eq!(std::fs::read(dir.join("run.json")).unwrap(), before);
 }
+
+/// A disk that fills up during a checkpoint: a clear error naming the file, the previous
+/// checkpoint and the run file intact, and the run resumes (elsewhere) to the metrics of a run
+/// that never ran out of space. Needs root, to mount a small tmpfs; skipped otherwise.
+#[test]
+#[ignore = "needs root to mount a 400 KiB tmpfs"]
+fn a_full_disk_during_a_checkpoint_keeps_the_previous_one() {
+    let work = tempfile::tempdir().unwrap();
+    let disk = work.path().join("disk");
+    std::fs::create_dir(&disk).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=400k", "tmpfs"])
+        .arg(&disk)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a tmpfs here (not root?)");
+        return;
+    }
+    // Unmounts however the test ends.
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(disk.clone());
+
+    let reference_root = work.path().join("reference");
+    assert!(train(&reference_root, None).status().unwrap().success());
+    let reference = RunFile::load(&run_dirs(&reference_root)[0]).unwrap();
+
+    // About 300 KiB after the first epoch (weights, Adam's moments, best weights, run file);
+    // the second epoch's checkpoint does not fit beside the first.
+    let out = train(&disk, None)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the run fitted on the small disk");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    assert!(
+        stderr.contains("the previous checkpoint is kept"),
+        "{stderr}"
+    );
+    let dir = run_dirs(&disk).remove(0);
+    assert!(stderr.contains(&dir.display().to_string()), "{stderr}");
+    assert!(
+        stderr.contains(".bin: No space"),
+        "the file is named: {stderr}"
+    );
+    // The run file opens; the checkpoint state names complete files of an earlier epoch.
+    let run = RunFile::load(&dir).unwrap();
+    assert_eq!(run.status, RunStatus::Running);
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("checkpoint.json")).unwrap()).unwrap();
+    let done = state["train_done"].as_u64().unwrap();
+    assert!((1..4).contains(&done), "{state}");
+
+    // Moved to a disk with room, it resumes and ends as the run that had room all along.
+    let roomy = work.path().join("roomy");
+    std::fs::create_dir(&roomy).unwrap();
+    let moved = roomy.join(dir.file_name().unwrap());
+    std::fs::create_dir(&moved).unwrap();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), moved.join(entry.file_name())).unwrap();
+    }
+    assert!(train(&roomy, Some(&moved)).status().unwrap().success());
+    let resumed = RunFile::load(&moved).unwrap();
+    assert_eq!(resumed.status, RunStatus::Completed);
+    assert_eq!(resumed.test_metrics, reference.test_metrics);
+    let steps: Vec<u64> = resumed.curves["train_loss"]
+        .iter()
+        .map(|p| p.step)
+        .collect();
+    assert_eq!(steps, [1, 2, 3, 4]);
+    eprintln!("failed after {done} epoch(s): {}", stderr.trim());
+}

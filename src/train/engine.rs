@@ -610,10 +610,10 @@ fn save_checkpoint<B: AutodiffBackend, O: Optimizer<SeqRec<B>, B>>(
     recorder: &BinFileRecorder<FullPrecisionSettings>,
     dir: &Path,
 ) -> Result<(), TrainError> {
-    let failed = |path: PathBuf| {
+    let failed = |stem: PathBuf| {
         move |e: burn::record::RecorderError| TrainError::Checkpoint {
-            path,
-            message: e.to_string(),
+            path: stem.with_extension("bin"),
+            message: write_failure(&e),
         }
     };
     let (model_stem, optimizer_stem) = checkpoint_stems(progress);
@@ -648,6 +648,19 @@ fn save_checkpoint<B: AutodiffBackend, O: Optimizer<SeqRec<B>, B>>(
     Ok(())
 }
 
+/// What went wrong writing a checkpoint, in words: burn's recorder wraps the OS error in its
+/// debug form.
+fn write_failure(e: &burn::record::RecorderError) -> String {
+    let text = e.to_string();
+    if text.contains("StorageFull") || text.contains("No space left on device") {
+        "No space left on device: the disk is full; the previous checkpoint is kept — free \
+         space (or move the run folder) and continue with --resume"
+            .to_string()
+    } else {
+        text
+    }
+}
+
 /// Saves the best weights under a temporary name and renames them over `best.bin`: a kill
 /// mid-write never leaves a truncated `best.bin`.
 fn save_best<B: AutodiffBackend>(
@@ -663,7 +676,7 @@ fn save_best<B: AutodiffBackend>(
     model
         .clone()
         .save_file(dir.join(&next), recorder)
-        .map_err(|e| failed(e.to_string()))?;
+        .map_err(|e| failed(write_failure(&e)))?;
     std::fs::rename(
         dir.join(format!("{next}.bin")),
         dir.join(format!("{BEST_WEIGHTS}.bin")),
