@@ -29,6 +29,24 @@ fn reclab(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// `baseline` fitted and evaluated on the synthetic world (default cut-offs, seed 42).
+fn fitted(
+    baseline: &BaselineConfig,
+    dataset: &reclab::data::Dataset,
+    split: SplitStrategy,
+) -> reclab::eval::BaselineRun {
+    run_baseline(
+        baseline,
+        dataset,
+        "synthetic",
+        split,
+        &EvalConfig::default(),
+        42,
+        &|_, _| true,
+    )
+    .unwrap()
+}
+
 /// Every accuracy metric of a run, recomputed from its per-user file, equals the run's own.
 fn assert_recomputes(dir: &Path) {
     let run = RunFile::load(dir).unwrap();
@@ -64,16 +82,7 @@ fn per_user_ranks_round_trip_and_recompute_every_metric() {
         BaselineConfig::Pop,
         BaselineConfig::ItemKnn(Default::default()),
     ] {
-        let done = run_baseline(
-            &baseline,
-            &dataset,
-            "synthetic",
-            SplitStrategy::LeaveOneOut,
-            &EvalConfig::default(),
-            42,
-            &|_, _| true,
-        )
-        .unwrap();
+        let done = fitted(&baseline, &dataset, SplitStrategy::LeaveOneOut);
         let saved = done.run.per_user.clone().unwrap();
         let dir = done.run.save(root.path()).unwrap();
         // Round trip: what was written is what is read.
@@ -114,16 +123,7 @@ fn per_user_ranks_round_trip_and_recompute_every_metric() {
 fn a_run_without_per_user_results_still_opens_and_a_damaged_file_is_named() {
     let dataset = data::load(&data::LoadSpec::default(), None).unwrap();
     let root = tempfile::tempdir().unwrap();
-    let done = run_baseline(
-        &BaselineConfig::Pop,
-        &dataset,
-        "synthetic",
-        SplitStrategy::LeaveOneOut,
-        &EvalConfig::default(),
-        42,
-        &|_, _| true,
-    )
-    .unwrap();
+    let done = fitted(&BaselineConfig::Pop, &dataset, SplitStrategy::LeaveOneOut);
     let dir = done.run.save(root.path()).unwrap();
     std::fs::write(dir.join(PER_USER_FILE), b"\x05garbage").unwrap();
     let message = PerUserRanks::load(&dir).unwrap_err().to_string();
@@ -236,19 +236,11 @@ fn runs_scored_differently_are_refused_saying_what_differs() {
             valid: 0.1,
         },
     ] {
-        let done = run_baseline(
-            &BaselineConfig::Bpr(BprConfig {
-                epochs: 2,
-                ..Default::default()
-            }),
-            &dataset,
-            "synthetic",
-            split,
-            &EvalConfig::default(),
-            42,
-            &|_, _| true,
-        )
-        .unwrap();
+        let bpr = BaselineConfig::Bpr(BprConfig {
+            epochs: 2,
+            ..Default::default()
+        });
+        let done = fitted(&bpr, &dataset, split);
         dirs.push(done.run.save(root.path()).unwrap());
     }
     let runs: Vec<LoadedRun> = dirs

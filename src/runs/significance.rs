@@ -317,7 +317,8 @@ fn short(fingerprint: &str) -> String {
     format!("[{}]", fingerprint.chars().take(8).collect::<String>())
 }
 
-fn format_p(p: f64) -> String {
+/// A p-value as the reports print it: 4 decimals, or scientific below 1e-4.
+pub fn format_p(p: f64) -> String {
     if p < 1e-4 {
         format!("{p:.1e}")
     } else {

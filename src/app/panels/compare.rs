@@ -11,6 +11,7 @@ use crate::app::jobs::run_label;
 use crate::app::plots;
 use crate::app::widgets;
 use crate::app::{Command, Workbench};
+use crate::runs::significance::format_p;
 use crate::runs::{RunFile, compare};
 
 pub fn compare_ui(ui: &mut Ui, app: &mut Workbench) {
@@ -335,14 +336,6 @@ fn paired_ui(ui: &mut Ui, app: &Workbench) {
             }
         });
     ui.add_space(8.0);
-}
-
-fn format_p(p: f64) -> String {
-    if p < 1e-4 {
-        format!("{p:.1e}")
-    } else {
-        format!("{p:.4}")
-    }
 }
 
 /// An opened sweep: its trials by validation metric, the metric against each swept value, and

@@ -116,11 +116,7 @@ fn cold_warm_ui(ui: &mut Ui, app: &Workbench) {
             ui.strong("warm NDCG");
             ui.end_row();
             for (report, groups) in rows {
-                let cutoff = report
-                    .metrics
-                    .keys()
-                    .find_map(|key| key.strip_prefix("ndcg@"))
-                    .unwrap_or("");
+                let cutoff = cutoff_of(report);
                 ui.label(&report.model);
                 ui.label(cutoff);
                 for group in ["cold", "warm"] {
@@ -193,6 +189,15 @@ pub fn model_picker_ui(ui: &mut Ui, app: &mut Workbench) {
     }
 }
 
+/// The cut-off K a report was evaluated at (its `ndcg@K` key).
+fn cutoff_of(report: &crate::eval::EvalReport) -> &str {
+    report
+        .metrics
+        .keys()
+        .find_map(|key| key.strip_prefix("ndcg@"))
+        .unwrap_or("")
+}
+
 fn results_ui(ui: &mut Ui, app: &Workbench) {
     let k = app
         .eval_reports
@@ -220,11 +225,7 @@ fn results_ui(ui: &mut Ui, app: &Workbench) {
                 }
                 ui.end_row();
                 for report in &app.eval_reports {
-                    let cutoff = report
-                        .metrics
-                        .keys()
-                        .find_map(|key| key.strip_prefix("ndcg@"))
-                        .unwrap_or("");
+                    let cutoff = cutoff_of(report);
                     ui.label(&report.model);
                     ui.label(&report.protocol);
                     ui.label(cutoff);

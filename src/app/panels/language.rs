@@ -87,11 +87,17 @@ pub fn item_text_ui(ui: &mut Ui, app: &mut Workbench, loaded: &Loaded) {
     }
 }
 
-/// The three most popular items: the ones a reader recognises.
+/// The three most popular items: the ones a reader recognises. Drawn every frame, so the three
+/// are selected, not the catalogue sorted.
 fn preview_items(loaded: &Loaded) -> Vec<u32> {
     let mut items: Vec<u32> = (1..loaded.item_counts.len() as u32).collect();
-    items.sort_by_key(|&i| std::cmp::Reverse(loaded.item_counts[i as usize]));
-    items.truncate(3);
+    let popularity = |i: &u32| (std::cmp::Reverse(loaded.item_counts[*i as usize]), *i);
+    let n = items.len().min(3);
+    if n > 0 && n < items.len() {
+        items.select_nth_unstable_by_key(n - 1, popularity);
+    }
+    items.truncate(n);
+    items.sort_by_key(popularity);
     items
 }
 
