@@ -7,6 +7,7 @@ pub mod app;
 pub mod atomic_file;
 pub mod data;
 pub mod eval;
+pub mod guard;
 pub mod lm;
 pub mod model;
 pub mod quantile;

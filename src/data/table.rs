@@ -137,13 +137,20 @@ impl Table {
             .with_infer_schema_length(Some(0))
             .with_raise_if_empty(false)
             .map_parse_options(|o| o.with_separator(separator).with_quote_char(quote));
-        let mut frame = options
-            .into_reader_with_file_handle(Cursor::new(bytes))
-            .finish()
-            .map_err(|e| DataError::Table {
-                path: path.to_path_buf(),
-                message: format!("{e} (fields separated by {})", layout.separator_name()),
-            })?;
+        let mut frame = crate::guard::catching(|| {
+            options
+                .into_reader_with_file_handle(Cursor::new(bytes))
+                .finish()
+        })
+        .map_err(|panic| format!("the CSV reader stopped on malformed data ({panic})"))
+        .and_then(|read| read.map_err(|e| e.to_string()))
+        .map_err(|message| DataError::Table {
+            path: path.to_path_buf(),
+            message: format!(
+                "{message} (fields separated by {})",
+                layout.separator_name()
+            ),
+        })?;
         if frame.height() == 0 {
             return Err(DataError::NoRows {
                 path: path.to_path_buf(),
@@ -186,11 +193,12 @@ impl Table {
     /// Reads a Parquet file.
     pub fn read_parquet(path: &Path, expected: &str) -> Result<Table> {
         let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
-        let frame = ParquetReader::new(file)
-            .finish()
-            .map_err(|e| DataError::Table {
+        let frame = crate::guard::catching(|| ParquetReader::new(file).finish())
+            .map_err(|panic| format!("the Parquet reader stopped on malformed data ({panic})"))
+            .and_then(|read| read.map_err(|e| e.to_string()))
+            .map_err(|message| DataError::Table {
                 path: path.to_path_buf(),
-                message: format!("{e} (expected a Parquet file)"),
+                message: format!("{message} (expected a Parquet file)"),
             })?;
         if frame.height() == 0 {
             return Err(DataError::Empty {

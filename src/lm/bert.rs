@@ -114,12 +114,30 @@ impl<B: Backend> Bert<B> {
     /// parameter must be found with its shape; extra tensors (the pooler, position ids) are
     /// ignored.
     pub fn load(config: &BertConfig, weights: &Path, device: &B::Device) -> Result<Self> {
-        let mut model = Bert::new(config, device);
         let weights_error = |message: String| LmError::Weights {
             path: weights.to_path_buf(),
             architecture: "BERT".into(),
             message,
         };
+        // A config.json that does not belong to these weights (or claims absurd sizes) would
+        // otherwise reserve its model's memory before the first tensor is compared.
+        let file_bytes = std::fs::metadata(weights)
+            .map_err(|e| weights_error(e.to_string()))?
+            .len();
+        let needed = config.parameter_count().and_then(|n| n.checked_mul(2));
+        if needed.is_none_or(|needed| needed > file_bytes) {
+            return Err(weights_error(format!(
+                "config.json describes a BERT of {} parameters (vocab_size {}, hidden_size {}, num_hidden_layers {}, intermediate_size {}), more than this {file_bytes}-byte file can hold even in 16-bit floats; is config.json from another model?",
+                config
+                    .parameter_count()
+                    .map_or("too many".to_string(), |n| n.to_string()),
+                config.vocab_size,
+                config.hidden_size,
+                config.num_hidden_layers,
+                config.intermediate_size
+            )));
+        }
+        let mut model = Bert::new(config, device);
         let mut store = SafetensorsStore::from_file(weights)
             // Checkpoints of task models hold the encoder under `bert.`.
             .with_key_remapping(r"^bert\.", "")
@@ -129,9 +147,10 @@ impl<B: Backend> Bert<B> {
             .with_from_adapter(PyTorchToBurnAdapter)
             .allow_partial(true)
             .validate(true);
-        let result = model
-            .load_from(&mut store)
-            .map_err(|e| weights_error(e.to_string()))?;
+        let result = crate::guard::catching(|| model.load_from(&mut store))
+            .map_err(|panic| format!("the safetensors reader stopped on malformed data ({panic})"))
+            .and_then(|read| read.map_err(|e| e.to_string()))
+            .map_err(weights_error)?;
         if !result.errors.is_empty() {
             let listed: Vec<String> = result.errors.iter().map(|e| e.to_string()).collect();
             return Err(weights_error(listed.join("; ")));

@@ -31,8 +31,10 @@ impl<B: Backend> TextEncoder<B> {
             path: folder.tokenizer_path.clone(),
             message,
         };
-        let mut tokenizer = Tokenizer::from_file(&folder.tokenizer_path)
-            .map_err(|e| tokenizer_error(e.to_string()))?;
+        let mut tokenizer = crate::guard::catching(|| Tokenizer::from_file(&folder.tokenizer_path))
+            .map_err(|panic| format!("the tokenizer library stopped on it ({panic})"))
+            .and_then(|read| read.map_err(|e| e.to_string()))
+            .map_err(tokenizer_error)?;
         let pad_id = tokenizer.get_padding().map(|p| p.pad_id).unwrap_or(0);
         // tokenizer.json often carries its own limit (128 for all-MiniLM-L6-v2) and fixed-length
         // padding; the model folder's max_seq_length rules, and batches are padded here.

@@ -37,6 +37,40 @@ pub struct BertConfig {
     pub position_embedding_type: String,
 }
 
+impl BertConfig {
+    /// How many numbers the encoder this config describes holds (embeddings, layers; no
+    /// pooler), or `None` when the count overflows: used to refuse a config that does not fit
+    /// its weights file before any memory is reserved for it.
+    pub fn parameter_count(&self) -> Option<u64> {
+        let n = |v: usize| u64::try_from(v).ok();
+        let hidden = n(self.hidden_size)?;
+        let inner = n(self.intermediate_size)?;
+        let embedding_rows = n(self.vocab_size)?
+            .checked_add(n(self.max_position_embeddings)?)?
+            .checked_add(n(self.type_vocab_size)?)?;
+        let embeddings = embedding_rows
+            .checked_mul(hidden)?
+            .checked_add(2 * hidden)?;
+        // Four hidden×hidden projections with biases, two hidden×inner ones with biases, two
+        // LayerNorms.
+        let attention = hidden
+            .checked_mul(hidden)?
+            .checked_add(hidden)?
+            .checked_mul(4)?;
+        let feed_forward = hidden
+            .checked_mul(inner)?
+            .checked_mul(2)?
+            .checked_add(inner)?
+            .checked_add(hidden)?;
+        let layer = attention
+            .checked_add(feed_forward)?
+            .checked_add(4 * hidden)?;
+        layer
+            .checked_mul(n(self.num_hidden_layers)?)?
+            .checked_add(embeddings)
+    }
+}
+
 fn default_act() -> String {
     "gelu".into()
 }
@@ -320,5 +354,28 @@ fn pooling_mode(path: &Path) -> Result<PoolingMode> {
             expected: "exactly one of cls_token, mean_tokens, max_tokens, mean_sqrt_len_tokens"
                 .into(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_count_matches_the_weights_of_all_minilm_l6_v2() {
+        let config: BertConfig = serde_json::from_str(
+            r#"{"model_type": "bert", "vocab_size": 30522, "hidden_size": 384,
+                "num_hidden_layers": 6, "num_attention_heads": 12, "intermediate_size": 1536,
+                "max_position_embeddings": 512, "type_vocab_size": 2}"#,
+        )
+        .unwrap();
+        // The sum of the tensor sizes in all-MiniLM-L6-v2's model.safetensors, pooler and
+        // position_ids left out, read with the safetensors Python package.
+        assert_eq!(config.parameter_count(), Some(22_565_376));
+        let absurd = BertConfig {
+            vocab_size: usize::MAX,
+            ..config
+        };
+        assert_eq!(absurd.parameter_count(), None);
     }
 }

@@ -2,15 +2,17 @@
 //! embedding table.
 
 use burn::module::Param;
-use burn::nn::attention::{MhaInput, MultiHeadAttention, MultiHeadAttentionConfig};
+use burn::nn::attention::{MultiHeadAttention, MultiHeadAttentionConfig};
 use burn::nn::transformer::{PositionWiseFeedForward, PositionWiseFeedForwardConfig};
 use burn::nn::{
     Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig,
     Linear, LinearConfig,
 };
 use burn::prelude::*;
+use burn::tensor::activation::softmax;
 
 use super::config::{ItemText, TransformerConfig};
+use super::dropout::dropout;
 
 /// Token numbering: 0 is padding, `1..=num_items` are items, `num_items + 1` is the mask token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,12 +117,8 @@ impl<B: Backend> Block<B> {
         padding: Tensor<B, 2, Bool>,
         future: Option<Tensor<B, 3, Bool>>,
     ) -> (Tensor<B, 3>, Tensor<B, 4>) {
-        let mut input = MhaInput::new(queries, keys.clone(), keys).mask_pad(padding);
-        if let Some(future) = future {
-            input = input.mask_attn(future);
-        }
-        let attended = self.attention.forward(input);
-        let mut x = residual + self.dropout.forward(attended.context);
+        let (context, weights) = self.attend(queries, keys, padding, future);
+        let mut x = residual + dropout(context, self.dropout.prob);
         if !self.norm_first {
             x = self.norm_attention.forward(x);
         }
@@ -129,11 +127,62 @@ impl<B: Backend> Block<B> {
         } else {
             x.clone()
         };
-        let mut x = x + self.dropout.forward(self.feed_forward.forward(normed));
+        let mut x = x + dropout(self.feed_forward_sublayer(normed), self.dropout.prob);
         if !self.norm_first {
             x = self.norm_feed_forward.forward(x);
         }
-        (x, attended.weights)
+        (x, weights)
+    }
+
+    /// burn's `MultiHeadAttention::forward` with this module's dropout (see `dropout.rs`):
+    /// the same parameters and the same computation, dropout on the scaled scores before the
+    /// masks as burn places it. Returns the context `[batch, queries, hidden]` and the weights
+    /// `[batch, heads, queries, keys]`.
+    fn attend(
+        &self,
+        queries: Tensor<B, 3>,
+        keys: Tensor<B, 3>,
+        padding: Tensor<B, 2, Bool>,
+        future: Option<Tensor<B, 3, Bool>>,
+    ) -> (Tensor<B, 3>, Tensor<B, 4>) {
+        let mha = &self.attention;
+        let [batch, query_len, hidden] = queries.dims();
+        let [_, key_len] = padding.dims();
+        let split_heads = |x: Tensor<B, 3>, linear: &Linear<B>| {
+            let [batch, len, _] = x.dims();
+            linear
+                .forward(x)
+                .reshape([batch, len, mha.n_heads, mha.d_k])
+                .swap_dims(1, 2)
+        };
+        let query = split_heads(queries, &mha.query);
+        let key = split_heads(keys.clone(), &mha.key);
+        let value = split_heads(keys, &mha.value);
+        let scores = query
+            .matmul(key.transpose())
+            .div_scalar((mha.d_k as f32).sqrt());
+        let mut scores = dropout(scores, self.dropout.prob)
+            .mask_fill(padding.reshape([batch, 1, 1, key_len]), mha.min_float);
+        if let Some(future) = future {
+            scores = scores.mask_fill(
+                future.reshape([batch, 1, query_len, key_len]),
+                mha.min_float,
+            );
+        }
+        let weights = softmax(scores, 3);
+        let context = weights
+            .clone()
+            .matmul(value)
+            .swap_dims(1, 2)
+            .reshape([batch, query_len, hidden]);
+        (mha.output.forward(context), weights)
+    }
+
+    /// burn's `PositionWiseFeedForward::forward` with this module's dropout.
+    fn feed_forward_sublayer(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let ff = &self.feed_forward;
+        let x = ff.activation.forward(ff.linear_inner.forward(x));
+        ff.linear_outer.forward(dropout(x, self.dropout.prob))
     }
 }
 
@@ -282,7 +331,7 @@ impl<B: Backend> SeqRec<B> {
     }
 
     /// Every token's embedding `[vocabulary, hidden]`: the id table, with text when kept.
-    fn item_table(&self) -> Tensor<B, 2> {
+    pub fn item_table(&self) -> Tensor<B, 2> {
         let ids = self.items.weight.val();
         match &self.text {
             Some(text) => text.table(ids),
@@ -372,7 +421,7 @@ impl<B: Backend> SeqRec<B> {
             .expand([batch, len]);
         let x = self.lookup(tokens) + self.positions.forward(positions);
         (
-            self.input_dropout.forward(self.input_norm.forward(x)),
+            dropout(self.input_norm.forward(x), self.input_dropout.prob),
             padding,
         )
     }

@@ -2,6 +2,7 @@
 
 use burn::prelude::*;
 use burn::tensor::activation::log_sigmoid;
+use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
 /// Which loss trains the model.
@@ -58,6 +59,111 @@ pub fn softmax_cross_entropy<B: Backend>(
     (log_sum_exp - picked).mean()
 }
 
+/// [`softmax_cross_entropy`] of the tied-weights logits `hidden · tableᵀ`, computed with its
+/// gradient in one go: the logits, `softmax − one-hot` and the two gradient products run on the
+/// backend without autodiff, and the returned loss carries exactly those gradients (through
+/// `Σ hidden ⊙ ∂hidden + Σ table ⊙ ∂table`, shifted to the loss's value). The autodiff graph
+/// then never holds the `[n, vocabulary]` logits nor walks back through max, exp, sum, log and
+/// gather: on the CPU this is about a fifth of a SASRec step on ML-100K. On the CPU the
+/// softmax rows are computed in one pass each (see [`softmax_rows_on_host`]).
+///
+/// `hidden` `[n, d]`, `table` `[vocabulary, d]`, `targets` `[n]`.
+pub fn fused_softmax_cross_entropy<B: AutodiffBackend>(
+    hidden: Tensor<B, 2>,
+    table: Tensor<B, 2>,
+    targets: Tensor<B, 1, Int>,
+) -> Tensor<B, 1> {
+    let hidden_values = hidden.clone().inner();
+    let table_values = table.clone().inner();
+    let logits = hidden_values
+        .clone()
+        .matmul(table_values.clone().transpose());
+    let targets = targets.inner();
+    let (coefficients, loss) = if super::dropout::on_host::<B::InnerBackend>(&logits.device()) {
+        softmax_rows_on_host(logits, targets)
+    } else {
+        softmax_rows(logits, targets)
+    };
+    // ∂loss/∂logits = (softmax − one-hot) / n, pushed through the product.
+    let grad_hidden = coefficients.clone().matmul(table_values);
+    let grad_table = coefficients.transpose().matmul(hidden_values);
+    let surrogate = (hidden * Tensor::from_inner(grad_hidden)).sum()
+        + (table * Tensor::from_inner(grad_table)).sum();
+    let offset = Tensor::<B, 1>::from_inner(loss) - surrogate.clone().detach();
+    surrogate + offset
+}
+
+/// `(softmax − one-hot) / n` of each row and the mean cross-entropy, with tensor operations
+/// (any backend).
+fn softmax_rows<B: Backend>(
+    logits: Tensor<B, 2>,
+    targets: Tensor<B, 1, Int>,
+) -> (Tensor<B, 2>, Tensor<B, 1>) {
+    let [n, _] = logits.dims();
+    let max = logits.clone().max_dim(1);
+    let exp = (logits.clone() - max.clone()).exp();
+    let sum = exp.clone().sum_dim(1);
+    let targets = targets.reshape([n, 1]);
+    let picked = logits.gather(1, targets.clone());
+    let loss = (sum.clone().log() + max - picked).mean();
+    let scale = 1.0 / n as f64;
+    let coefficients = (exp / sum).mul_scalar(scale).scatter(
+        1,
+        targets,
+        Tensor::full([n, 1], -scale, &loss.device()),
+        burn::tensor::IndexingUpdateOp::Add,
+    );
+    (coefficients, loss)
+}
+
+/// [`softmax_rows`] on the CPU: each row's maximum, exponentials, sum and coefficients in one
+/// parallel pass over the row while it is in cache (the loss is summed in f64).
+fn softmax_rows_on_host<B: Backend>(
+    logits: Tensor<B, 2>,
+    targets: Tensor<B, 1, Int>,
+) -> (Tensor<B, 2>, Tensor<B, 1>) {
+    use rayon::prelude::*;
+    let device = logits.device();
+    let [n, width] = logits.dims();
+    let targets: Vec<i64> = targets
+        .into_data()
+        .convert::<i64>()
+        .to_vec()
+        .unwrap_or_default();
+    let mut values: Vec<f32> = logits
+        .into_data()
+        .convert::<f32>()
+        .to_vec()
+        .unwrap_or_default();
+    let scale = 1.0 / n as f32;
+    let loss: f64 = values
+        .par_chunks_mut(width)
+        .zip(targets.par_iter())
+        .map(|(row, &target)| {
+            let target = target as usize;
+            let target_logit = row[target];
+            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let mut sum = 0.0f32;
+            for value in row.iter_mut() {
+                *value = (*value - max).exp();
+                sum += *value;
+            }
+            let factor = scale / sum;
+            row.iter_mut().for_each(|value| *value *= factor);
+            row[target] -= scale;
+            // −log softmax(target) = log Σ exp(x − max) + max − x_target.
+            f64::from(sum.ln() + max - target_logit)
+        })
+        .sum();
+    (
+        Tensor::from_data(TensorData::new(values, [n, width]), &device),
+        Tensor::from_data(
+            TensorData::new(vec![(loss / n as f64) as f32], [1]),
+            &device,
+        ),
+    )
+}
+
 /// Mean (g)BCE: `−β·log σ(s⁺) − Σ log σ(−s⁻)` per position, with `s = hidden · embedding`.
 /// `hidden` `[n, d]`, `positive` `[n, d]`, `negative` `[n, k, d]`.
 pub fn sampled_bce<B: Backend>(
@@ -80,6 +186,7 @@ pub fn sampled_bce<B: Backend>(
 mod tests {
     use super::*;
     use burn::backend::Flex;
+    use burn::tensor::Distribution;
 
     #[test]
     fn cross_entropy_by_hand() {
@@ -99,6 +206,87 @@ mod tests {
         let targets = Tensor::<Flex, 1, Int>::from_ints([0], &device);
         let loss: f32 = softmax_cross_entropy(logits, targets).into_scalar();
         assert!(loss.abs() < 1e-6, "{loss}");
+    }
+
+    /// Loss and gradients of hidden and table, by the fused path or the plain one.
+    fn loss_and_gradients(fused: bool) -> (f32, Vec<f32>, Vec<f32>) {
+        use burn::backend::Autodiff;
+        type A = Autodiff<Flex>;
+        let device = Default::default();
+        Flex::seed(&device, 11);
+        let hidden =
+            Tensor::<A, 2>::random([37, 5], Distribution::Normal(0.0, 2.0), &device).require_grad();
+        let table =
+            Tensor::<A, 2>::random([23, 5], Distribution::Normal(0.0, 2.0), &device).require_grad();
+        let targets = Tensor::<A, 1, Int>::from_ints(
+            TensorData::new((0..37).map(|i| (i * 7 % 23) as i64).collect(), [37]),
+            &device,
+        );
+        // A function of the table before it is used, so gradients flow through an expression.
+        let scaled = table.clone() * 1.5;
+        let loss = if fused {
+            fused_softmax_cross_entropy(hidden.clone(), scaled, targets)
+        } else {
+            softmax_cross_entropy(hidden.clone().matmul(scaled.transpose()), targets)
+        };
+        let value = loss.clone().into_scalar();
+        let grads = loss.backward();
+        let grad = |t: &Tensor<A, 2>| t.grad(&grads).unwrap().into_data().to_vec().unwrap();
+        (value, grad(&hidden), grad(&table))
+    }
+
+    #[test]
+    fn fused_cross_entropy_has_the_plain_losss_value_and_gradients() {
+        let (plain, plain_hidden, plain_table) = loss_and_gradients(false);
+        let (fused, fused_hidden, fused_table) = loss_and_gradients(true);
+        assert!(
+            (plain - fused).abs() < 1e-5 * plain.abs(),
+            "{plain} vs {fused}"
+        );
+        for (a, b) in plain_hidden.iter().zip(&fused_hidden) {
+            assert!((a - b).abs() < 1e-6, "hidden gradient {a} vs {b}");
+        }
+        for (a, b) in plain_table.iter().zip(&fused_table) {
+            assert!((a - b).abs() < 1e-6, "table gradient {a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn softmax_rows_agree_on_host_and_with_tensor_operations() {
+        let device = Default::default();
+        let logits = Tensor::<Flex, 2>::from_floats(
+            [
+                [0.0, 3f32.ln(), -1.0],
+                [1000.0, 0.0, 999.0],
+                [2.0, 2.0, 2.0],
+            ],
+            &device,
+        );
+        let targets = Tensor::<Flex, 1, Int>::from_ints([1, 2, 0], &device);
+        let (host, host_loss) = softmax_rows_on_host(logits.clone(), targets.clone());
+        let (ops, ops_loss) = softmax_rows(logits, targets);
+        let host: Vec<f32> = host.into_data().to_vec().unwrap();
+        let ops: Vec<f32> = ops.into_data().to_vec().unwrap();
+        for (a, b) in host.iter().zip(&ops) {
+            assert!((a - b).abs() < 1e-6, "{host:?} vs {ops:?}");
+        }
+        // Row 3 by hand: softmax 1/3 each, target 0 → (1/3 − 1, 1/3, 1/3) / 3.
+        assert!((host[6] - (1.0 / 3.0 - 1.0) / 3.0).abs() < 1e-6);
+        assert!((host[7] - 1.0 / 9.0).abs() < 1e-6);
+        // Losses: −ln(3/(1+3+e⁻¹)), 1 + ln(1 + e⁻¹ + e⁻¹⁰⁰⁰), ln 3.
+        let e = std::f32::consts::E;
+        let expected =
+            (-(3.0 / (4.0 + 1.0 / e)).ln() + 1.0 + (1.0 + 1.0 / e).ln() + 3f32.ln()) / 3.0;
+        let host_loss: f32 = host_loss.into_scalar();
+        let ops_loss: f32 = ops_loss.into_scalar();
+        assert!(
+            (host_loss - expected).abs() < 1e-5,
+            "{host_loss} vs {expected}"
+        );
+        assert!(
+            (ops_loss - expected).abs() < 1e-5,
+            "{ops_loss} vs {expected}"
+        );
     }
 
     #[test]

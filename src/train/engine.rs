@@ -29,7 +29,7 @@ use super::events::{Stage as TrainStage, TrainEvent};
 use super::inference::TransformerRecommender;
 use crate::data::{Dataset, Split};
 use crate::eval::{EvalConfig, EvalReport, Stage, evaluate};
-use crate::model::loss::{LossConfig, sampled_bce, softmax_cross_entropy};
+use crate::model::loss::{LossConfig, fused_softmax_cross_entropy, sampled_bce};
 use crate::model::{Direction, SeqRec, Vocabulary};
 use crate::runs::{DatasetInfo, ModelInfo, RunFile, RunStatus};
 
@@ -180,19 +180,13 @@ fn train_inner<B: AutodiffBackend>(
                             path: state_path.clone(),
                             message: format!("{e} (expected reclab's checkpoint state)"),
                         })?;
-                    let load_error = |path: PathBuf| {
-                        move |e: burn::record::RecorderError| TrainError::Checkpoint {
-                            path,
-                            message: e.to_string(),
-                        }
-                    };
                     let (model_file, optimizer_file) = checkpoint_files(dir, &progress);
-                    model = model
-                        .load_file(model_file.clone(), &recorder, &device)
-                        .map_err(load_error(model_file))?;
-                    let record = recorder
-                        .load(optimizer_file.clone(), &device)
-                        .map_err(load_error(optimizer_file))?;
+                    model = read_record(&model_file, || {
+                        model.load_file(model_file.clone(), &recorder, &device)
+                    })?;
+                    let record = read_record(&optimizer_file, || {
+                        recorder.load(optimizer_file.clone(), &device)
+                    })?;
                     optimizer = optimizer.load_record(record);
                     progress
                 }
@@ -401,13 +395,11 @@ fn train_inner<B: AutodiffBackend>(
     // Test the best weights (the last ones if no epoch finished with validation).
     let best_path = run_dir.join(BEST_WEIGHTS);
     let best_model = if progress.best_epoch > 0 {
-        model
-            .clone()
-            .load_file(best_path.clone(), &recorder, &device)
-            .map_err(|e| TrainError::Checkpoint {
-                path: best_path,
-                message: e.to_string(),
-            })?
+        read_record(&best_path, || {
+            model
+                .clone()
+                .load_file(best_path.clone(), &recorder, &device)
+        })?
     } else {
         model.clone()
     };
@@ -544,7 +536,7 @@ pub(crate) fn batch_loss<B: AutodiffBackend>(
     let targets =
         Tensor::<B, 1, Int>::from_data(TensorData::new(batch.targets.clone(), [n]), device);
     match loss {
-        LossConfig::Softmax => softmax_cross_entropy(model.logits(hidden), targets),
+        LossConfig::Softmax => fused_softmax_cross_entropy(hidden, model.item_table(), targets),
         LossConfig::SampledBce { negatives } | LossConfig::Gbce { negatives, .. } => {
             let positive = model
                 .item_embeddings(targets.reshape([n, 1]))
@@ -557,6 +549,21 @@ pub(crate) fn batch_loss<B: AutodiffBackend>(
             sampled_bce(hidden, positive, negative, loss.beta(vocabulary.num_items))
         }
     }
+}
+
+/// Reads a record (weights, optimizer state) with burn's recorder; a damaged file, including
+/// one that makes the decoder panic, is an error naming it.
+fn read_record<T>(
+    path: &Path,
+    read: impl FnOnce() -> Result<T, burn::record::RecorderError>,
+) -> Result<T, TrainError> {
+    crate::guard::catching(read)
+        .map_err(|panic| format!("burn's record reader stopped on damaged data ({panic})"))
+        .and_then(|read| read.map_err(|e| e.to_string()))
+        .map_err(|message| TrainError::Checkpoint {
+            path: path.to_path_buf(),
+            message,
+        })
 }
 
 /// Drops curve points of epochs after the checkpoint (a run killed between saving its run file

@@ -16,7 +16,7 @@ pub use device::{DeviceChoice, Resolved};
 pub use engine::{BEST_WEIGHTS, TrainError, TrainOutcome, train};
 pub use events::{Stage, TrainEvent};
 pub use inference::TransformerRecommender;
-pub use saved::model_from_run;
+pub use saved::{Inference, load_weights, model_from_run};
 
 use std::path::Path;
 use std::sync::Arc;

@@ -11,12 +11,12 @@ use super::config::TrainConfig;
 use super::engine::{BEST_WEIGHTS, TrainError};
 use super::inference::TransformerRecommender;
 use crate::data::{Dataset, Split};
-use crate::model::{SeqRec, Vocabulary};
+use crate::model::{SeqRec, TransformerConfig, Vocabulary};
 use crate::recommend::{BaselineConfig, Recommender};
 use crate::runs::RunFile;
 
 /// The CPU inference backend: saved models are scored where the app runs.
-type Inference = burn::backend::Flex;
+pub type Inference = burn::backend::Flex;
 
 /// Rebuilds the model of the run saved in `run_dir` for `dataset`, which must be the dataset the
 /// run was trained on (same items in the same order).
@@ -53,23 +53,11 @@ pub fn model_from_run(
     }
     let config: TrainConfig =
         serde_json::from_value(run.model.config.clone()).map_err(config_error)?;
-    let weights = run_dir.join(BEST_WEIGHTS);
     let device = Default::default();
     let vocabulary = Vocabulary {
         num_items: dataset.num_items(),
     };
-    let model = SeqRec::<Inference>::new(&config.transformer, vocabulary, &device)
-        .load_file(
-            weights.clone(),
-            &BinFileRecorder::<FullPrecisionSettings>::new(),
-            &device,
-        )
-        .map_err(|e| TrainError::Checkpoint {
-            path: weights.with_extension("bin"),
-            message: format!(
-                "{e} (expected the run's best weights; a run stopped before its first epoch has none)"
-            ),
-        })?;
+    let model = load_weights(&run_dir.join(BEST_WEIGHTS), &config.transformer, vocabulary)?;
     Ok(Box::new(TransformerRecommender::new(
         config.model.name(),
         model,
@@ -77,4 +65,30 @@ pub fn model_from_run(
         config.model.direction(),
         vocabulary,
     )))
+}
+
+/// Reads a weights file (`best.bin` or a checkpoint's model file) into a model of the given
+/// shape; a file that is damaged, truncated or of another shape is an error naming it.
+pub fn load_weights(
+    path: &Path,
+    transformer: &TransformerConfig,
+    vocabulary: Vocabulary,
+) -> Result<SeqRec<Inference>, TrainError> {
+    let device = Default::default();
+    let model = SeqRec::<Inference>::new(transformer, vocabulary, &device);
+    crate::guard::catching(|| {
+        model.load_file(
+            path.to_path_buf(),
+            &BinFileRecorder::<FullPrecisionSettings>::new(),
+            &device,
+        )
+    })
+    .map_err(|panic| format!("burn's record reader stopped on damaged data ({panic})"))
+    .and_then(|read| read.map_err(|e| e.to_string()))
+    .map_err(|message| TrainError::Checkpoint {
+        path: path.with_extension("bin"),
+        message: format!(
+            "{message} (expected the run's best weights; a run stopped before its first epoch has none)"
+        ),
+    })
 }

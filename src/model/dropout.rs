@@ -1,0 +1,121 @@
+//! Dropout with a cheap mask on the CPU.
+//!
+//! burn's `Dropout` draws a Bernoulli tensor through the backend's RNG, which on the CPU backend
+//! samples element by element on one thread (about 12 ns per element: 80 ms of a 470 ms
+//! SASRec step at batch 128). Here, on the CPU, the mask is drawn from a seed that itself comes
+//! from the backend's RNG — so the engine's per-epoch seeding still makes runs reproducible —
+//! with 16 random bits per element from ChaCha8 streams, one stream per chunk (the same mask
+//! whatever the number of threads), already scaled by `1 / keep`: one multiplication forward
+//! and one backward. On a GPU the backend's own random kernel is kept (a host mask would cross
+//! the bus every step).
+
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+/// Elements per ChaCha8 stream (and per parallel task).
+const CHUNK: usize = 1 << 15;
+
+/// Zeroes each element with probability `prob` and scales the others by `1 / (1 - prob)`
+/// while training (autodiff enabled); the identity otherwise.
+pub fn dropout<B: Backend, const D: usize>(input: Tensor<B, D>, prob: f64) -> Tensor<B, D> {
+    let device = input.device();
+    if prob == 0.0 || !B::ad_enabled(&device) {
+        return input;
+    }
+    let keep = 1.0 - prob;
+    if !on_host::<B>(&device) {
+        let mask = input.random_like(Distribution::Bernoulli(keep));
+        return input * mask * (1.0 / keep);
+    }
+    let shape = input.shape();
+    let mask = host_mask(shape.num_elements(), keep, seed_from_backend::<B>(&device));
+    input * Tensor::<B, D>::from_data(TensorData::new(mask, shape), &device)
+}
+
+/// Whether tensors of this backend live in host memory (burn's CPU backend, with or without
+/// autodiff).
+pub(crate) fn on_host<B: Backend>(device: &B::Device) -> bool {
+    let name = B::name(device);
+    name == "flex" || name.ends_with("<flex>")
+}
+
+/// 48 random bits from the backend's RNG, which the engine seeds per run, stage and epoch.
+fn seed_from_backend<B: Backend>(device: &B::Device) -> u64 {
+    let draws = Tensor::<B, 1>::random([2], Distribution::Uniform(0.0, 1.0), device).into_data();
+    let values = draws.to_vec::<f32>().unwrap_or_default();
+    values.iter().fold(0u64, |seed, &v| {
+        (seed << 24) | ((f64::from(v) * f64::from(1u32 << 24)) as u64 & 0xff_ffff)
+    })
+}
+
+/// `n` mask values: `1 / keep` with probability `keep`, else 0.
+fn host_mask(n: usize, keep: f64, seed: u64) -> Vec<f32> {
+    let threshold = (keep * 65536.0).round() as u32;
+    let scale = (1.0 / keep) as f32;
+    let mut mask = vec![0.0f32; n];
+    mask.par_chunks_mut(CHUNK)
+        .enumerate()
+        .for_each(|(chunk, values)| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(chunk as u64);
+            for pair in values.chunks_mut(2) {
+                let bits = rng.next_u32();
+                for (value, half) in pair.iter_mut().zip([bits & 0xffff, bits >> 16]) {
+                    *value = if half < threshold { scale } else { 0.0 };
+                }
+            }
+        });
+    mask
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::{Autodiff, Flex};
+
+    #[test]
+    fn host_mask_keeps_the_expected_share_scaled_and_is_seeded() {
+        let n = 1_000_003;
+        let mask = host_mask(n, 0.8, 7);
+        let kept = mask.iter().filter(|&&v| v != 0.0).count() as f64;
+        // Binomial(n, 0.8): standard deviation 400; five of them either side.
+        assert!((kept - 0.8 * n as f64).abs() < 2000.0, "kept {kept}");
+        assert!(mask.iter().all(|&v| v == 0.0 || v == 1.25));
+        assert_eq!(mask, host_mask(n, 0.8, 7));
+        assert_ne!(mask, host_mask(n, 0.8, 8));
+    }
+
+    #[test]
+    fn dropout_follows_the_backend_seed_and_is_the_identity_without_autodiff() {
+        type B = Autodiff<Flex>;
+        let device = Default::default();
+        let ones = || Tensor::<B, 2>::ones([64, 64], &device);
+        B::seed(&device, 3);
+        let first = dropout(ones(), 0.5).into_data();
+        B::seed(&device, 3);
+        assert_eq!(first, dropout(ones(), 0.5).into_data());
+        let values = first.to_vec::<f32>().unwrap();
+        assert!(values.iter().all(|&v| v == 0.0 || v == 2.0));
+        let plain = Tensor::<Flex, 2>::ones([4, 4], &device);
+        assert_eq!(
+            dropout(plain.clone(), 0.5).into_data(),
+            plain.into_data(),
+            "inference keeps every value"
+        );
+    }
+
+    #[test]
+    fn gradient_flows_through_the_kept_elements_only() {
+        type B = Autodiff<Flex>;
+        let device = Default::default();
+        let x = Tensor::<B, 1>::ones([1000], &device).require_grad();
+        let y = dropout(x.clone(), 0.3);
+        let output = y.clone().into_data().to_vec::<f32>().unwrap();
+        let grads = y.sum().backward();
+        let gradient = x.grad(&grads).unwrap().into_data().to_vec::<f32>().unwrap();
+        assert_eq!(output, gradient, "d(sum)/dx is the mask itself");
+    }
+}
