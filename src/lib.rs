@@ -9,6 +9,7 @@ pub mod data;
 pub mod eval;
 pub mod guard;
 pub mod lm;
+pub mod memory;
 pub mod model;
 pub mod quantile;
 pub mod recommend;

@@ -78,6 +78,9 @@ pub enum BenchCommand {
         /// Dropout probability (0 measures the step without dropout's cost).
         #[arg(long, default_value_t = 0.2)]
         dropout: f64,
+        /// Also time each operation of the step alone on the CPU, forward and backward.
+        #[arg(long)]
+        ops: bool,
     },
     /// Full-ranking evaluation throughput (users per second) with ItemKNN and Pop, on ML-100K
     /// and on a generated log over a large catalogue.
@@ -128,7 +131,8 @@ pub fn run(command: BenchCommand) -> Result<()> {
             max_len,
             devices,
             dropout,
-        } => bench_train(ml100k, steps, batch_size, max_len, dropout, &devices),
+            ops,
+        } => bench_train(ml100k, steps, batch_size, max_len, dropout, &devices, ops),
     }
 }
 
@@ -299,6 +303,7 @@ fn bench_train(
     max_len: usize,
     dropout: f64,
     devices: &[reclab::train::DeviceChoice],
+    ops: bool,
 ) -> Result<()> {
     let dir = ml100k_or_env(ml100k).context("pass --ml100k DIR or set RECLAB_DATASETS")?;
     let dataset = reclab::data::load(&LoadSpec::new(dir.to_string_lossy()), None)?;
@@ -328,6 +333,10 @@ fn bench_train(
             t.epoch_secs,
             t.validation_secs,
         );
+        if ops && t.device == "cpu" {
+            let targets = (t.tokens_per_sec * t.batch_size as f64 / t.sequences_per_sec) as usize;
+            print_operations(&config, dataset.num_items(), targets);
+        }
     }
     Ok(())
 }
@@ -537,4 +546,32 @@ fn percentiles(ms: &[f64]) -> String {
         quantile(ms, 0.5),
         quantile(ms, 0.99)
     )
+}
+
+/// `bench train --ops`: each operation of the step timed alone with the step's shapes.
+fn print_operations(config: &reclab::train::TrainConfig, num_items: usize, targets: usize) {
+    type Cpu = burn::backend::Autodiff<burn::backend::Flex>;
+    let timings = reclab::train::profile::time_operations::<Cpu>(
+        &Default::default(),
+        &config.transformer,
+        reclab::model::Vocabulary { num_items },
+        config.batch_size,
+        targets,
+        5,
+    );
+    println!("\noperations alone ({targets} target positions), mean of 5, ms:");
+    println!(
+        "{:<70} {:>5} {:>9} {:>9} {:>9}",
+        "operation", "×step", "forward", "backward", "per step"
+    );
+    for op in timings {
+        println!(
+            "{:<70} {:>5} {:>9.1} {:>9.1} {:>9.1}",
+            op.name,
+            op.per_step,
+            op.forward_ms,
+            op.backward_ms,
+            op.per_step as f64 * (op.forward_ms + op.backward_ms)
+        );
+    }
 }

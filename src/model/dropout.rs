@@ -15,6 +15,8 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
+use super::host_math::on_host;
+
 /// Elements per ChaCha8 stream (and per parallel task).
 const CHUNK: usize = 1 << 15;
 
@@ -33,13 +35,6 @@ pub fn dropout<B: Backend, const D: usize>(input: Tensor<B, D>, prob: f64) -> Te
     let shape = input.shape();
     let mask = host_mask(shape.num_elements(), keep, seed_from_backend::<B>(&device));
     input * Tensor::<B, D>::from_data(TensorData::new(mask, shape), &device)
-}
-
-/// Whether tensors of this backend live in host memory (burn's CPU backend, with or without
-/// autodiff).
-pub(crate) fn on_host<B: Backend>(device: &B::Device) -> bool {
-    let name = B::name(device);
-    name == "flex" || name.ends_with("<flex>")
 }
 
 /// 48 random bits from the backend's RNG, which the engine seeds per run, stage and epoch.

@@ -11,6 +11,7 @@ use burn::nn::{
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
+use super::activation::gelu;
 use super::config::{ItemText, TransformerConfig};
 use super::dropout::dropout;
 
@@ -138,7 +139,7 @@ impl<B: Backend> Block<B> {
     /// the same parameters and the same computation, dropout on the scaled scores before the
     /// masks as burn places it. Returns the context `[batch, queries, hidden]` and the weights
     /// `[batch, heads, queries, keys]`.
-    fn attend(
+    pub(crate) fn attend(
         &self,
         queries: Tensor<B, 3>,
         keys: Tensor<B, 3>,
@@ -161,14 +162,15 @@ impl<B: Backend> Block<B> {
         let scores = query
             .matmul(key.transpose())
             .div_scalar((mha.d_k as f32).sqrt());
-        let mut scores = dropout(scores, self.dropout.prob)
-            .mask_fill(padding.reshape([batch, 1, 1, key_len]), mha.min_float);
-        if let Some(future) = future {
-            scores = scores.mask_fill(
-                future.reshape([batch, 1, query_len, key_len]),
-                mha.min_float,
-            );
-        }
+        // One mask for padding and future together: one fill of the scores instead of two.
+        let padding = padding.reshape([batch, 1, 1, key_len]);
+        let hidden_keys = match future {
+            Some(future) => padding
+                .expand([batch, 1, query_len, key_len])
+                .bool_or(future.reshape([batch, 1, query_len, key_len])),
+            None => padding,
+        };
+        let scores = dropout(scores, self.dropout.prob).mask_fill(hidden_keys, mha.min_float);
         let weights = softmax(scores, 3);
         let context = weights
             .clone()
@@ -179,9 +181,10 @@ impl<B: Backend> Block<B> {
     }
 
     /// burn's `PositionWiseFeedForward::forward` with this module's dropout.
-    fn feed_forward_sublayer(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    pub(crate) fn feed_forward_sublayer(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let ff = &self.feed_forward;
-        let x = ff.activation.forward(ff.linear_inner.forward(x));
+        // burn's module is configured with GELU, the activation computed here.
+        let x = gelu(ff.linear_inner.forward(x));
         ff.linear_outer.forward(dropout(x, self.dropout.prob))
     }
 }
@@ -354,6 +357,16 @@ impl<B: Backend> SeqRec<B> {
         }
     }
 
+    /// The encoder blocks, for timing them one by one (`reclab bench train --ops`).
+    pub(crate) fn blocks(&self) -> &[Block<B>] {
+        &self.blocks
+    }
+
+    /// The first block's LayerNorm, for timing (`reclab bench train --ops`).
+    pub(crate) fn layer_norm(&self) -> &LayerNorm<B> {
+        &self.input_norm
+    }
+
     pub fn max_len(&self) -> usize {
         self.max_len
     }
@@ -410,7 +423,7 @@ impl<B: Backend> SeqRec<B> {
     }
 
     /// Item + position embeddings, normalised, and the padding mask.
-    fn embed(&self, tokens: Tensor<B, 2, Int>) -> (Tensor<B, 3>, Tensor<B, 2, Bool>) {
+    pub(crate) fn embed(&self, tokens: Tensor<B, 2, Int>) -> (Tensor<B, 3>, Tensor<B, 2, Bool>) {
         let [batch, len] = tokens.dims();
         let device = tokens.device();
         let padding = tokens.clone().equal_elem(0);
@@ -427,7 +440,12 @@ impl<B: Backend> SeqRec<B> {
     }
 
     /// Each position sees itself and the past.
-    fn future_mask(&self, batch: usize, len: usize, device: &B::Device) -> Tensor<B, 3, Bool> {
+    pub(crate) fn future_mask(
+        &self,
+        batch: usize,
+        len: usize,
+        device: &B::Device,
+    ) -> Tensor<B, 3, Bool> {
         Tensor::<B, 2, Bool>::tril_mask([len, len], 0, device)
             .unsqueeze::<3>()
             .expand([batch, len, len])

@@ -79,7 +79,7 @@ pub fn fused_softmax_cross_entropy<B: AutodiffBackend>(
         .clone()
         .matmul(table_values.clone().transpose());
     let targets = targets.inner();
-    let (coefficients, loss) = if super::dropout::on_host::<B::InnerBackend>(&logits.device()) {
+    let (coefficients, loss) = if super::host_math::on_host::<B::InnerBackend>(&logits.device()) {
         softmax_rows_on_host(logits, targets)
     } else {
         softmax_rows(logits, targets)
@@ -143,11 +143,7 @@ fn softmax_rows_on_host<B: Backend>(
             let target = target as usize;
             let target_logit = row[target];
             let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let mut sum = 0.0f32;
-            for value in row.iter_mut() {
-                *value = (*value - max).exp();
-                sum += *value;
-            }
+            let sum = super::host_math::exp_shifted_in_place(row, max);
             let factor = scale / sum;
             row.iter_mut().for_each(|value| *value *= factor);
             row[target] -= scale;

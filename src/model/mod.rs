@@ -1,10 +1,12 @@
 //! burn modules: the Transformer sequential recommender (causal SASRec and bidirectional
 //! BERT4Rec share one encoder stack). Pure functions of tensors: no I/O, no threads.
 
+pub mod activation;
 mod config;
 pub mod dropout;
 mod encoder;
+mod host_math;
 pub mod loss;
 
 pub use config::{Direction, ItemText, TransformerConfig};
-pub use encoder::{SeqRec, Vocabulary};
+pub use encoder::{Block, SeqRec, Vocabulary};

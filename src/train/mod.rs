@@ -8,6 +8,7 @@ pub mod device;
 mod engine;
 pub mod events;
 mod inference;
+pub mod profile;
 mod saved;
 
 pub use batch::Augmentation;
