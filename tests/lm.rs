@@ -188,8 +188,9 @@ fn bad_model_folders_are_refused_naming_file_and_field() {
     assert!(message.contains("model.safetensors"), "{message}");
     assert!(message.contains("intermediate.dense"), "{message}");
 
-    // A config far larger than its weights file (the fuzzer's first finding: vocab_size in the
-    // billions reserved the embedding table before any tensor was compared).
+    // A config far larger than its weights file (seen while writing the model-folder fuzz
+    // target: vocab_size in the billions would reserve the embedding table before any tensor
+    // was compared).
     for (key, value) in [("vocab_size", 4_000_000_000u64), ("num_hidden_layers", 60)] {
         let dir = spoilable_copy();
         edit_config(dir.path(), key, value.into());

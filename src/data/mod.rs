@@ -7,6 +7,7 @@ pub mod dataset;
 pub mod error;
 pub mod format;
 pub mod movielens;
+mod parquet_pages;
 pub mod preprocess;
 pub mod raw;
 pub mod recbole;

@@ -192,14 +192,18 @@ impl Table {
 
     /// Reads a Parquet file.
     pub fn read_parquet(path: &Path, expected: &str) -> Result<Table> {
-        let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
-        let frame = crate::guard::catching(|| ParquetReader::new(file).finish())
-            .map_err(|panic| format!("the Parquet reader stopped on malformed data ({panic})"))
-            .and_then(|read| read.map_err(|e| e.to_string()))
-            .map_err(|message| DataError::Table {
-                path: path.to_path_buf(),
-                message: format!("{message} (expected a Parquet file)"),
-            })?;
+        let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+        let frame = crate::guard::catching(|| {
+            super::parquet_pages::check_page_headers(&bytes)
+                .map(|()| ParquetReader::new(Cursor::new(&bytes)).finish())
+        })
+        .map_err(|panic| format!("the Parquet reader stopped on malformed data ({panic})"))
+        .and_then(|checked| checked)
+        .and_then(|read| read.map_err(|e| e.to_string()))
+        .map_err(|message| DataError::Table {
+            path: path.to_path_buf(),
+            message: format!("{message} (expected a Parquet file)"),
+        })?;
         if frame.height() == 0 {
             return Err(DataError::Empty {
                 path: path.to_path_buf(),

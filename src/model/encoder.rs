@@ -159,9 +159,11 @@ impl<B: Backend> Block<B> {
         let query = split_heads(queries, &mha.query);
         let key = split_heads(keys.clone(), &mha.key);
         let value = split_heads(keys, &mha.value);
+        // Scaled before the product (as PyTorch's attention does): the queries are smaller than
+        // the scores when the sequence is longer than a head's width.
         let scores = query
-            .matmul(key.transpose())
-            .div_scalar((mha.d_k as f32).sqrt());
+            .div_scalar((mha.d_k as f32).sqrt())
+            .matmul(key.transpose());
         // One mask for padding and future together: one fill of the scores instead of two.
         let padding = padding.reshape([batch, 1, 1, key_len]);
         let hidden_keys = match future {

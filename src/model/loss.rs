@@ -117,7 +117,7 @@ fn softmax_rows<B: Backend>(
 }
 
 /// [`softmax_rows`] on the CPU: each row's maximum, exponentials, sum and coefficients in one
-/// parallel pass over the row while it is in cache (the loss is summed in f64).
+/// pass over the row while it is in cache, rows in parallel (the loss is summed in f64).
 fn softmax_rows_on_host<B: Backend>(
     logits: Tensor<B, 2>,
     targets: Tensor<B, 1, Int>,
@@ -136,7 +136,7 @@ fn softmax_rows_on_host<B: Backend>(
         .to_vec()
         .unwrap_or_default();
     let scale = 1.0 / n as f32;
-    let loss: f64 = values
+    let row_losses: Vec<f64> = values
         .par_chunks_mut(width)
         .zip(targets.par_iter())
         .map(|(row, &target)| {
@@ -150,7 +150,9 @@ fn softmax_rows_on_host<B: Backend>(
             // −log softmax(target) = log Σ exp(x − max) + max − x_target.
             f64::from(sum.ln() + max - target_logit)
         })
-        .sum();
+        .collect();
+    // Summed in row order, so the loss is the same to the last bit whatever the threads did.
+    let loss: f64 = row_losses.iter().sum();
     (
         Tensor::from_data(TensorData::new(values, [n, width]), &device),
         Tensor::from_data(
