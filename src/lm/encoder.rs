@@ -70,11 +70,17 @@ impl<B: Backend> TextEncoder<B> {
                 } else {
                     text.clone()
                 };
-                self.tokenizer
-                    .encode(text.as_str(), true)
+                let what = || format!("text {} ({:?})", i + 1, truncate_for_message(&text));
+                // tokenizers panics on some inconsistent tokenizer.json files (a template
+                // naming a special token it does not define; found by fuzzing).
+                crate::guard::catching(|| self.tokenizer.encode(text.as_str(), true))
+                    .map_err(|panic| LmError::Tokenizer {
+                        path: self.folder.tokenizer_path.clone(),
+                        message: format!("the tokenizer library stopped on {} ({panic})", what()),
+                    })?
                     .map(|encoding| encoding.get_ids().to_vec())
                     .map_err(|e| LmError::Tokenize {
-                        what: format!("text {} ({:?})", i + 1, truncate_for_message(&text)),
+                        what: what(),
                         message: e.to_string(),
                     })
             })

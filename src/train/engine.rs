@@ -27,6 +27,7 @@ use super::batch::{Batch, masked_item_batch, next_item_batch};
 use super::config::TrainConfig;
 use super::events::{Stage as TrainStage, TrainEvent};
 use super::inference::TransformerRecommender;
+use super::record::read_record;
 use crate::data::{Dataset, Split};
 use crate::eval::{EvalConfig, EvalReport, Stage, evaluate};
 use crate::model::loss::{LossConfig, fused_softmax_cross_entropy, sampled_bce};
@@ -181,12 +182,8 @@ fn train_inner<B: AutodiffBackend>(
                             message: format!("{e} (expected reclab's checkpoint state)"),
                         })?;
                     let (model_file, optimizer_file) = checkpoint_files(dir, &progress);
-                    model = read_record(&model_file, || {
-                        model.load_file(model_file.clone(), &recorder, &device)
-                    })?;
-                    let record = read_record(&optimizer_file, || {
-                        recorder.load(optimizer_file.clone(), &device)
-                    })?;
+                    model = model.load_record(read_record(&model_file, &device)?);
+                    let record = read_record(&optimizer_file, &device)?;
                     optimizer = optimizer.load_record(record);
                     progress
                 }
@@ -395,11 +392,7 @@ fn train_inner<B: AutodiffBackend>(
     // Test the best weights (the last ones if no epoch finished with validation).
     let best_path = run_dir.join(BEST_WEIGHTS);
     let best_model = if progress.best_epoch > 0 {
-        read_record(&best_path, || {
-            model
-                .clone()
-                .load_file(best_path.clone(), &recorder, &device)
-        })?
+        model.clone().load_record(read_record(&best_path, &device)?)
     } else {
         model.clone()
     };
@@ -549,21 +542,6 @@ pub(crate) fn batch_loss<B: AutodiffBackend>(
             sampled_bce(hidden, positive, negative, loss.beta(vocabulary.num_items))
         }
     }
-}
-
-/// Reads a record (weights, optimizer state) with burn's recorder; a damaged file, including
-/// one that makes the decoder panic, is an error naming it.
-fn read_record<T>(
-    path: &Path,
-    read: impl FnOnce() -> Result<T, burn::record::RecorderError>,
-) -> Result<T, TrainError> {
-    crate::guard::catching(read)
-        .map_err(|panic| format!("burn's record reader stopped on damaged data ({panic})"))
-        .and_then(|read| read.map_err(|e| e.to_string()))
-        .map_err(|message| TrainError::Checkpoint {
-            path: path.to_path_buf(),
-            message,
-        })
 }
 
 /// Drops curve points of epochs after the checkpoint (a run killed between saving its run file

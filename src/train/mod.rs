@@ -9,6 +9,7 @@ mod engine;
 pub mod events;
 mod inference;
 pub mod profile;
+mod record;
 mod saved;
 
 pub use batch::Augmentation;

@@ -5,7 +5,6 @@
 use std::path::Path;
 
 use burn::prelude::*;
-use burn::record::{BinFileRecorder, FullPrecisionSettings};
 
 use super::config::TrainConfig;
 use super::engine::{BEST_WEIGHTS, TrainError};
@@ -76,19 +75,14 @@ pub fn load_weights(
 ) -> Result<SeqRec<Inference>, TrainError> {
     let device = Default::default();
     let model = SeqRec::<Inference>::new(transformer, vocabulary, &device);
-    crate::guard::catching(|| {
-        model.load_file(
-            path.to_path_buf(),
-            &BinFileRecorder::<FullPrecisionSettings>::new(),
-            &device,
-        )
-    })
-    .map_err(|panic| format!("burn's record reader stopped on damaged data ({panic})"))
-    .and_then(|read| read.map_err(|e| e.to_string()))
-    .map_err(|message| TrainError::Checkpoint {
-        path: path.with_extension("bin"),
-        message: format!(
-            "{message} (expected the run's best weights; a run stopped before its first epoch has none)"
-        ),
-    })
+    let record = super::record::read_record(path, &device).map_err(|e| match e {
+        TrainError::Checkpoint { path, message } => TrainError::Checkpoint {
+            path,
+            message: format!(
+                "{message} (expected the run's best weights; a run stopped before its first epoch has none)"
+            ),
+        },
+        other => other,
+    })?;
+    Ok(model.load_record(record))
 }

@@ -1,0 +1,47 @@
+//! Reading weight and optimizer files (`best.bin`, checkpoints) written by burn's
+//! `BinFileRecorder`. burn reads them with no limit on the lengths inside, so a damaged length
+//! prefix made it reserve exabytes and abort the process (found by fuzzing,
+//! `fuzz/regressions/weights`); an allocation failure cannot be caught like a panic. The same
+//! format is read here with a limit, and any panic in decoding is caught too.
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use burn::record::{BurnRecord, FullPrecisionSettings, Record};
+
+use super::engine::TrainError;
+
+/// The most any length inside a record may claim: far above any model reclab trains, far
+/// below what would exhaust memory.
+const LIMIT: usize = 1 << 32;
+
+/// Reads the record file `path` (its extension becomes `.bin`, as burn's recorder names it).
+pub fn read_record<B: Backend, R: Record<B>>(
+    path: &Path,
+    device: &B::Device,
+) -> Result<R, TrainError> {
+    let path: PathBuf = path.with_extension("bin");
+    let fail = |message: String| TrainError::Checkpoint {
+        path: path.clone(),
+        message,
+    };
+    let bytes = std::fs::read(&path).map_err(|e| fail(e.to_string()))?;
+    let config = bincode::config::standard().with_limit::<LIMIT>();
+    let decoded = crate::guard::catching(|| {
+        bincode::serde::decode_from_slice::<BurnRecord<R::Item<FullPrecisionSettings>, B>, _>(
+            &bytes, config,
+        )
+    })
+    .map_err(|panic| {
+        fail(format!(
+            "the record decoder stopped on damaged data ({panic})"
+        ))
+    })?;
+    let (record, _) = decoded.map_err(|e| {
+        fail(format!(
+            "{e} (expected a weights or optimizer file written by reclab)"
+        ))
+    })?;
+    crate::guard::catching(|| R::from_item(record.item, device))
+        .map_err(|panic| fail(format!("the record does not fit the model ({panic})")))
+}
