@@ -139,3 +139,31 @@ fn the_seeds_reach_the_readers_success_paths() {
         .unwrap();
     assert_eq!(vectors.dim(), 8);
 }
+
+#[test]
+fn weights_of_another_shape_are_refused_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/weights/best.bin");
+    std::fs::copy(seed, dir.path().join("best.bin")).unwrap();
+    // The seed is 6 items, hidden 8, feed-forward 16: ask for feed-forward 32.
+    let shape = reclab::model::TransformerConfig {
+        hidden: 8,
+        heads: 2,
+        layers: 1,
+        inner: 32,
+        max_len: 4,
+        ..Default::default()
+    };
+    let error = reclab::train::load_weights(
+        &dir.path().join("best"),
+        &shape,
+        reclab::model::Vocabulary { num_items: 6 },
+    )
+    .err()
+    .expect("weights of another shape were accepted")
+    .to_string();
+    assert!(
+        error.contains("best.bin") && error.contains("weights where the model has"),
+        "{error}"
+    );
+}

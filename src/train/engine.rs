@@ -27,7 +27,7 @@ use super::batch::{Batch, masked_item_batch, next_item_batch};
 use super::config::TrainConfig;
 use super::events::{Stage as TrainStage, TrainEvent};
 use super::inference::TransformerRecommender;
-use super::record::read_record;
+use super::record::{load_weights_into, read_record};
 use crate::data::{Dataset, Split};
 use crate::eval::{EvalConfig, EvalReport, Stage, evaluate};
 use crate::model::loss::{LossConfig, fused_softmax_cross_entropy, sampled_bce};
@@ -182,7 +182,7 @@ fn train_inner<B: AutodiffBackend>(
                             message: format!("{e} (expected reclab's checkpoint state)"),
                         })?;
                     let (model_file, optimizer_file) = checkpoint_files(dir, &progress);
-                    model = model.load_record(read_record(&model_file, &device)?);
+                    model = load_weights_into(model, &model_file, &device)?;
                     let record = read_record(&optimizer_file, &device)?;
                     optimizer = optimizer.load_record(record);
                     progress
@@ -392,7 +392,7 @@ fn train_inner<B: AutodiffBackend>(
     // Test the best weights (the last ones if no epoch finished with validation).
     let best_path = run_dir.join(BEST_WEIGHTS);
     let best_model = if progress.best_epoch > 0 {
-        model.clone().load_record(read_record(&best_path, &device)?)
+        load_weights_into(model.clone(), &best_path, &device)?
     } else {
         model.clone()
     };

@@ -45,3 +45,30 @@ pub fn read_record<B: Backend, R: Record<B>>(
     crate::guard::catching(|| R::from_item(record.item, device))
         .map_err(|panic| fail(format!("the record does not fit the model ({panic})")))
 }
+
+/// Loads the weights file `path` into `model`; weights of other shapes than the model's (a
+/// damaged file, or one from another configuration) are refused naming the file.
+pub fn load_weights_into<B: Backend, M: Module<B>>(
+    model: M,
+    path: &Path,
+    device: &B::Device,
+) -> Result<M, TrainError> {
+    let expected = model.num_params();
+    let record = read_record(path, device)?;
+    let loaded = crate::guard::catching(|| model.load_record(record)).map_err(|panic| {
+        TrainError::Checkpoint {
+            path: path.with_extension("bin"),
+            message: format!("its weights do not fit the model ({panic})"),
+        }
+    })?;
+    if loaded.num_params() != expected {
+        return Err(TrainError::Checkpoint {
+            path: path.with_extension("bin"),
+            message: format!(
+                "it holds {} weights where the model has {expected}: it belongs to another configuration, or is damaged",
+                loaded.num_params()
+            ),
+        });
+    }
+    Ok(loaded)
+}

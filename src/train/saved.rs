@@ -4,8 +4,6 @@
 
 use std::path::Path;
 
-use burn::prelude::*;
-
 use super::config::TrainConfig;
 use super::engine::{BEST_WEIGHTS, TrainError};
 use super::inference::TransformerRecommender;
@@ -75,7 +73,7 @@ pub fn load_weights(
 ) -> Result<SeqRec<Inference>, TrainError> {
     let device = Default::default();
     let model = SeqRec::<Inference>::new(transformer, vocabulary, &device);
-    let record = super::record::read_record(path, &device).map_err(|e| match e {
+    super::record::load_weights_into(model, path, &device).map_err(|e| match e {
         TrainError::Checkpoint { path, message } => TrainError::Checkpoint {
             path,
             message: format!(
@@ -83,6 +81,5 @@ pub fn load_weights(
             ),
         },
         other => other,
-    })?;
-    Ok(model.load_record(record))
+    })
 }
