@@ -7,7 +7,7 @@ pub mod dataset;
 pub mod error;
 pub mod format;
 pub mod movielens;
-mod parquet_pages;
+mod parquet_check;
 pub mod preprocess;
 pub mod raw;
 pub mod recbole;

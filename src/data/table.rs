@@ -194,7 +194,7 @@ impl Table {
     pub fn read_parquet(path: &Path, expected: &str) -> Result<Table> {
         let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
         let frame = crate::guard::catching(|| {
-            super::parquet_pages::check_page_headers(&bytes)
+            super::parquet_check::check(&bytes)
                 .map(|()| ParquetReader::new(Cursor::new(&bytes)).finish())
         })
         .map_err(|panic| format!("the Parquet reader stopped on malformed data ({panic})"))
