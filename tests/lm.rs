@@ -203,6 +203,15 @@ fn bad_model_folders_are_refused_naming_file_and_field() {
         );
     }
 
+    // A tokenizer with more tokens than the model's embedding table.
+    let dir = spoilable_copy();
+    edit_config(dir.path(), "vocab_size", 1000.into());
+    let message = open_error(dir.path());
+    assert!(
+        message.contains("tokenizer.json") && message.contains("vocab_size is 1000"),
+        "{message}"
+    );
+
     // A tokenizer that does not load.
     let dir = spoilable_copy();
     std::fs::write(

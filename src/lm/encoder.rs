@@ -36,6 +36,19 @@ impl<B: Backend> TextEncoder<B> {
             .and_then(|read| read.map_err(|e| e.to_string()))
             .map_err(tokenizer_error)?;
         let pad_id = tokenizer.get_padding().map(|p| p.pad_id).unwrap_or(0);
+        // Token ids index the embedding table: one beyond it would read past the weights.
+        let vocab_size = folder.config.vocab_size;
+        let largest_id = tokenizer
+            .get_vocab(true)
+            .into_values()
+            .chain([pad_id])
+            .max()
+            .unwrap_or(0);
+        if largest_id as usize >= vocab_size {
+            return Err(tokenizer_error(format!(
+                "it has token id {largest_id}, but config.json's vocab_size is {vocab_size}: the tokenizer and the model do not belong together"
+            )));
+        }
         // tokenizer.json often carries its own limit (128 for all-MiniLM-L6-v2) and fixed-length
         // padding; the model folder's max_seq_length rules, and batches are padded here.
         tokenizer
@@ -78,10 +91,25 @@ impl<B: Backend> TextEncoder<B> {
                         path: self.folder.tokenizer_path.clone(),
                         message: format!("the tokenizer library stopped on {} ({panic})", what()),
                     })?
-                    .map(|encoding| encoding.get_ids().to_vec())
                     .map_err(|e| LmError::Tokenize {
                         what: what(),
                         message: e.to_string(),
+                    })
+                    .and_then(|encoding| {
+                        let ids = encoding.get_ids();
+                        // Special tokens of a post-processor template need not be in the
+                        // vocabulary checked at load.
+                        match ids.iter().find(|&&id| id as usize >= self.folder.config.vocab_size) {
+                            Some(id) => Err(LmError::Tokenizer {
+                                path: self.folder.tokenizer_path.clone(),
+                                message: format!(
+                                    "it gave token id {id} for {}, beyond config.json's vocab_size {}",
+                                    what(),
+                                    self.folder.config.vocab_size
+                                ),
+                            }),
+                            None => Ok(ids.to_vec()),
+                        }
                     })
             })
             .collect()
