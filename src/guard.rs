@@ -8,8 +8,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 /// Runs `read`, turning a panic into `Err` with the panic's message.
 ///
 /// Unwind safety: the closures passed here only build new values from a file (a table, a
-/// tokenizer, a model record); on a panic that partial value is dropped and nothing shared
-/// is left half-updated.
+/// tokenizer, a decoded record); on a panic that partial value is dropped and nothing shared
+/// is left half-updated. Code that is not safe to interrupt must not be called through it:
+/// burn's loading of weights into a module panicked half-way on integer weights, and after
+/// catching that panic the heap was corrupted (found by fuzzing); such inputs are checked
+/// before loading instead (`lm::bert::check_element_types`).
 pub fn catching<T>(read: impl FnOnce() -> T) -> Result<T, String> {
     catch_unwind(AssertUnwindSafe(read)).map_err(|payload| {
         payload

@@ -154,16 +154,56 @@ fn weights_of_another_shape_are_refused_naming_the_file() {
         max_len: 4,
         ..Default::default()
     };
-    let error = reclab::train::load_weights(
+    let loaded = reclab::train::load_weights(
         &dir.path().join("best"),
         &shape,
         reclab::model::Vocabulary { num_items: 6 },
-    )
-    .err()
-    .expect("weights of another shape were accepted")
-    .to_string();
+    );
+    let error = match loaded {
+        Ok(_) => panic!("weights of another shape were accepted"),
+        Err(e) => e.to_string(),
+    };
     assert!(
         error.contains("best.bin") && error.contains("weights where the model has"),
         "{error}"
     );
+}
+
+#[test]
+fn weights_of_another_element_type_are_refused_naming_the_file() {
+    let seed = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/model_folder/tiny-bert-mean"),
+    )
+    .unwrap();
+    let parts = fuzz_inputs::files::<6>(&seed);
+    // The first tensor in the safetensors header declared as 32-bit integers (same size, so
+    // every offset stays valid): the case the fuzzer found panicking in the first product.
+    let mut weights = parts[5].unwrap().to_vec();
+    let at = weights
+        .windows(5)
+        .position(|w| w == b"\"F32\"")
+        .expect("a float tensor in the seed");
+    weights[at + 1] = b'I';
+    let folder = tempfile::tempdir().unwrap();
+    let names = [
+        "config.json",
+        "modules.json",
+        "sentence_bert_config.json",
+        "1_Pooling/config.json",
+        "tokenizer.json",
+    ];
+    for (name, part) in names.iter().zip(parts) {
+        let path = folder.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, part.unwrap()).unwrap();
+    }
+    std::fs::write(folder.path().join("model.safetensors"), weights).unwrap();
+    let opened = reclab::lm::ModelFolder::open(folder.path()).unwrap();
+    let loaded =
+        reclab::lm::TextEncoder::<reclab::train::Inference>::load(opened, Default::default());
+    let error = match loaded {
+        Ok(_) => panic!("integer weights were accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(error.contains("model.safetensors"), "{error}");
 }

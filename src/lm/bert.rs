@@ -147,10 +147,13 @@ impl<B: Backend> Bert<B> {
             .with_from_adapter(PyTorchToBurnAdapter)
             .allow_partial(true)
             .validate(true);
-        let result = crate::guard::catching(|| model.load_from(&mut store))
-            .map_err(|panic| format!("the safetensors reader stopped on malformed data ({panic})"))
-            .and_then(|read| read.map_err(|e| e.to_string()))
-            .map_err(weights_error)?;
+        // burn's loading is not safe to interrupt: a parameter of an integer type made it
+        // panic half-way, and catching that panic left the heap corrupted (found by fuzzing).
+        // The element types are checked first instead.
+        check_element_types(weights).map_err(weights_error)?;
+        let result = model
+            .load_from(&mut store)
+            .map_err(|e| weights_error(e.to_string()))?;
         if !result.errors.is_empty() {
             let listed: Vec<String> = result.errors.iter().map(|e| e.to_string()).collect();
             return Err(weights_error(listed.join("; ")));
@@ -220,4 +223,37 @@ impl<B: Backend> DenseResidual<B> {
     fn forward(&self, x: Tensor<B, 3>, residual: Tensor<B, 3>) -> Tensor<B, 3> {
         self.layer_norm.forward(self.dense.forward(x) + residual)
     }
+}
+
+/// Every weight, bias and LayerNorm parameter in the safetensors file is a float tensor (its
+/// JSON header read directly; integer tensors such as `position_ids` are left alone).
+fn check_element_types(weights: &Path) -> std::result::Result<(), String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(weights).map_err(|e| e.to_string())?;
+    let mut length = [0u8; 8];
+    file.read_exact(&mut length)
+        .map_err(|e| format!("{e} (expected an 8-byte header length)"))?;
+    let length = u64::from_le_bytes(length);
+    let size = file.metadata().map_err(|e| e.to_string())?.len();
+    if length > size.saturating_sub(8) || length > 100 << 20 {
+        return Err(format!(
+            "the header claims {length} bytes in a {size}-byte file"
+        ));
+    }
+    let mut header = vec![0u8; length as usize];
+    file.read_exact(&mut header).map_err(|e| e.to_string())?;
+    let header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&header)
+        .map_err(|e| format!("its header is not the JSON safetensors writes ({e})"))?;
+    for (name, tensor) in &header {
+        let parameter = ["weight", "bias", "gamma", "beta"]
+            .iter()
+            .any(|suffix| name.ends_with(suffix));
+        let dtype = tensor.get("dtype").and_then(|d| d.as_str()).unwrap_or("");
+        if parameter && !["F16", "BF16", "F32", "F64"].contains(&dtype) {
+            return Err(format!(
+                "tensor `{name}` holds {dtype:?} values where a float type belongs"
+            ));
+        }
+    }
+    Ok(())
 }

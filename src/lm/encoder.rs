@@ -59,13 +59,26 @@ impl<B: Backend> TextEncoder<B> {
             .map_err(|e| tokenizer_error(e.to_string()))?;
         tokenizer.with_padding(None);
         let model = Bert::load(&folder.config, &folder.weights_path, &device)?;
-        Ok(TextEncoder {
+        let encoder = TextEncoder {
             folder,
             tokenizer,
             pad_id,
             model,
             device,
-        })
+        };
+        // One short text through the model: weights of the right shapes but the wrong element
+        // type (integers where floats belong) load, then panic in the first product (found by
+        // fuzzing). Better refused here, naming the file, than in the middle of a job.
+        let probe = encoder.tokenize(&["probe".to_string()])?;
+        let probe: Vec<&[u32]> = probe.iter().map(Vec::as_slice).collect();
+        crate::guard::catching(|| encoder.encode_tokens(&probe)).map_err(|panic| {
+            LmError::Weights {
+                path: encoder.folder.weights_path.clone(),
+                architecture: "BERT".into(),
+                message: format!("the model does not run with these weights ({panic})"),
+            }
+        })?;
+        Ok(encoder)
     }
 
     pub fn folder(&self) -> &ModelFolder {
