@@ -3,7 +3,7 @@
 //! the values and the slope are computed together, eight lanes at a time
 //! ([`super::host_math::gelu`]), and autodiff sees `x ⊙ slope + (gelu − x ⊙ slope)` with both
 //! factors constant: the same value, and the gradient `slope` with one multiplication. Other
-//! backends keep burn's GELU.
+//! backends, and inference, keep burn's GELU.
 
 use burn::prelude::*;
 use rayon::prelude::*;
@@ -15,7 +15,9 @@ const CHUNK: usize = 1 << 14;
 
 pub fn gelu<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     let device = x.device();
-    if !on_host::<B>(&device) {
+    // Inference keeps burn's GELU: computed in place, it was faster there than a copy out and
+    // back (the validation pass, 0.18 against 0.20 s on ML-100K).
+    if !on_host::<B>(&device) || !B::ad_enabled(&device) {
         return burn::tensor::activation::gelu(x);
     }
     let shape = x.shape();
@@ -27,13 +29,6 @@ pub fn gelu<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
         .to_vec()
         .unwrap_or_default();
     let mut output = vec![0.0f32; input.len()];
-    if !B::ad_enabled(&device) {
-        output
-            .par_chunks_mut(CHUNK)
-            .zip(input.par_chunks(CHUNK))
-            .for_each(|(output, input)| host_math::gelu(input, output, None));
-        return Tensor::from_data(TensorData::new(output, shape), &device);
-    }
     let mut slope = vec![0.0f32; input.len()];
     output
         .par_chunks_mut(CHUNK)
@@ -78,7 +73,7 @@ mod tests {
         for (a, b) in grad(&ours, &g_ours).iter().zip(grad(&theirs, &g_theirs)) {
             assert!((a - b).abs() < 1e-5, "{a} vs {b}");
         }
-        // Inference: the plain values.
+        // Inference (burn's GELU): the plain values.
         let plain = Tensor::<Flex, 1>::from_floats([-1.0, 0.0, 2.0], &device);
         let got = gelu(plain).into_data().to_vec::<f32>().unwrap();
         assert!((got[0] + 0.158_655_3).abs() < 1e-6 && got[1] == 0.0);
