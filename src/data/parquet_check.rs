@@ -17,8 +17,8 @@ use polars_parquet::parquet::read::{get_page_iterator, read_metadata};
 const MAX_PAGE_SIZE: usize = 1 << 30;
 
 /// Checks the footer and the page headers of the Parquet file `bytes`; the message says what
-/// is wrong.
-pub fn check(bytes: &[u8]) -> Result<(), String> {
+/// is wrong. (A `Buffer` because polars' page reader wants one: shared, not copied.)
+pub fn check(bytes: &Buffer<u8>) -> Result<(), String> {
     check_footer(bytes)?;
     check_page_headers(bytes)
 }
@@ -172,9 +172,8 @@ impl Thrift<'_> {
 }
 
 /// Every page of a flat column holds at most its row group's rows.
-fn check_page_headers(bytes: &[u8]) -> Result<(), String> {
-    let metadata = read_metadata(&mut Cursor::new(bytes)).map_err(|e| e.to_string())?;
-    let buffer = Buffer::from_vec(bytes.to_vec());
+fn check_page_headers(buffer: &Buffer<u8>) -> Result<(), String> {
+    let metadata = read_metadata(&mut Cursor::new(buffer.as_slice())).map_err(|e| e.to_string())?;
     for (group, row_group) in metadata.row_groups.iter().enumerate() {
         let rows = row_group.num_rows();
         for column in row_group.parquet_columns() {

@@ -193,9 +193,10 @@ impl Table {
     /// Reads a Parquet file.
     pub fn read_parquet(path: &Path, expected: &str) -> Result<Table> {
         let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+        let bytes = polars_buffer::Buffer::from_vec(bytes);
         let frame = crate::guard::catching(|| {
             super::parquet_check::check(&bytes)
-                .map(|()| ParquetReader::new(Cursor::new(&bytes)).finish())
+                .map(|()| ParquetReader::new(Cursor::new(bytes.as_slice())).finish())
         })
         .map_err(|panic| format!("the Parquet reader stopped on malformed data ({panic})"))
         .and_then(|checked| checked)
