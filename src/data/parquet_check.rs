@@ -6,6 +6,11 @@
 //!   every list, set, map and string in the footer must fit in the bytes that remain;
 //! - a data page claiming a negative number of values (read as 2⁶⁴ − n) made it reserve 2 EiB:
 //!   here every page of a flat column must hold at most its row group's rows.
+//!
+//! The footer walk follows the types the file declares; polars reads a field by the type it
+//! expects whatever is declared, so a footer whose declared types lie can still reach its
+//! reader (`fuzz/open-crashes/parquet`). Closing that needs polars' field table mirrored here,
+//! or a fix upstream.
 
 use std::io::Cursor;
 

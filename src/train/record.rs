@@ -2,7 +2,9 @@
 //! `BinFileRecorder`. burn reads them with no limit on the lengths inside, so a damaged length
 //! prefix made it reserve exabytes and abort the process (found by fuzzing,
 //! `fuzz/regressions/weights`); an allocation failure cannot be caught like a panic. The same
-//! format is read here with a limit, and any panic in decoding is caught too.
+//! format is read here with a limit, and any panic in decoding is caught too. Still open: a
+//! tensor whose element type and shape were both changed makes burn convert it by the claimed
+//! shape before comparing it with its bytes (`fuzz/open-crashes/weights`).
 
 use std::path::{Path, PathBuf};
 
