@@ -8,21 +8,10 @@
 # with as many threads as RECLAB_BENCH_THREADS (default: all cores); three rounds, alternating.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/reclab-target}"
 model="${1:-../shared/models/all-MiniLM-L6-v2}"
 data="${2:-../shared/datasets/ml-100k}"
-threads="${RECLAB_BENCH_THREADS:-$(nproc)}"
-venv="${RECLAB_BENCH_VENV:-$HOME/.cache/reclab-bench-venv}"
-
-if ! "$venv/bin/python" -c "import sentence_transformers" 2>/dev/null; then
-  echo "installing sentence-transformers into $venv (once)" >&2
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet sentence-transformers
-fi
-# RECLAB_BENCH_PROFILE=dev measures the test build (dependencies and reclab at opt-level 2).
-profile="${RECLAB_BENCH_PROFILE:-release}"
-cargo build --profile "$profile" --locked --quiet --bin reclab
-reclab="$CARGO_TARGET_DIR/$([ "$profile" = dev ] && echo debug || echo "$profile")/reclab"
+source benches/common.sh
+ensure_python_module sentence_transformers sentence-transformers
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

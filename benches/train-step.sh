@@ -9,21 +9,10 @@
 # ($RECLAB_BENCH_VENV, default ~/.cache/reclab-bench-venv) the first time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/reclab-target}"
 data="${1:-../shared/datasets/ml-100k}"
-threads="${RECLAB_BENCH_THREADS:-$(nproc)}"
-venv="${RECLAB_BENCH_VENV:-$HOME/.cache/reclab-bench-venv}"
-
-if ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
-  echo "installing PyTorch (CPU) into $venv (once)" >&2
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet torch --index-url https://download.pytorch.org/whl/cpu \
-    || "$venv/bin/pip" install --quiet torch
-fi
-# RECLAB_BENCH_PROFILE=dev measures the test build (dependencies optimised).
-profile="${RECLAB_BENCH_PROFILE:-release}"
-cargo build --profile "$profile" --locked --quiet --bin reclab
-reclab="$CARGO_TARGET_DIR/$([ "$profile" = dev ] && echo debug || echo "$profile")/reclab"
+source benches/common.sh
+ensure_python_module torch torch --index-url https://download.pytorch.org/whl/cpu \
+  || ensure_python_module torch torch
 
 for batch in 128 256; do
   ours=() theirs=()

@@ -86,14 +86,20 @@ impl Thrift<'_> {
         Err(self.damaged("a number longer than 64 bits"))
     }
 
-    /// Skips `length` bytes, or says they are not there.
-    fn skip(&mut self, length: u64, what: &str) -> Result<(), String> {
+    /// A count or length that must fit in the bytes left (every entry takes at least one).
+    fn fits(&self, claimed: u64, what: &str) -> Result<(), String> {
         let remaining = (self.bytes.len() - self.at) as u64;
-        if length > remaining {
+        if claimed > remaining {
             return Err(self.damaged(&format!(
-                "a {what} claims {length} bytes or entries where {remaining} bytes remain"
+                "a {what} claims {claimed} bytes or entries where {remaining} bytes remain"
             )));
         }
+        Ok(())
+    }
+
+    /// Skips `length` bytes, or says they are not there.
+    fn skip(&mut self, length: u64, what: &str) -> Result<(), String> {
+        self.fits(length, what)?;
         self.at += length as usize;
         Ok(())
     }
@@ -140,13 +146,7 @@ impl Thrift<'_> {
                     15 => self.varint()?,
                     small => u64::from(small),
                 };
-                // Every element takes at least one byte.
-                let remaining = (self.bytes.len() - self.at) as u64;
-                if size > remaining {
-                    return Err(self.damaged(&format!(
-                        "a list claims {size} entries where {remaining} bytes remain"
-                    )));
-                }
+                self.fits(size, "list")?;
                 let element = header & 0x0f;
                 for _ in 0..size {
                     self.skip_element(element, depth + 1)?;
@@ -155,12 +155,7 @@ impl Thrift<'_> {
             }
             11 => {
                 let size = self.varint()?;
-                let remaining = (self.bytes.len() - self.at) as u64;
-                if size > remaining {
-                    return Err(self.damaged(&format!(
-                        "a map claims {size} entries where {remaining} bytes remain"
-                    )));
-                }
+                self.fits(size, "map")?;
                 if size > 0 {
                     let kinds = self.byte()?;
                     for _ in 0..size {

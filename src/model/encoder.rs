@@ -364,7 +364,7 @@ impl<B: Backend> SeqRec<B> {
         &self.blocks
     }
 
-    /// The first block's LayerNorm, for timing (`reclab bench train --ops`).
+    /// The input LayerNorm (the shape of every block's), for timing (`reclab bench train --ops`).
     pub(crate) fn layer_norm(&self) -> &LayerNorm<B> {
         &self.input_norm
     }

@@ -9,4 +9,4 @@ mod host_math;
 pub mod loss;
 
 pub use config::{Direction, ItemText, TransformerConfig};
-pub use encoder::{Block, SeqRec, Vocabulary};
+pub use encoder::{SeqRec, Vocabulary};
