@@ -11,6 +11,7 @@ mod inference;
 pub mod profile;
 mod record;
 mod saved;
+mod tensor_check;
 
 pub use batch::Augmentation;
 pub use config::{EarlyStopping, ModelKind, TrainConfig};

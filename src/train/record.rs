@@ -2,16 +2,19 @@
 //! `BinFileRecorder`. burn reads them with no limit on the lengths inside, so a damaged length
 //! prefix made it reserve exabytes and abort the process (found by fuzzing,
 //! `fuzz/regressions/weights`); an allocation failure cannot be caught like a panic. The same
-//! format is read here with a limit, and any panic in decoding is caught too. Still open: a
-//! tensor whose element type and shape were both changed makes burn convert it by the claimed
-//! shape before comparing it with its bytes (`fuzz/open-crashes/weights`).
+//! format is read here with a limit, every tensor's bytes are checked against its shape
+//! (`tensor_check`) before burn converts it, and any panic in decoding is caught too.
 
 use std::path::{Path, PathBuf};
 
+use bincode::de::read::SliceReader;
+use bincode::serde::OwnedSerdeDecoder;
 use burn::prelude::*;
 use burn::record::{BurnRecord, FullPrecisionSettings, Record};
+use serde::Deserialize;
 
 use super::engine::TrainError;
+use super::tensor_check::Checked;
 
 /// The most any length inside a record may claim: far above any model reclab trains, far
 /// below what would exhaust memory.
@@ -30,16 +33,17 @@ pub fn read_record<B: Backend, R: Record<B>>(
     let bytes = std::fs::read(&path).map_err(|e| fail(e.to_string()))?;
     let config = bincode::config::standard().with_limit::<LIMIT>();
     let decoded = crate::guard::catching(|| {
-        bincode::serde::decode_from_slice::<BurnRecord<R::Item<FullPrecisionSettings>, B>, _>(
-            &bytes, config,
-        )
+        let mut decoder = OwnedSerdeDecoder::from_reader(SliceReader::new(&bytes), config);
+        BurnRecord::<R::Item<FullPrecisionSettings>, B>::deserialize(Checked(
+            decoder.as_deserializer(),
+        ))
     })
     .map_err(|panic| {
         fail(format!(
             "the record decoder stopped on damaged data ({panic})"
         ))
     })?;
-    let (record, _) = decoded.map_err(|e| {
+    let record = decoded.map_err(|e| {
         fail(format!(
             "{e} (expected a weights or optimizer file written by reclab)"
         ))
