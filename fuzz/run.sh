@@ -12,28 +12,21 @@ cd "$(dirname "$0")"
 runs="${1:-1000000}"
 shift || true
 targets=("$@")
+source ./build.sh
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(delimited_log recbole movielens parquet run_file configs model_folder weights)
+  targets=("${all_targets[@]}")
 fi
-command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
-rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
-target_dir="${RECLAB_FUZZ_TARGET_DIR:-$HOME/.cache/reclab-fuzz-target}"
 corpus="${RECLAB_FUZZ_CORPUS:-$HOME/.cache/reclab-fuzz-corpus}"
 logs="${RECLAB_FUZZ_LOGS:-$corpus/logs}"
 mkdir -p "$logs"
-# Without a sanitizer: twice the executions per second; reclab's code is safe Rust but for one
-# allocator setting, and its dependencies' unsafe code still runs (a crash there still shows).
-# Built once; the targets then run from the built binaries, so editing the sources during a
-# long run does not rebuild anything.
-binaries="$target_dir/x86_64-unknown-linux-gnu/release"
 if [ -z "${RECLAB_FUZZ_TABLE_ONLY:-}" ]; then
-  cargo +nightly fuzz build --sanitizer none --target-dir "$target_dir" || exit 1
+  build_targets || exit 1
 fi
 
 # Each target single-threaded (two run at once); a 10 s input is a hang; 4 GiB is the most any
-# input may hold. Fork mode with crashes ignored: a target with a known open crash (README,
-# fuzz/open-crashes/) still runs its executions, and the crashes are counted; each crashing
-# input is saved under artifacts/<target>/.
+# input may hold. Fork mode with crashes ignored: a target that crashes still runs its
+# executions, and the crashes are counted; each crashing input is saved under
+# artifacts/<target>/.
 export POLARS_MAX_THREADS=1 RAYON_NUM_THREADS=1
 run_one() {
   local name=$1
