@@ -136,8 +136,9 @@ impl Footer<'_> {
     fn list_header(&mut self) -> Result<(u8, i32), Stop> {
         let header = self.byte()?;
         let (count, kind) = (header >> 4, header & 0x0f);
-        // An empty list may leave its element type 0; otherwise 1 to 12 are types.
-        if !(1..=12).contains(&kind) && !(kind == 0 && count == 0) {
+        // Element types are 1 to 12; an empty list may leave its type 0.
+        let known_type = (1..=12).contains(&kind) || (kind == 0 && count == 0);
+        if !known_type {
             return Err(Stop::ReaderFails);
         }
         let count = if count == 15 {
