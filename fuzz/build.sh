@@ -9,7 +9,7 @@ command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
 rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
 target_dir="${RECLAB_FUZZ_TARGET_DIR:-$HOME/.cache/reclab-fuzz-target}"
 binaries="$target_dir/x86_64-unknown-linux-gnu/release"
-all_targets=(delimited_log recbole movielens parquet run_file configs model_folder weights)
+all_targets=(delimited_log recbole movielens parquet run_file configs model_folder weights gguf)
 build_targets() {
   cargo +nightly fuzz build --sanitizer none --target-dir "$target_dir"
 }

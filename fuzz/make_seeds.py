@@ -100,8 +100,87 @@ def tiny_bert(out: Path, minilm: Path | None) -> None:
         (out / "minilm-config-tiny-weights").write_bytes(SEPARATOR.join(files))
 
 
+def tiny_gguf(out):
+    """Tiny llama-family GGUF files (needs the `gguf` package): byte-level BPE tokenizer, ChatML
+    template, one layer; one with F32/F16/BF16/Q4_0/Q4_1/Q8_0 tensors, one qwen2 with biases."""
+    import gguf
+    from gguf import GGMLQuantizationType as T
+
+    out.mkdir(parents=True, exist_ok=True)
+    # GPT-2's byte-to-unicode alphabet.
+    printable = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
+    alphabet, extra = [], 0
+    for b in range(256):
+        if b in printable:
+            alphabet.append(chr(b))
+        else:
+            alphabet.append(chr(256 + extra))
+            extra += 1
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    merges = ["\u0120 t", "\u0120 a", "h e", "i n", "r e", "o n", "\u0120t he", "e r"]
+    tokens = specials + alphabet + [m.replace(" ", "") for m in merges]
+    types = [3] * len(specials) + [1] * (len(tokens) - len(specials))
+    vocab, hidden, ffn, heads, kv_heads = len(tokens), 32, 64, 2, 1
+    rng = np.random.default_rng(3)
+    chatml = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content']"
+              " + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
+
+    def write(name, arch, kinds):
+        w = gguf.GGUFWriter(str(out / name), arch)
+        w.add_block_count(1)
+        w.add_context_length(64)
+        w.add_embedding_length(hidden)
+        w.add_feed_forward_length(ffn)
+        w.add_head_count(heads)
+        w.add_head_count_kv(kv_heads)
+        w.add_rope_freq_base(10000.0)
+        w.add_layer_norm_rms_eps(1e-5)
+        w.add_tokenizer_model("gpt2")
+        w.add_tokenizer_pre("smollm" if arch == "llama" else "qwen2")
+        w.add_token_list(tokens)
+        w.add_token_types(types)
+        w.add_token_merges(merges)
+        w.add_bos_token_id(1)
+        w.add_eos_token_id(2)
+        w.add_chat_template(chatml)
+        head = hidden // heads
+
+        def add(tname, shape, kind):
+            values = (rng.normal(size=shape) * 0.2).astype(np.float32)
+            if kind in (T.F32,):
+                w.add_tensor(tname, values)
+            elif kind == T.F16:
+                w.add_tensor(tname, values.astype(np.float16))
+            else:
+                w.add_tensor(tname, gguf.quants.quantize(values, kind), raw_dtype=kind)
+
+        add("token_embd.weight", (vocab, hidden), kinds[0])
+        add("output_norm.weight", (hidden,), T.F32)
+        add("blk.0.attn_norm.weight", (hidden,), T.F32)
+        add("blk.0.ffn_norm.weight", (hidden,), T.F32)
+        add("blk.0.attn_q.weight", (heads * head, hidden), kinds[1])
+        add("blk.0.attn_k.weight", (kv_heads * head, hidden), kinds[2])
+        add("blk.0.attn_v.weight", (kv_heads * head, hidden), kinds[3])
+        add("blk.0.attn_output.weight", (hidden, heads * head), kinds[1])
+        add("blk.0.ffn_gate.weight", (ffn, hidden), kinds[2])
+        add("blk.0.ffn_up.weight", (ffn, hidden), kinds[3])
+        add("blk.0.ffn_down.weight", (hidden, ffn), kinds[4])
+        if arch == "qwen2":
+            add("blk.0.attn_q.bias", (heads * head,), T.F32)
+            add("blk.0.attn_k.bias", (kv_heads * head,), T.F32)
+            add("blk.0.attn_v.bias", (kv_heads * head,), T.F32)
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_tensors_to_file()
+        w.close()
+
+    write("tiny-llama-mixed", "llama", [T.Q8_0, T.Q4_0, T.Q4_1, T.F16, T.F32])
+    write("tiny-qwen2-biases", "qwen2", [T.F32, T.Q8_0, T.Q4_0, T.Q4_1, T.F16])
+
+
 if __name__ == "__main__":
     seeds = Path(sys.argv[1])
     minilm = Path(sys.argv[2]) if len(sys.argv) > 2 and Path(sys.argv[2]).is_dir() else None
     parquet_seeds(seeds / "parquet")
     tiny_bert(seeds / "model_folder", minilm)
+    tiny_gguf(seeds / "gguf")

@@ -8,6 +8,7 @@ pub mod atomic_file;
 pub mod data;
 pub mod eval;
 pub mod guard;
+pub mod isa;
 pub mod lm;
 pub mod memory;
 pub mod model;

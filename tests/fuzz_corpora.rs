@@ -10,7 +10,7 @@ use std::path::Path;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 8] = [
+const TARGETS: [(&str, Target); 9] = [
     ("delimited_log", fuzz_inputs::delimited_log),
     ("recbole", fuzz_inputs::recbole),
     ("movielens", fuzz_inputs::movielens),
@@ -19,6 +19,7 @@ const TARGETS: [(&str, Target); 8] = [
     ("configs", fuzz_inputs::configs),
     ("model_folder", fuzz_inputs::model_folder),
     ("weights", fuzz_inputs::weights),
+    ("gguf", fuzz_inputs::gguf),
 ];
 
 /// Runs every file under `fuzz/<folder>/<target>/` through its target; returns how many ran.
@@ -44,7 +45,7 @@ fn replay(folder: &str) -> usize {
 
 #[test]
 fn every_seed_input_is_read_without_a_panic() {
-    // Each of the eight targets has seeds.
+    // Each of the nine targets has seeds.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
     for (name, _) in TARGETS {
         let seeds = std::fs::read_dir(root.join(name)).map_or(0, |e| e.count());

@@ -280,3 +280,38 @@ pub fn weights(data: &[u8]) {
         let _ = e.to_string();
     }
 }
+
+/// A GGUF file given to `reclab generate`: parsed (metadata, tensor table), its configuration,
+/// tokenizer and chat template read, its weights loaded with quantized blocks kept (the CPU's
+/// `auto`), and, when that all succeeds, two tokens generated from a chat prompt.
+pub fn gguf(data: &[u8]) {
+    use reclab::lm::decoder::{Dtype, Message, ModelFiles, Sampling};
+    let path = scratch().join("model.gguf");
+    write(&path, Some(data));
+    let files = match ModelFiles::open(&path) {
+        Ok(files) => files,
+        Err(e) => {
+            let _ = e.to_string();
+            return;
+        }
+    };
+    let llm = match files.load(Dtype::Auto, reclab::train::DeviceChoice::Cpu) {
+        Ok(llm) => llm,
+        Err(e) => {
+            let _ = e.to_string();
+            return;
+        }
+    };
+    let prompt = match llm.chat_ids(&[Message::new("user", "Hi 🎬")]) {
+        Ok(ids) if !ids.is_empty() => ids,
+        _ => match llm.prompt_ids("Hi") {
+            Ok(ids) if !ids.is_empty() => ids,
+            _ => return,
+        },
+    };
+    let sampling = Sampling {
+        max_new_tokens: 2,
+        ..Sampling::default()
+    };
+    let _ = llm.generate(&[prompt], &sampling, &mut |_, _| true);
+}

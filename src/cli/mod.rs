@@ -4,6 +4,7 @@ mod bench;
 mod data;
 mod embed;
 mod eval;
+mod generate;
 mod runs;
 mod simulate;
 mod sweep;
@@ -130,6 +131,8 @@ enum Command {
     Embed(embed::EmbedArgs),
     /// The catalogue's items nearest in meaning to a free text.
     Search(embed::SearchArgs),
+    /// Write text with a generative model (a GGUF file or a Hugging Face folder).
+    Generate(generate::GenerateArgs),
     /// Measure speed (load + preprocess, …).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -144,6 +147,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Train(args)) => train::run(args),
         Some(Command::Simulate(args)) => simulate::run(args),
         Some(Command::Bench(command)) => bench::run(command),
+        Some(Command::Generate(args)) => generate::run(args),
         Some(Command::Embed(args)) => embed::run_embed(args),
         Some(Command::Search(args)) => embed::run_search(args),
         None => app::run_native(cli.window.launch_options()?),

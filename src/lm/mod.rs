@@ -4,6 +4,7 @@
 
 mod bert;
 pub mod cache;
+pub mod decoder;
 mod device;
 mod encoder;
 pub mod error;
