@@ -12,7 +12,7 @@ pub enum Isa {
     Baseline,
     /// aarch64's Advanced SIMD, always present there.
     Neon,
-    /// x86-64 with AVX2 and FMA (most laptops and desktops since about 2013).
+    /// x86-64 with AVX2, FMA and F16C (most laptops and desktops since about 2013).
     Avx2Fma,
     /// x86-64 with AVX-512 F, BW and VL besides AVX2 and FMA.
     Avx512,
@@ -38,7 +38,10 @@ impl Isa {
     pub fn of_machine() -> Isa {
         #[cfg(target_arch = "x86_64")]
         {
-            let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+            // F16C (f16 scales) came with every AVX2 CPU; checked all the same.
+            let avx2 = is_x86_feature_detected!("avx2")
+                && is_x86_feature_detected!("fma")
+                && is_x86_feature_detected!("f16c");
             let avx512 = is_x86_feature_detected!("avx512f")
                 && is_x86_feature_detected!("avx512bw")
                 && is_x86_feature_detected!("avx512vl");

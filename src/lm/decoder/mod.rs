@@ -13,6 +13,8 @@ pub mod generate;
 pub mod gguf;
 pub mod model;
 pub mod quant;
+#[cfg(target_arch = "x86_64")]
+mod quant_x86;
 pub mod tokenizer;
 pub mod weights;
 

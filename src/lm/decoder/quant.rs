@@ -141,6 +141,7 @@ fn ggml_type_name(code: u32) -> String {
 /// The tensor types this engine reads, for error messages.
 pub const SUPPORTED_TYPES: &str = "F32, F16, BF16, Q4_0, Q4_1, Q8_0, Q4_K, Q6_K";
 
+#[inline(always)]
 fn f16_at(bytes: &[u8], at: usize) -> f32 {
     f16::from_le_bytes([bytes[at], bytes[at + 1]]).to_f32()
 }
@@ -170,16 +171,22 @@ pub fn dequantize_row_on(isa: Isa, ty: TensorType, bytes: &[u8], out: &mut [f32]
     }
 }
 
+/// Explicit AVX2 for the 32-value block types, the generic body (compiled for AVX2) for the rest.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 fn dequantize_row_avx2(ty: TensorType, bytes: &[u8], out: &mut [f32]) {
-    dequantize_row_generic(ty, bytes, out)
+    if !super::quant_x86::dequantize_row_avx2(ty, bytes, out) {
+        dequantize_row_generic(ty, bytes, out)
+    }
 }
 
+/// Block unpacking gains nothing from 512-bit registers: the AVX2 kernel, compiled for AVX-512.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
 fn dequantize_row_avx512(ty: TensorType, bytes: &[u8], out: &mut [f32]) {
-    dequantize_row_generic(ty, bytes, out)
+    if !super::quant_x86::dequantize_row_avx2(ty, bytes, out) {
+        dequantize_row_generic(ty, bytes, out)
+    }
 }
 
 /// The kernel body, inlined into each instruction-set version so the compiler vectorises it
@@ -314,16 +321,7 @@ pub fn dot_on(isa: Isa, a: &[f32], b: &[f32]) -> f32 {
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
-    dot_generic(a, b)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
-fn dot_avx512(a: &[f32], b: &[f32]) -> f32 {
-    dot_generic(a, b)
-}
+use super::quant_x86::{dot_avx2, dot_avx512};
 
 /// Sixteen independent partial sums, so the compiler keeps them in vector registers (two AVX2
 /// registers, one AVX-512 register) instead of one serial chain.
@@ -344,6 +342,20 @@ fn dot_generic(a: &[f32], b: &[f32]) -> f32 {
         sum += x * y;
     }
     sum
+}
+
+/// The dot product of a quantized row with `x` without unpacking the row into memory, where this
+/// CPU has a kernel for the row's type (AVX2: Q4_0, Q4_1, Q8_0); `None` elsewhere.
+fn dot_quantized_row(ty: TensorType, bytes: &[u8], x: &[f32]) -> Option<f32> {
+    match Isa::detected() {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma | Isa::Avx512 => {
+            // SAFETY: `Isa::detected` reports AVX2+FMA (and F16C, present on every such CPU)
+            // only where the CPU has them.
+            unsafe { super::quant_x86::dot_quantized_row_avx2(ty, bytes, x) }
+        }
+        _ => None,
+    }
 }
 
 #[derive(Clone)]
@@ -424,6 +436,12 @@ impl QuantMatrix {
                 let mut weights = vec![0.0f32; self.cols];
                 for (i, out_row) in out.chunks_mut(m).enumerate() {
                     let row = task * ROWS_PER_TASK + i;
+                    if m == 1
+                        && let Some(v) = dot_quantized_row(self.ty, self.row_bytes_of(row), x)
+                    {
+                        out_row[0] = v;
+                        continue;
+                    }
                     self.dequantize_row_into(row, &mut weights);
                     for (o, input) in out_row.iter_mut().zip(x.chunks_exact(self.cols)) {
                         *o = dot(&weights, input);
