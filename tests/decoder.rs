@@ -169,7 +169,7 @@ fn kv_cache_decoding_equals_a_full_recompute() {
     let full: Vec<f32> = {
         let mut cache = KvCache::new(config.layers, vec![0]);
         decoder
-            .forward(&[tokens.clone()], &mut cache, true)
+            .forward(std::slice::from_ref(&tokens), &mut cache, true)
             .into_data()
             .iter::<f32>()
             .collect()
@@ -400,7 +400,7 @@ fn a_gguf_with_llama_cpp_permuted_rows_gives_the_folders_logits() {
     let diff = max_abs_diff(&a, &expected);
     assert!(diff < 0.05, "Q8_0 GGUF differs from transformers by {diff}");
     assert_eq!(
-        greedy(&kept, &[prompt.clone()], 12),
+        greedy(&kept, std::slice::from_ref(&prompt), 12),
         greedy(&dense, &[prompt], 12)
     );
 }
@@ -552,7 +552,7 @@ fn smollm2_answers_seeds_repeat_stops_stop_and_batches_match() {
         ..Sampling::default()
     };
     let (out, timing) = llm
-        .generate(&[capital.clone()], &greedy, &mut |_, piece| {
+        .generate(std::slice::from_ref(&capital), &greedy, &mut |_, piece| {
             streamed.push_str(piece);
             true
         })
@@ -568,7 +568,7 @@ fn smollm2_answers_seeds_repeat_stops_stop_and_batches_match() {
         ..greedy.clone()
     };
     let (out, _) = llm
-        .generate(&[capital.clone()], &stop, &mut |_, _| true)
+        .generate(std::slice::from_ref(&capital), &stop, &mut |_, _| true)
         .unwrap();
     assert!(
         !out[0].text.contains("Paris") && out[0].finish == Finish::StopString,
@@ -596,7 +596,7 @@ fn smollm2_answers_seeds_repeat_stops_stop_and_batches_match() {
     // Cancelling stops after the first piece.
     let mut pieces = 0;
     let (out, _) = llm
-        .generate(&[capital.clone()], &greedy, &mut |_, _| {
+        .generate(std::slice::from_ref(&capital), &greedy, &mut |_, _| {
             pieces += 1;
             false
         })

@@ -97,14 +97,14 @@ impl DecoderConfig {
                 return Err(bad(field, v.to_string(), "a positive size"));
             }
         }
-        if self.heads % self.kv_heads != 0 {
+        if !self.heads.is_multiple_of(self.kv_heads) {
             return Err(bad(
                 "key/value head count",
                 self.kv_heads.to_string(),
                 &format!("a divisor of the head count {}", self.heads),
             ));
         }
-        if self.head_dim % 2 != 0 {
+        if !self.head_dim.is_multiple_of(2) {
             return Err(bad(
                 "head size",
                 self.head_dim.to_string(),

@@ -181,6 +181,9 @@ pub fn pick(logits: &mut [f32], seen: &[u32], sampling: &Sampling, rng: &mut Cha
     order[order.len() - 1]
 }
 
+/// One row's generated ids and why it ended.
+pub type RowOutput = (Vec<u32>, Finish);
+
 /// Generates for every prompt (token ids) in one batch. `on_token(row, id)` is called for each
 /// new token of each row, in row order within a step. Returns each row's ids and why it ended.
 pub fn generate_ids<B: Backend>(
@@ -189,7 +192,7 @@ pub fn generate_ids<B: Backend>(
     eos: &[u32],
     sampling: &Sampling,
     on_token: &mut dyn FnMut(usize, u32) -> Control,
-) -> Result<(Vec<(Vec<u32>, Finish)>, Timing)> {
+) -> Result<(Vec<RowOutput>, Timing)> {
     sampling.check()?;
     let vocab = model.config.vocab_size;
     if prompts.iter().any(Vec::is_empty) {
@@ -215,7 +218,7 @@ pub fn generate_ids<B: Backend>(
             ),
         });
     }
-    let mut outputs: Vec<(Vec<u32>, Finish)> = prompts
+    let mut outputs: Vec<RowOutput> = prompts
         .iter()
         .map(|_| (Vec::new(), Finish::Length))
         .collect();

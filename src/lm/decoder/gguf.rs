@@ -403,7 +403,7 @@ pub fn parse(bytes: &[u8]) -> std::result::Result<Header, String> {
             .ok_or_else(|| format!("tensor `{name}` has dimensions {dims:?}"))?;
         let start = data_start
             .checked_add(offset)
-            .filter(|s| s % alignment == 0 || offset % alignment == 0);
+            .filter(|s| s.is_multiple_of(alignment) || offset.is_multiple_of(alignment));
         let end = start.and_then(|s| s.checked_add(bytes_len));
         match (start, end) {
             (Some(start), Some(end)) if end <= bytes.len() as u64 => tensors.push(TensorInfo {
@@ -507,7 +507,7 @@ impl Writer {
             offsets.push(offset);
             offset = (offset + data.len() as u64).div_ceil(32) * 32;
         }
-        while out.len() % 32 != 0 {
+        while !out.len().is_multiple_of(32) {
             out.push(0);
         }
         let start = out.len();

@@ -100,7 +100,7 @@ impl TensorType {
 
     /// Bytes of a row of `values` values, or `None` when the row is not a whole number of blocks.
     pub fn row_bytes(self, values: usize) -> Option<usize> {
-        if values % self.block_len() != 0 {
+        if !values.is_multiple_of(self.block_len()) {
             return None;
         }
         (values / self.block_len()).checked_mul(self.block_bytes())
@@ -524,24 +524,34 @@ mod tests {
 
     #[test]
     fn matmul_equals_dequantized_product() {
-        // 5 rows of 64 Q8_0 values with varied scales, times 3 input rows.
-        let (rows, cols, m) = (5, 64, 3);
-        let mut bytes = Vec::new();
-        for r in 0..rows * cols / 32 {
-            bytes.extend(f16_bytes(0.01 * (r as f32 + 1.0)));
-            bytes.extend((0..32).map(|j| ((j * 7 + r * 3) % 255) as u8));
-        }
-        let data: std::sync::Arc<dyn AsRef<[u8]> + Send + Sync> = std::sync::Arc::new(bytes);
-        let matrix = QuantMatrix::new(TensorType::Q8_0, rows, cols, data, 0).unwrap();
-        let x: Vec<f32> = (0..m * cols).map(|i| (i as f32 * 0.37).sin()).collect();
-        let w = matrix.dequantize();
-        let y = matrix.matmul(&x, m);
-        for i in 0..m {
-            for r in 0..rows {
-                let expected: f64 = (0..cols)
-                    .map(|k| x[i * cols + k] as f64 * w[r * cols + k] as f64)
-                    .sum();
-                assert!((y[i * rows + r] as f64 - expected).abs() < 1e-4);
+        // 5 rows of 64 values with varied scales, times 1 input row (the fused one-row kernel)
+        // and 3 (dequantized rows), in each 32-value block type.
+        let (rows, cols) = (5, 64);
+        for ty in [TensorType::Q4_0, TensorType::Q4_1, TensorType::Q8_0] {
+            let mut bytes = Vec::new();
+            for r in 0..rows * cols / 32 {
+                bytes.extend(f16_bytes(0.01 * (r as f32 + 1.0)));
+                if ty == TensorType::Q4_1 {
+                    bytes.extend(f16_bytes(-0.05 * r as f32));
+                }
+                let quants = if ty == TensorType::Q8_0 { 32 } else { 16 };
+                bytes.extend((0..quants).map(|j| ((j * 7 + r * 3) % 255) as u8));
+            }
+            let data: std::sync::Arc<dyn AsRef<[u8]> + Send + Sync> = std::sync::Arc::new(bytes);
+            let matrix = QuantMatrix::new(ty, rows, cols, data, 0).unwrap();
+            let w = matrix.dequantize();
+            for m in [1, 3] {
+                let x: Vec<f32> = (0..m * cols).map(|i| (i as f32 * 0.37).sin()).collect();
+                let y = matrix.matmul(&x, m);
+                for i in 0..m {
+                    for r in 0..rows {
+                        let expected: f64 = (0..cols)
+                            .map(|k| x[i * cols + k] as f64 * w[r * cols + k] as f64)
+                            .sum();
+                        let got = y[i * rows + r] as f64;
+                        assert!((got - expected).abs() < 1e-4, "{ty:?}, m {m}: {got} vs {expected}");
+                    }
+                }
             }
         }
     }

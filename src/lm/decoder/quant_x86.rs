@@ -29,11 +29,22 @@ pub fn dequantize_row_avx2(ty: TensorType, bytes: &[u8], out: &mut [f32]) -> boo
     let nibbles = _mm_set1_epi8(0x0F);
     match ty {
         TensorType::Q4_0 | TensorType::Q4_1 => {
-            let (block_bytes, qs_at) = if ty == TensorType::Q4_0 { (18, 2) } else { (20, 4) };
-            for (b, o) in bytes.chunks_exact(block_bytes).zip(out.chunks_exact_mut(32)) {
+            let (block_bytes, qs_at) = if ty == TensorType::Q4_0 {
+                (18, 2)
+            } else {
+                (20, 4)
+            };
+            for (b, o) in bytes
+                .chunks_exact(block_bytes)
+                .zip(out.chunks_exact_mut(32))
+            {
                 let d = f16_scale(b, 0);
                 // Q4_0: (q − 8)·d = q·d − 8d; Q4_1: q·d + m.
-                let offset = if ty == TensorType::Q4_0 { -8.0 * d } else { f16_scale(b, 2) };
+                let offset = if ty == TensorType::Q4_0 {
+                    -8.0 * d
+                } else {
+                    f16_scale(b, 2)
+                };
                 let (d, offset) = (_mm256_set1_ps(d), _mm256_set1_ps(offset));
                 let qs = &b[qs_at..qs_at + 16];
                 // SAFETY: `qs` is 16 bytes; `o` is 32 f32 (chunks_exact).
@@ -43,9 +54,15 @@ pub fn dequantize_row_avx2(ty: TensorType, bytes: &[u8], out: &mut [f32]) -> boo
                     let hi = _mm_and_si128(_mm_srli_epi16(q, 4), nibbles);
                     let p = o.as_mut_ptr();
                     _mm256_storeu_ps(p, _mm256_fmadd_ps(u8x8_to_f32(lo), d, offset));
-                    _mm256_storeu_ps(p.add(8), _mm256_fmadd_ps(u8x8_to_f32(_mm_srli_si128(lo, 8)), d, offset));
+                    _mm256_storeu_ps(
+                        p.add(8),
+                        _mm256_fmadd_ps(u8x8_to_f32(_mm_srli_si128(lo, 8)), d, offset),
+                    );
                     _mm256_storeu_ps(p.add(16), _mm256_fmadd_ps(u8x8_to_f32(hi), d, offset));
-                    _mm256_storeu_ps(p.add(24), _mm256_fmadd_ps(u8x8_to_f32(_mm_srli_si128(hi, 8)), d, offset));
+                    _mm256_storeu_ps(
+                        p.add(24),
+                        _mm256_fmadd_ps(u8x8_to_f32(_mm_srli_si128(hi, 8)), d, offset),
+                    );
                 }
             }
             true
@@ -158,10 +175,18 @@ pub fn dot_quantized_row_avx2(ty: TensorType, bytes: &[u8], x: &[f32]) -> Option
     let mut acc1 = _mm256_setzero_ps();
     match ty {
         TensorType::Q4_0 | TensorType::Q4_1 => {
-            let (block_bytes, qs_at) = if ty == TensorType::Q4_0 { (18, 2) } else { (20, 4) };
+            let (block_bytes, qs_at) = if ty == TensorType::Q4_0 {
+                (18, 2)
+            } else {
+                (20, 4)
+            };
             for (b, xs) in bytes.chunks_exact(block_bytes).zip(x.chunks_exact(32)) {
                 let d = f16_scale(b, 0);
-                let offset = if ty == TensorType::Q4_0 { -8.0 * d } else { f16_scale(b, 2) };
+                let offset = if ty == TensorType::Q4_0 {
+                    -8.0 * d
+                } else {
+                    f16_scale(b, 2)
+                };
                 let (d, offset) = (_mm256_set1_ps(d), _mm256_set1_ps(offset));
                 let qs = &b[qs_at..qs_at + 16];
                 // SAFETY: `qs` is 16 bytes; `xs` is 32 f32 (chunks_exact).
