@@ -654,3 +654,44 @@ fn a_gguf_of_another_architecture_is_refused_with_the_list() {
         "{err}"
     );
 }
+
+#[test]
+fn a_model_larger_than_the_memory_is_refused_saying_how_much_it_needs() {
+    // A configuration of 2^20 hidden units over 2^20 tokens (its weights would be terabytes):
+    // refused before any weight is read, whatever the tensors.
+    let tokens: Vec<Value> = ["a", "b", "ab"]
+        .iter()
+        .map(|t| Value::String(t.to_string()))
+        .collect();
+    let big = Value::U32(1 << 20);
+    let writer = Writer {
+        metadata: vec![
+            ("general.architecture".into(), Value::String("llama".into())),
+            ("llama.block_count".into(), Value::U32(4)),
+            ("llama.embedding_length".into(), big.clone()),
+            ("llama.feed_forward_length".into(), big.clone()),
+            ("llama.attention.head_count".into(), Value::U32(16)),
+            ("llama.vocab_size".into(), big),
+            ("tokenizer.ggml.model".into(), Value::String("gpt2".into())),
+            ("tokenizer.ggml.tokens".into(), Value::Array(tokens)),
+            (
+                "tokenizer.ggml.merges".into(),
+                Value::Array(vec![Value::String("a b".into())]),
+            ),
+        ],
+        tensors: vec![],
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.gguf");
+    std::fs::write(&path, writer.bytes()).unwrap();
+    let files = ModelFiles::open(&path).unwrap();
+    let err = files
+        .load(Dtype::F32, DeviceChoice::Cpu)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("huge.gguf") && err.contains("needs about") && err.contains("GiB available"),
+        "{err}"
+    );
+}

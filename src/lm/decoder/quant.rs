@@ -549,7 +549,10 @@ mod tests {
                             .map(|k| x[i * cols + k] as f64 * w[r * cols + k] as f64)
                             .sum();
                         let got = y[i * rows + r] as f64;
-                        assert!((got - expected).abs() < 1e-4, "{ty:?}, m {m}: {got} vs {expected}");
+                        assert!(
+                            (got - expected).abs() < 1e-4,
+                            "{ty:?}, m {m}: {got} vs {expected}"
+                        );
                     }
                 }
             }
