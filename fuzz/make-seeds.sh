@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuilds the committed seed corpora under fuzz/seeds/ from the repository's small test
 # fixtures (no MovieLens data), a tiny training run and make_seeds.py. Only needed when a
-# format changes. Usage: bash fuzz/make-seeds.sh [python-with-pyarrow-safetensors-tokenizers]
+# format changes. Usage: bash fuzz/make-seeds.sh [python-with-pyarrow-safetensors-tokenizers-gguf]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python="${1:-python3}"
