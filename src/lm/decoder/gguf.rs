@@ -146,27 +146,23 @@ impl GgufFile {
             path: path.to_path_buf(),
             source,
         })?;
-        let header = parse(&map).map_err(|message| LmError::Parse {
-            path: path.to_path_buf(),
-            message,
-        })?;
-        Ok(GgufFile {
-            path: path.to_path_buf(),
-            header,
-            data: Arc::new(Mapped(map)),
-        })
+        Self::from_data(path, Arc::new(Mapped(map)))
     }
 
     /// A file already in memory (tests, fuzzing).
     pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<GgufFile> {
-        let header = parse(&bytes).map_err(|message| LmError::Parse {
+        Self::from_data(path, Arc::new(bytes))
+    }
+
+    fn from_data(path: &Path, data: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<GgufFile> {
+        let header = parse((*data).as_ref()).map_err(|message| LmError::Parse {
             path: path.to_path_buf(),
             message,
         })?;
         Ok(GgufFile {
             path: path.to_path_buf(),
             header,
-            data: Arc::new(bytes),
+            data,
         })
     }
 

@@ -22,47 +22,46 @@ fn u8x8_to_f32(v: __m128i) -> __m256 {
     _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v))
 }
 
+/// The 32 values of a Q4_0 or Q4_1 block, dequantized in four registers (values 0..8, 8..16,
+/// 16..24, 24..32): Q4_0's (q − 8)·d as q·d − 8d, Q4_1's q·d + m.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn q4_block(ty: TensorType, b: &[u8]) -> [__m256; 4] {
+    let nibbles = _mm_set1_epi8(0x0F);
+    let d = f16_scale(b, 0);
+    let (offset, qs_at) = if ty == TensorType::Q4_0 {
+        (-8.0 * d, 2)
+    } else {
+        (f16_scale(b, 2), 4)
+    };
+    let (d, offset) = (_mm256_set1_ps(d), _mm256_set1_ps(offset));
+    let qs = &b[qs_at..qs_at + 16];
+    // SAFETY: `qs` is 16 bytes.
+    let q = unsafe { _mm_loadu_si128(qs.as_ptr() as *const __m128i) };
+    let lo = _mm_and_si128(q, nibbles);
+    let hi = _mm_and_si128(_mm_srli_epi16(q, 4), nibbles);
+    [
+        _mm256_fmadd_ps(u8x8_to_f32(lo), d, offset),
+        _mm256_fmadd_ps(u8x8_to_f32(_mm_srli_si128(lo, 8)), d, offset),
+        _mm256_fmadd_ps(u8x8_to_f32(hi), d, offset),
+        _mm256_fmadd_ps(u8x8_to_f32(_mm_srli_si128(hi, 8)), d, offset),
+    ]
+}
+
 /// Dequantizes a row of Q4_0, Q4_1 or Q8_0 blocks; returns `false` for other types (the caller
 /// then takes the generic kernel).
 #[target_feature(enable = "avx2,fma,f16c")]
 pub fn dequantize_row_avx2(ty: TensorType, bytes: &[u8], out: &mut [f32]) -> bool {
-    let nibbles = _mm_set1_epi8(0x0F);
     match ty {
         TensorType::Q4_0 | TensorType::Q4_1 => {
-            let (block_bytes, qs_at) = if ty == TensorType::Q4_0 {
-                (18, 2)
-            } else {
-                (20, 4)
-            };
+            let block_bytes = if ty == TensorType::Q4_0 { 18 } else { 20 };
             for (b, o) in bytes
                 .chunks_exact(block_bytes)
                 .zip(out.chunks_exact_mut(32))
             {
-                let d = f16_scale(b, 0);
-                // Q4_0: (q − 8)·d = q·d − 8d; Q4_1: q·d + m.
-                let offset = if ty == TensorType::Q4_0 {
-                    -8.0 * d
-                } else {
-                    f16_scale(b, 2)
-                };
-                let (d, offset) = (_mm256_set1_ps(d), _mm256_set1_ps(offset));
-                let qs = &b[qs_at..qs_at + 16];
-                // SAFETY: `qs` is 16 bytes; `o` is 32 f32 (chunks_exact).
-                unsafe {
-                    let q = _mm_loadu_si128(qs.as_ptr() as *const __m128i);
-                    let lo = _mm_and_si128(q, nibbles);
-                    let hi = _mm_and_si128(_mm_srli_epi16(q, 4), nibbles);
-                    let p = o.as_mut_ptr();
-                    _mm256_storeu_ps(p, _mm256_fmadd_ps(u8x8_to_f32(lo), d, offset));
-                    _mm256_storeu_ps(
-                        p.add(8),
-                        _mm256_fmadd_ps(u8x8_to_f32(_mm_srli_si128(lo, 8)), d, offset),
-                    );
-                    _mm256_storeu_ps(p.add(16), _mm256_fmadd_ps(u8x8_to_f32(hi), d, offset));
-                    _mm256_storeu_ps(
-                        p.add(24),
-                        _mm256_fmadd_ps(u8x8_to_f32(_mm_srli_si128(hi, 8)), d, offset),
-                    );
+                for (k, w) in q4_block(ty, b).into_iter().enumerate() {
+                    // SAFETY: `o` is 32 f32 (chunks_exact); each store writes 8 from 8·k.
+                    unsafe { _mm256_storeu_ps(o.as_mut_ptr().add(8 * k), w) };
                 }
             }
             true
@@ -170,35 +169,16 @@ pub fn dot_avx512(a: &[f32], b: &[f32]) -> f32 {
 /// `None` for other types.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub fn dot_quantized_row_avx2(ty: TensorType, bytes: &[u8], x: &[f32]) -> Option<f32> {
-    let nibbles = _mm_set1_epi8(0x0F);
     let mut acc0 = _mm256_setzero_ps();
     let mut acc1 = _mm256_setzero_ps();
     match ty {
         TensorType::Q4_0 | TensorType::Q4_1 => {
-            let (block_bytes, qs_at) = if ty == TensorType::Q4_0 {
-                (18, 2)
-            } else {
-                (20, 4)
-            };
+            let block_bytes = if ty == TensorType::Q4_0 { 18 } else { 20 };
             for (b, xs) in bytes.chunks_exact(block_bytes).zip(x.chunks_exact(32)) {
-                let d = f16_scale(b, 0);
-                let offset = if ty == TensorType::Q4_0 {
-                    -8.0 * d
-                } else {
-                    f16_scale(b, 2)
-                };
-                let (d, offset) = (_mm256_set1_ps(d), _mm256_set1_ps(offset));
-                let qs = &b[qs_at..qs_at + 16];
-                // SAFETY: `qs` is 16 bytes; `xs` is 32 f32 (chunks_exact).
+                let [w0, w1, w2, w3] = q4_block(ty, b);
+                // SAFETY: `xs` is 32 f32 (chunks_exact); each load reads 8 from 8·k.
                 unsafe {
-                    let q = _mm_loadu_si128(qs.as_ptr() as *const __m128i);
-                    let lo = _mm_and_si128(q, nibbles);
-                    let hi = _mm_and_si128(_mm_srli_epi16(q, 4), nibbles);
                     let p = xs.as_ptr();
-                    let w0 = _mm256_fmadd_ps(u8x8_to_f32(lo), d, offset);
-                    let w1 = _mm256_fmadd_ps(u8x8_to_f32(_mm_srli_si128(lo, 8)), d, offset);
-                    let w2 = _mm256_fmadd_ps(u8x8_to_f32(hi), d, offset);
-                    let w3 = _mm256_fmadd_ps(u8x8_to_f32(_mm_srli_si128(hi, 8)), d, offset);
                     acc0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(p), acc0);
                     acc1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(p.add(8)), acc1);
                     acc0 = _mm256_fmadd_ps(w2, _mm256_loadu_ps(p.add(16)), acc0);
