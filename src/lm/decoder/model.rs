@@ -193,7 +193,8 @@ impl<B: Backend> Decoder<B> {
                 };
                 Ok(Projection::new(matrix(role, rows, cols)?, bias, device))
             };
-        let mut layers = Vec::with_capacity(c.layers);
+        // Not reserved from the claimed layer count: a damaged file can claim millions (fuzzing).
+        let mut layers = Vec::new();
         for i in 0..c.layers {
             let part = |p: LayerPart| Role::Layer(i, p);
             layers.push(Layer {
