@@ -6,9 +6,9 @@
 pub mod app;
 pub mod atomic_file;
 pub mod data;
+pub mod device;
 pub mod eval;
 pub mod guard;
-pub mod isa;
 pub mod lm;
 pub mod memory;
 pub mod model;

@@ -33,8 +33,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::data::{LoadSpec, SplitStrategy};
-use crate::eval::{EvalConfig, run_baseline};
+use crate::eval::EvalConfig;
 use crate::recommend::BaselineConfig;
+use crate::runs::run_baseline;
 use crate::runs::{RunFile, RunStatus};
 use crate::train::{TrainConfig, TrainEvent, train_on_chosen_device};
 

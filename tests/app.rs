@@ -8,8 +8,9 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use reclab::app::{AppState, LaunchOptions, ModelChoice, PanelKind, Workbench};
 use reclab::data::{self, Split, SplitStrategy};
-use reclab::eval::{EvalConfig, run_baseline};
+use reclab::eval::EvalConfig;
 use reclab::recommend::BaselineConfig;
+use reclab::runs::run_baseline;
 
 fn harness(state: AppState, runs: &Path) -> Harness<'static, Workbench> {
     let options = LaunchOptions {

@@ -4,8 +4,9 @@
 mod common;
 
 use reclab::data::{Preprocessing, Split, SplitStrategy, SyntheticConfig, load_synthetic};
-use reclab::eval::{EvalConfig, run_baseline};
+use reclab::eval::EvalConfig;
 use reclab::recommend::BaselineConfig;
+use reclab::runs::run_baseline;
 
 #[test]
 fn cold_items_are_the_latest_to_appear_and_cut_training_before_them() {

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::backend::Flex;
-use reclab::isa::Isa;
+use reclab::device::isa::Isa;
 use reclab::lm::decoder::config::DecoderConfig;
 use reclab::lm::decoder::generate::{self, Control, Sampling};
 use reclab::lm::decoder::gguf::{GgufFile, Value, Writer};

@@ -6,9 +6,10 @@ use std::path::Path;
 use std::process::Command;
 
 use reclab::data::{self, SplitStrategy};
-use reclab::eval::{EvalConfig, RankingMetrics, Stage, run_baseline};
+use reclab::eval::{EvalConfig, RankingMetrics, Stage};
 use reclab::recommend::{BaselineConfig, BprConfig};
 use reclab::runs::per_user::{PER_USER_FILE, PerUserRanks};
+use reclab::runs::run_baseline;
 use reclab::runs::significance::{LoadedRun, paired_report};
 use reclab::runs::{RUN_FILE, RunFile};
 
@@ -34,7 +35,7 @@ fn fitted(
     baseline: &BaselineConfig,
     dataset: &reclab::data::Dataset,
     split: SplitStrategy,
-) -> reclab::eval::BaselineRun {
+) -> reclab::runs::BaselineRun {
     run_baseline(
         baseline,
         dataset,

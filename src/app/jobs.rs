@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::data::{self, Dataset, DatasetStats, LoadSpec, Split};
-use crate::eval::{EvalConfig, EvalReport, Stage, evaluate, run_baseline};
+use crate::eval::{EvalConfig, EvalReport, Stage, evaluate};
 use crate::recommend::{BaselineConfig, Recommender};
+use crate::runs::run_baseline;
 use crate::train::{TrainConfig, TrainEvent, model_from_run, train_on_chosen_device};
 
 /// A running job: its messages, its stop flag, and when it started.

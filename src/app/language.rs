@@ -49,7 +49,7 @@ impl Language {
         progress: Progress<'_>,
     ) -> Result<Language, String> {
         let template = Template::for_dataset(dataset, template)?;
-        let embedder = Embedder::open(model_dir, crate::train::DeviceChoice::Auto)
+        let embedder = Embedder::open(model_dir, crate::device::DeviceChoice::Auto)
             .map_err(|e| e.to_string())?;
         let cache_dir = crate::data::cache::default_cache_dir();
         let embedded = lm::embed_items(

@@ -74,7 +74,7 @@ pub enum BenchCommand {
         max_len: usize,
         /// Devices to measure, comma-separated (cpu, cuda, wgpu).
         #[arg(long, value_delimiter = ',', default_value = "cpu")]
-        devices: Vec<reclab::train::DeviceChoice>,
+        devices: Vec<reclab::device::DeviceChoice>,
         /// Dropout probability (0 measures the step without dropout's cost).
         #[arg(long, default_value_t = 0.2)]
         dropout: f64,
@@ -302,7 +302,7 @@ fn bench_train(
     batch_size: usize,
     max_len: usize,
     dropout: f64,
-    devices: &[reclab::train::DeviceChoice],
+    devices: &[reclab::device::DeviceChoice],
     ops: bool,
 ) -> Result<()> {
     let dir = ml100k_or_env(ml100k).context("pass --ml100k DIR or set RECLAB_DATASETS")?;

@@ -6,9 +6,9 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use reclab::data::Dataset;
+use reclab::device::DeviceChoice;
 use reclab::lm::{self, Embedder, ItemVectors, Template};
 use reclab::recommend::top_k_excluding;
-use reclab::train::DeviceChoice;
 
 use super::data::DatasetOptions;
 

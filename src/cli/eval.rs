@@ -6,10 +6,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use reclab::data::{Dataset, Split};
-use reclab::eval::{
-    BaselineRun, EvalConfig, EvalReport, Protocol, Stage, run_baseline, write_score_dump,
-};
+use reclab::eval::{EvalConfig, EvalReport, Protocol, Stage, write_score_dump};
 use reclab::recommend::{BaselineConfig, BprConfig, ItemKnnConfig};
+use reclab::runs::{BaselineRun, run_baseline};
 
 use super::data::{DatasetOptions, parse_strategy};
 
@@ -98,7 +97,7 @@ pub struct EvalArgs {
     template: Option<String>,
     /// lm: device for the encoder: auto, cpu, cuda, wgpu.
     #[arg(long, default_value = "auto")]
-    device: reclab::train::DeviceChoice,
+    device: reclab::device::DeviceChoice,
 }
 
 impl EvalArgs {

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Result, bail};
 use clap::Args;
+use reclab::device::DeviceChoice;
 use reclab::lm::decoder::{Dtype, Message, ModelFiles, Sampling};
-use reclab::train::DeviceChoice;
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
@@ -127,7 +127,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
                     "decode_tokens_per_s": timing.decode_tokens_per_s(),
                     "dtype": if llm.quantized { "quantized" } else { "f32" },
                     "device": llm.device.label(),
-                    "cpu_kernels": reclab::isa::Isa::detected().label(),
+                    "cpu_kernels": reclab::device::isa::Isa::detected().label(),
                 })
             })
             .collect();
@@ -157,7 +157,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             } else {
                 "weights f32"
             },
-            reclab::isa::Isa::detected().label(),
+            reclab::device::isa::Isa::detected().label(),
         );
     }
     Ok(())

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::format::Format;
 use super::preprocess::Preprocessing;
-use super::raw::RawLog;
+use super::raw::{KeyMap, RawLog};
 use super::synthetic::SyntheticTruth;
 
 /// The index of the padding item. Real items are `1..=num_items()`.
@@ -54,15 +54,6 @@ pub struct Dataset {
     pub has_timestamps: bool,
     /// The hidden truth of a synthetic world, indexed like this dataset.
     pub truth: Option<SyntheticTruth>,
-}
-
-/// How the dense indices relate to the raw log's codes, for callers that carry data keyed by
-/// raw code (the synthetic world's truth).
-pub struct KeyMap {
-    /// Raw user code of each dense user.
-    pub users: Vec<u32>,
-    /// Raw item code of each dense item; entry 0 (padding) is `u32::MAX`.
-    pub items: Vec<u32>,
 }
 
 /// Sort key that orders ids numerically when they are numbers, text after numbers.

@@ -89,3 +89,12 @@ mod tests {
         );
     }
 }
+
+/// How the dense indices relate to the raw log's codes, for callers that carry data keyed by
+/// raw code (the synthetic world's truth).
+pub struct KeyMap {
+    /// Raw user code of each dense user.
+    pub users: Vec<u32>,
+    /// Raw item code of each dense item; entry 0 (padding) is `u32::MAX`.
+    pub items: Vec<u32>,
+}

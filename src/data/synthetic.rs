@@ -18,7 +18,7 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use super::error::{DataError, Result};
-use super::raw::{ItemMeta, RawLog};
+use super::raw::{ItemMeta, KeyMap, RawLog};
 
 /// Genre names, alphabetical so their indices match the dataset's category order.
 pub const GENRES: [&str; 12] = [
@@ -445,7 +445,7 @@ impl World {
     pub fn truth_for(
         &self,
         config: &SyntheticConfig,
-        keys: &super::dataset::KeyMap,
+        keys: &KeyMap,
         category_names: &[String],
     ) -> SyntheticTruth {
         let genre_index: Vec<usize> = category_names

@@ -2,12 +2,10 @@
 //! metrics (coverage, Gini, popularity, tail share, entropy, intra-list diversity), full ranking
 //! by default and sampled protocols for comparison with papers.
 
-mod baseline_run;
 mod evaluate;
 pub mod metrics;
 pub mod protocol;
 
-pub use baseline_run::{BaselineRun, BaselineRunError, run_baseline};
 pub use evaluate::{
     EvalConfig, EvalError, EvalReport, Stage, UserRanking, by_target_group, evaluate, history_of,
     targets_of, training_counts, write_score_dump,

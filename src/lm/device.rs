@@ -4,7 +4,7 @@ use super::encoder::{Progress, TextEncoder};
 use super::error::{LmError, Result};
 use super::folder::ModelFolder;
 use super::vectors::Vectors;
-use crate::train::{DeviceChoice, Resolved};
+use crate::device::{DeviceChoice, Resolved};
 
 /// A [`TextEncoder`] on the CPU (`flex`), CUDA or wgpu, as compiled in.
 pub enum Embedder {

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Query, Recommender};
 use crate::data::Dataset;
+use crate::device::DeviceChoice;
 use crate::lm::{self, Embedder, LmError, Template, Vectors, profile_text};
-use crate::train::DeviceChoice;
 
 /// Where the user's vector comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

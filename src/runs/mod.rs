@@ -2,6 +2,7 @@
 //! `run.json` and any artefacts. `run.json` is written atomically (temp file, fsync, rename), so
 //! a crash leaves either the previous complete file or the new complete file, never half of one.
 
+mod baseline;
 mod compare;
 pub mod per_user;
 pub mod significance;
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use baseline::{BaselineRun, BaselineRunError, run_baseline};
 pub use compare::{Comparison, ComparisonRow, compare};
 
 use crate::data::{Dataset, Preprocessing, SplitStrategy};

@@ -12,7 +12,8 @@ use serde::Serialize;
 
 use super::batch::next_item_batch;
 use super::config::TrainConfig;
-use super::engine::{TrainError, adam, batch_loss, training_data};
+use super::engine::{adam, batch_loss, training_data};
+use super::error::TrainError;
 use super::inference::TransformerRecommender;
 use crate::data::Dataset;
 use crate::eval::{EvalConfig, Stage, evaluate};

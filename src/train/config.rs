@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::batch::Augmentation;
-use super::device::DeviceChoice;
 use crate::data::{LoadSpec, SplitStrategy};
+use crate::device::DeviceChoice;
 use crate::model::{Direction, TransformerConfig, loss::LossConfig};
 
 /// The model family, which fixes the fine-tuning objective.

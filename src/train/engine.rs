@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::batch::{Batch, masked_item_batch, next_item_batch};
 use super::config::TrainConfig;
+use super::error::TrainError;
 use super::events::{Stage as TrainStage, TrainEvent};
 use super::inference::TransformerRecommender;
 use super::record::{load_weights_into, read_record};
@@ -39,29 +40,6 @@ pub const BEST_WEIGHTS: &str = "best";
 const CHECKPOINT_MODEL: &str = "checkpoint-model";
 const CHECKPOINT_OPTIMIZER: &str = "checkpoint-optimizer";
 const CHECKPOINT_STATE: &str = "checkpoint.json";
-
-#[derive(Debug, thiserror::Error)]
-pub enum TrainError {
-    #[error("invalid training config: {0}")]
-    Config(String),
-    #[error(
-        "loss became {value} at {stage} epoch {epoch}, batch {batch}: lower the learning rate or check the data"
-    )]
-    NonFiniteLoss {
-        stage: &'static str,
-        epoch: usize,
-        batch: usize,
-        value: f64,
-    },
-    #[error("no user has at least two training interactions: nothing to train on")]
-    NothingToTrain,
-    #[error(transparent)]
-    Eval(#[from] crate::eval::EvalError),
-    #[error(transparent)]
-    Run(#[from] crate::runs::RunError),
-    #[error("{path}: {message}")]
-    Checkpoint { path: PathBuf, message: String },
-}
 
 /// Where a run stands after an epoch; saved with each checkpoint so a run can resume.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -4,8 +4,8 @@
 pub mod batch;
 pub mod bench;
 pub mod config;
-pub mod device;
 mod engine;
+mod error;
 pub mod events;
 mod inference;
 pub mod profile;
@@ -15,8 +15,10 @@ mod tensor_check;
 
 pub use batch::Augmentation;
 pub use config::{EarlyStopping, ModelKind, TrainConfig};
-pub use device::{DeviceChoice, Resolved};
-pub use engine::{BEST_WEIGHTS, TrainError, TrainOutcome, train};
+// The device choice is part of the training config; its home is `crate::device`.
+pub use crate::device::{DeviceChoice, Resolved};
+pub use engine::{BEST_WEIGHTS, TrainOutcome, train};
+pub use error::TrainError;
 pub use events::{Stage, TrainEvent};
 pub use inference::TransformerRecommender;
 pub use saved::{Inference, load_weights, model_from_run};

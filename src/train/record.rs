@@ -13,7 +13,7 @@ use burn::prelude::*;
 use burn::record::{BurnRecord, FullPrecisionSettings, Record};
 use serde::Deserialize;
 
-use super::engine::TrainError;
+use super::error::TrainError;
 use super::tensor_check::Checked;
 
 /// The most any length inside a record may claim: far above any model reclab trains, far

@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use super::config::TrainConfig;
-use super::engine::{BEST_WEIGHTS, TrainError};
+use super::engine::BEST_WEIGHTS;
+use super::error::TrainError;
 use super::inference::TransformerRecommender;
 use crate::data::{Dataset, Split};
 use crate::model::{SeqRec, TransformerConfig, Vocabulary};

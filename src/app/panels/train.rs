@@ -10,10 +10,11 @@ use crate::app::state::{ModelChoice, TrainForm};
 use crate::app::widgets;
 use crate::app::{Command, Workbench};
 use crate::data::SplitStrategy;
+use crate::device::DeviceChoice;
 use crate::model::ItemText;
 use crate::model::loss::LossConfig;
 use crate::recommend::UserVector;
-use crate::train::{DeviceChoice, ModelKind};
+use crate::train::ModelKind;
 
 pub fn train_ui(ui: &mut Ui, app: &mut Workbench) {
     widgets::bare_panel(ui, egui::Panel::left("train-settings"))
@@ -295,7 +296,7 @@ fn device_label(device: DeviceChoice) -> String {
             format!("auto ({resolved})")
         }
         DeviceChoice::Cpu => "CPU".into(),
-        DeviceChoice::Cuda if crate::train::device::nvidia_gpu_present() => "CUDA".into(),
+        DeviceChoice::Cuda if crate::device::nvidia_gpu_present() => "CUDA".into(),
         DeviceChoice::Cuda => "CUDA (no GPU found)".into(),
         DeviceChoice::Wgpu => "wgpu".into(),
     }

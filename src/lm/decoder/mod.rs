@@ -15,6 +15,7 @@ pub mod model;
 pub mod quant;
 #[cfg(target_arch = "x86_64")]
 mod quant_x86;
+mod tensor_type;
 pub mod tokenizer;
 pub mod weights;
 
@@ -33,7 +34,7 @@ pub use tokenizer::DecoderTokenizer;
 use self::gguf::{GgufFile, Value};
 use self::weights::{Safetensors, WeightSource};
 use super::error::{LmError, Result};
-use crate::train::{DeviceChoice, Resolved};
+use crate::device::{DeviceChoice, Resolved};
 
 /// The numeric path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

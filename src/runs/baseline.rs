@@ -3,10 +3,10 @@
 
 use std::time::Instant;
 
-use super::evaluate::{EvalConfig, EvalError, EvalReport, Stage, evaluate};
+use super::{DatasetInfo, ModelInfo, RunFile, RunStatus};
 use crate::data::{Dataset, Split, SplitStrategy};
+use crate::eval::{EvalConfig, EvalError, EvalReport, Stage, evaluate};
 use crate::recommend::{BaselineConfig, Recommender};
-use crate::runs::{DatasetInfo, ModelInfo, RunFile, RunStatus};
 
 /// A fitted and evaluated baseline; its run is complete but not yet saved.
 pub struct BaselineRun {
@@ -78,9 +78,9 @@ pub fn run_baseline(
         progress,
     )?;
     run.test_metrics = test.metrics.clone();
-    run.test_metrics_by_target = super::by_target_group(&test, &split, &config.cutoffs);
+    run.test_metrics_by_target = crate::eval::by_target_group(&test, &split, &config.cutoffs);
     run.timings_secs.insert("test".into(), test.seconds);
-    run.per_user = Some(crate::runs::per_user::PerUserRanks::from_reports(
+    run.per_user = Some(super::per_user::PerUserRanks::from_reports(
         valid.as_ref(),
         &test,
         config.cutoffs.iter().copied().max().unwrap_or(10),

@@ -1,4 +1,9 @@
-//! Which compute device trains the model, chosen at run time among the backends compiled in.
+//! Where computation runs, chosen at run time: the burn backend (the CPU's `flex`, CUDA or wgpu,
+//! among those compiled in), with the detection and refusal messages of each, and the CPU's
+//! instruction sets for host kernels ([`isa`]). The ground floor: training, the language models
+//! and the recommenders all choose their device here, and this module imports none of them.
+
+pub mod isa;
 
 use std::fmt;
 use std::str::FromStr;
