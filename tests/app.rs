@@ -56,12 +56,12 @@ fn loaded(harness: &mut Harness<'_, Workbench>) {
         harness,
         "the dataset to load",
         Duration::from_secs(60),
-        |app| app.data.is_some() || app.data_error.is_some(),
+        |app| app.data.loaded.is_some() || app.data.error.is_some(),
     );
     assert!(
-        harness.state().data_error.is_none(),
+        harness.state().data.error.is_none(),
         "{:?}",
-        harness.state().data_error
+        harness.state().data.error
     );
 }
 
@@ -85,7 +85,7 @@ fn launches_on_the_synthetic_world_with_its_statistics() {
     let mut harness = harness(AppState::default(), runs.path());
     loaded(&mut harness);
     let reference = data::load(&data::LoadSpec::default(), None).unwrap();
-    let shown = harness.state().data.as_ref().unwrap().stats.users;
+    let shown = harness.state().data.loaded.as_ref().unwrap().stats.users;
     assert_eq!(shown, reference.num_users());
     // The statistics grid shows the same numbers.
     harness.get_by_label("Users");
@@ -109,13 +109,13 @@ fn a_bad_dataset_path_shows_the_error_in_the_panel() {
         &mut harness,
         "the load error",
         Duration::from_secs(30),
-        |app| app.data_error.is_some(),
+        |app| app.data.error.is_some(),
     );
     let error = harness.get_by_label_contains("Could not load the dataset");
     let text = format!("{error:?}");
     assert!(text.contains("synthetic-missing"), "{text}");
     // The synthetic world stays loaded: a failed load loses nothing.
-    assert!(harness.state().data.is_some());
+    assert!(harness.state().data.loaded.is_some());
 }
 
 #[test]
@@ -129,9 +129,14 @@ fn training_streams_loss_stops_and_appears_in_compare() {
         &mut harness,
         "loss points",
         Duration::from_secs(120),
-        |app| app.live.as_ref().is_some_and(|l| l.losses.len() >= 3),
+        |app| {
+            app.training
+                .live
+                .as_ref()
+                .is_some_and(|l| l.losses.len() >= 3)
+        },
     );
-    let points = harness.state().live.as_ref().unwrap().losses.len();
+    let points = harness.state().training.live.as_ref().unwrap().losses.len();
     assert!(
         harness
             .query_by_label_contains("Training loss per batch (")
@@ -139,7 +144,7 @@ fn training_streams_loss_stops_and_appears_in_compare() {
     );
     assert!(points >= 3);
     // Cross-entropy over 500 items starts near ln 501 ≈ 6.2.
-    let first = harness.state().live.as_ref().unwrap().losses[0][1];
+    let first = harness.state().training.live.as_ref().unwrap().losses[0][1];
     assert!((first - 501f64.ln()).abs() < 0.5, "first loss {first}");
     harness.check_accessibility();
 
@@ -150,7 +155,7 @@ fn training_streams_loss_stops_and_appears_in_compare() {
         Duration::from_secs(120),
         |app| !app.is_training(),
     );
-    let live = harness.state().live.as_ref().unwrap();
+    let live = harness.state().training.live.as_ref().unwrap();
     assert_eq!(live.status, reclab::app::LiveStatus::Stopped);
     let run_dir = live.run_dir.clone().unwrap();
     assert!(run_dir.join("run.json").exists());
@@ -190,7 +195,7 @@ fn two_baseline_runs_side_by_side_and_evaluated() {
         );
     }
     click(&mut harness, "Compare");
-    assert_eq!(harness.state().compared.len(), 2);
+    assert_eq!(harness.state().compare.compared.len(), 2);
     harness.get_by_label("test.ndcg@10");
 
     // The table's numbers are the evaluator's, computed here independently of the app.
@@ -227,16 +232,16 @@ fn two_baseline_runs_side_by_side_and_evaluated() {
     click(&mut harness, "Evaluate");
     click(&mut harness, "Open Pop");
     step_until(&mut harness, "the model", Duration::from_secs(60), |app| {
-        app.model.is_some()
+        app.evaluation.model.is_some()
     });
     click(&mut harness, "Run evaluation");
     step_until(
         &mut harness,
         "the evaluation",
         Duration::from_secs(60),
-        |app| !app.eval_reports.is_empty() || app.eval_error.is_some(),
+        |app| !app.evaluation.reports.is_empty() || app.evaluation.error.is_some(),
     );
-    let report = &harness.state().eval_reports[0];
+    let report = &harness.state().evaluation.reports[0];
     assert_eq!(report.protocol, "full ranking");
     let split = Split::new(&dataset, SplitStrategy::LeaveOneOut).unwrap();
     let pop = BaselineConfig::Pop.fit(&dataset, &split).unwrap();
@@ -255,7 +260,7 @@ fn two_baseline_runs_side_by_side_and_evaluated() {
 
     // The User panel lists the opened model's recommendations.
     click(&mut harness, "User");
-    let view = harness.state().user_view.as_ref().expect("recommendations");
+    let view = harness.state().user.view.as_ref().expect("recommendations");
     assert_eq!(view.list.len(), 10);
     harness.check_accessibility();
 }
@@ -298,18 +303,18 @@ fn the_live_preview_steps_adapts_after_a_click_plays_and_pauses() {
     click(&mut harness, "Live preview");
     click(&mut harness, "Reset");
     assert!(
-        harness.state().preview.is_some(),
+        harness.state().live.preview.is_some(),
         "{:?}",
-        harness.state().preview_error
+        harness.state().live.error
     );
     // Step until the adaptive (left) side records a click, then check the next page changed.
     let mut adapted = false;
     for _ in 0..20 {
-        let before = harness.state().preview.as_ref().unwrap().sides[0]
+        let before = harness.state().live.preview.as_ref().unwrap().sides[0]
             .last
             .clone();
         click(&mut harness, "Step");
-        let preview = harness.state().preview.as_ref().unwrap();
+        let preview = harness.state().live.preview.as_ref().unwrap();
         let side = &preview.sides[0];
         if let Some(previous) = before
             && previous.choice.clicked.is_some()
@@ -326,21 +331,21 @@ fn the_live_preview_steps_adapts_after_a_click_plays_and_pauses() {
     // Play: pages advance on their own; Pause: they stop.
     harness.state_mut().state.preview_speed = 20.0;
     click(&mut harness, "Play");
-    let start = harness.state().preview.as_ref().unwrap().sides[0].pages;
+    let start = harness.state().live.preview.as_ref().unwrap().sides[0].pages;
     step_until(
         &mut harness,
         "pages to advance",
         Duration::from_secs(30),
-        |app| app.preview.as_ref().unwrap().sides[0].pages >= start + 3,
+        |app| app.live.preview.as_ref().unwrap().sides[0].pages >= start + 3,
     );
     click(&mut harness, "Pause");
-    let paused_at = harness.state().preview.as_ref().unwrap().sides[0].pages;
+    let paused_at = harness.state().live.preview.as_ref().unwrap().sides[0].pages;
     for _ in 0..10 {
         harness.step();
         std::thread::sleep(Duration::from_millis(60));
     }
     assert_eq!(
-        harness.state().preview.as_ref().unwrap().sides[0].pages,
+        harness.state().live.preview.as_ref().unwrap().sides[0].pages,
         paused_at
     );
 
@@ -351,13 +356,20 @@ fn the_live_preview_steps_adapts_after_a_click_plays_and_pauses() {
         &mut harness,
         "the A/B run",
         Duration::from_secs(60),
-        |app| app.ab_report.is_some(),
+        |app| app.live.ab_report.is_some(),
     );
     assert_eq!(
-        harness.state().ab_report.as_ref().unwrap().outcomes.len(),
+        harness
+            .state()
+            .live
+            .ab_report
+            .as_ref()
+            .unwrap()
+            .outcomes
+            .len(),
         2
     );
-    assert_eq!(harness.state().compared.len(), 1);
+    assert_eq!(harness.state().compare.compared.len(), 1);
     harness.check_accessibility();
 }
 
@@ -391,12 +403,15 @@ fn embed_with_minilm(harness: &mut Harness<'_, Workbench>) {
         harness,
         "the catalogue to be embedded",
         Duration::from_secs(600),
-        |app| !app.is_embedding() && (app.language.is_some() || app.lm_error.is_some()),
+        |app| {
+            !app.is_embedding()
+                && (app.language.catalogue.is_some() || app.language.error.is_some())
+        },
     );
     assert!(
-        harness.state().lm_error.is_none(),
+        harness.state().language.error.is_none(),
         "{:?}",
-        harness.state().lm_error
+        harness.state().language.error
     );
 }
 
@@ -406,7 +421,14 @@ fn the_data_panel_embeds_searches_and_maps_the_catalogue() {
     let runs = tempfile::tempdir().unwrap();
     let mut harness = harness(ml100k_state(), runs.path());
     loaded(&mut harness);
-    let dataset = harness.state().data.as_ref().unwrap().dataset.clone();
+    let dataset = harness
+        .state()
+        .data
+        .loaded
+        .as_ref()
+        .unwrap()
+        .dataset
+        .clone();
 
     // The template's live preview shows the most popular film's text (Star Wars, 583 ratings).
     let template = reclab::lm::Template::default_for(&dataset);
@@ -428,7 +450,7 @@ fn the_data_panel_embeds_searches_and_maps_the_catalogue() {
     click(&mut harness, "Default");
 
     embed_with_minilm(&mut harness);
-    let language = harness.state().language.clone().unwrap();
+    let language = harness.state().language.catalogue.clone().unwrap();
     assert_eq!(language.items.len(), dataset.num_items() + 1);
     assert_eq!(language.items.dim(), 384);
     harness.get_by_label_contains("1682 items × 384 dims");
@@ -439,7 +461,7 @@ fn the_data_panel_embeds_searches_and_maps_the_catalogue() {
     field.type_text("Toy Story");
     harness.step();
     harness.step();
-    let results = harness.state().search_results.clone();
+    let results = harness.state().language.search_results.clone();
     assert_eq!(results.len(), 10);
     assert_eq!(dataset.item_label(results[0].0), "Toy Story");
     let embedder = reclab::lm::Embedder::open(minilm(), reclab::train::DeviceChoice::Cpu).unwrap();
@@ -482,7 +504,15 @@ fn the_data_panel_embeds_searches_and_maps_the_catalogue() {
 }
 
 fn dataset_path(harness: &Harness<'_, Workbench>) -> String {
-    harness.state().data.as_ref().unwrap().spec.path.clone()
+    harness
+        .state()
+        .data
+        .loaded
+        .as_ref()
+        .unwrap()
+        .spec
+        .path
+        .clone()
 }
 
 #[test]
@@ -492,7 +522,14 @@ fn words_rerank_the_storefront_and_set_the_persona() {
     let mut harness = harness(ml100k_state(), runs.path());
     loaded(&mut harness);
     embed_with_minilm(&mut harness);
-    let dataset = harness.state().data.as_ref().unwrap().dataset.clone();
+    let dataset = harness
+        .state()
+        .data
+        .loaded
+        .as_ref()
+        .unwrap()
+        .dataset
+        .clone();
     click(&mut harness, "Live preview");
     click(&mut harness, "Reset");
 
@@ -502,11 +539,11 @@ fn words_rerank_the_storefront_and_set_the_persona() {
     field.type_text(request);
     harness.step();
     click(&mut harness, "Ask");
-    let preview = harness.state().preview.as_ref().unwrap();
+    let preview = harness.state().live.preview.as_ref().unwrap();
     assert!(
         preview.last_request.is_some(),
         "{:?}",
-        harness.state().preview_error
+        harness.state().live.error
     );
     // The adaptive page (greedy, left) leads with the request's row; the static page does not.
     let page = &preview.sides[0].last.as_ref().unwrap().page;
@@ -539,7 +576,7 @@ fn words_rerank_the_storefront_and_set_the_persona() {
     harness.get_by_label_contains("last request: embedding");
     // The next page keeps the request.
     click(&mut harness, "Step");
-    let page = &harness.state().preview.as_ref().unwrap().sides[0]
+    let page = &harness.state().live.preview.as_ref().unwrap().sides[0]
         .last
         .as_ref()
         .unwrap()
@@ -552,7 +589,7 @@ fn words_rerank_the_storefront_and_set_the_persona() {
     field.type_text("a teenager who loves horror movies");
     harness.step();
     click(&mut harness, "Set persona");
-    let taste = harness.state().preview.as_ref().unwrap().sides[0]
+    let taste = harness.state().live.preview.as_ref().unwrap().sides[0]
         .taste()
         .to_vec();
     let top = (0..taste.len())
@@ -587,7 +624,7 @@ fn the_lm_recommender_trains_from_the_app_and_the_user_panel_compares_it() {
         Duration::from_secs(600),
         |app| !app.is_training(),
     );
-    let runs_listed = &harness.state().runs;
+    let runs_listed = &harness.state().compare.listed;
     assert_eq!(runs_listed.len(), 1, "{:?}", harness.state().status);
     let run = runs_listed[0].run.as_ref().unwrap();
     assert_eq!(run.model.name, "LM (history)");
@@ -603,7 +640,7 @@ fn the_lm_recommender_trains_from_the_app_and_the_user_panel_compares_it() {
         &mut harness,
         "the model to open",
         Duration::from_secs(120),
-        |app| app.model.is_some(),
+        |app| app.evaluation.model.is_some(),
     );
     click(&mut harness, "User");
     harness.get_by_label("Overlap with the model's top 10: 10 items");
@@ -637,8 +674,11 @@ fn a_folder_that_is_no_usable_model_shows_its_error_and_keeps_the_data() {
         let error = harness.get_by_label_contains("Language model:");
         let text = format!("{error:?}");
         assert!(text.contains(expected), "{text}");
-        assert!(harness.state().language.is_none());
-        assert!(harness.state().data.is_some(), "the dataset stays loaded");
+        assert!(harness.state().language.catalogue.is_none());
+        assert!(
+            harness.state().data.loaded.is_some(),
+            "the dataset stays loaded"
+        );
     }
 }
 
@@ -663,7 +703,7 @@ fn a_dropped_model_folder_becomes_the_language_model_not_a_dataset() {
         !app.is_loading(),
         "a model folder is not loaded as a dataset"
     );
-    assert_eq!(app.data.as_ref().unwrap().stats.name, "synthetic");
+    assert_eq!(app.data.loaded.as_ref().unwrap().stats.name, "synthetic");
     // The field shows it.
     harness.get_by_label("Language model folder");
 }
@@ -733,9 +773,9 @@ fn compare_shows_paired_tests_a_seed_band_and_a_sweep() {
         &mut harness,
         "the paired tests",
         Duration::from_secs(60),
-        |app| app.paired.is_some() && !app.is_testing_pairs(),
+        |app| app.compare.paired.is_some() && !app.is_testing_pairs(),
     );
-    let report = match &harness.state().paired.as_ref().unwrap().1 {
+    let report = match &harness.state().compare.paired.as_ref().unwrap().1 {
         Ok(report) => report.clone(),
         Err(e) => panic!("{e}"),
     };
@@ -799,12 +839,12 @@ fn compare_shows_paired_tests_a_seed_band_and_a_sweep() {
         &mut harness,
         "the trial's model",
         Duration::from_secs(60),
-        |app| app.model.is_some() || app.model_error.is_some(),
+        |app| app.evaluation.model.is_some() || app.evaluation.model_error.is_some(),
     );
     assert!(
-        harness.state().model.is_some(),
+        harness.state().evaluation.model.is_some(),
         "{:?}",
-        harness.state().model_error
+        harness.state().evaluation.model_error
     );
 }
 
@@ -862,7 +902,8 @@ fn hostile_files_dropped_on_the_data_panel_show_their_error_and_keep_the_data() 
         );
         let app = harness.state();
         let error = app
-            .data_error
+            .data
+            .error
             .clone()
             .unwrap_or_else(|| panic!("{name} loaded without an error"));
         assert!(
@@ -870,7 +911,7 @@ fn hostile_files_dropped_on_the_data_panel_show_their_error_and_keep_the_data() 
             "{name}: the error names the file: {error}"
         );
         assert_eq!(
-            app.data.as_ref().unwrap().stats.name,
+            app.data.loaded.as_ref().unwrap().stats.name,
             "synthetic",
             "{name}: the loaded dataset stays"
         );
@@ -940,6 +981,11 @@ fn hostile_run_folders_in_compare_show_their_error_and_keep_the_open_runs() {
     }
     // The good run is still open and compared.
     let app = harness.state();
-    assert!(app.compared.iter().any(|c| c.dir == good && c.run.is_ok()));
-    assert_eq!(app.compared.len(), 4);
+    assert!(
+        app.compare
+            .compared
+            .iter()
+            .any(|c| c.dir == good && c.run.is_ok())
+    );
+    assert_eq!(app.compare.compared.len(), 4);
 }

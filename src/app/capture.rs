@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use eframe::egui;
 
 use super::command::Command;
-use super::state::PanelKind;
+use super::state::{AppState, PanelKind};
 use crate::quantile::quantile;
 
 /// How the window is started.
@@ -46,6 +46,36 @@ pub struct LaunchOptions {
     pub persona: Option<String>,
     /// and tell its storefront this (after the preview's pages).
     pub ask: Option<String>,
+}
+
+impl LaunchOptions {
+    /// What the options set in the restored state: runs folder, panel, dataset, model folder
+    /// and the words typed into the search, persona and request boxes.
+    pub fn apply_to(&self, state: &mut AppState) {
+        if let Some(root) = &self.runs_root {
+            state.runs_root = root.clone();
+        }
+        if let Some(panel) = self.panel {
+            state.panel = panel;
+        }
+        if let Some(path) = &self.dataset {
+            state.dataset = crate::data::LoadSpec::new(path.clone());
+            state.dataset_draft = state.dataset.clone();
+        }
+        if let Some(dir) = &self.lm_dir {
+            state.lm_dir = dir.display().to_string();
+        }
+        let words = [
+            (&self.search, &mut state.search),
+            (&self.persona, &mut state.persona),
+            (&self.ask, &mut state.request),
+        ];
+        for (given, field) in words {
+            if let Some(text) = given {
+                field.clone_from(text);
+            }
+        }
+    }
 }
 
 /// Frame-time statistics, in milliseconds.

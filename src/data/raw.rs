@@ -64,6 +64,15 @@ pub fn split_title_year(raw: &str) -> (String, Option<i32>) {
     (trimmed.to_string(), None)
 }
 
+/// How the dense indices relate to the raw log's codes, for callers that carry data keyed by
+/// raw code (the synthetic world's truth).
+pub struct KeyMap {
+    /// Raw user code of each dense user.
+    pub users: Vec<u32>,
+    /// Raw item code of each dense item; entry 0 (padding) is `u32::MAX`.
+    pub items: Vec<u32>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,13 +97,4 @@ mod tests {
             ("Heat".into(), Some(1995))
         );
     }
-}
-
-/// How the dense indices relate to the raw log's codes, for callers that carry data keyed by
-/// raw code (the synthetic world's truth).
-pub struct KeyMap {
-    /// Raw user code of each dense user.
-    pub users: Vec<u32>,
-    /// Raw item code of each dense item; entry 0 (padding) is `u32::MAX`.
-    pub items: Vec<u32>,
 }

@@ -1,22 +1,25 @@
 //! The Data panel's language part: the item-text template with a live preview, the model folder
-//! and the Embed job, semantic search as you type, and the item map (the item vectors' first two
+//! and the Embed task, semantic search as you type, and the item map (the item vectors' first two
 //! principal components, coloured by genre, sized by popularity; hover for a title, click to
 //! open an item, a user's history drawn as a path).
 
 use eframe::egui::{self, Color32, RichText, Ui};
 use egui_plot::{Line, Plot, PlotPoint, PlotPoints, Points};
 
-use crate::app::jobs::Loaded;
+use super::{Language, LanguageState, item_template};
+use crate::app::Command;
+use crate::app::context::PanelContext;
+use crate::app::data::Loaded;
 use crate::app::plots;
+use crate::app::task::TaskKind;
 use crate::app::widgets;
-use crate::app::{Command, Language, Workbench};
 use crate::lm::Template;
 
 /// Genres coloured on the map; the rest are grey.
 const MAP_GENRES: usize = 10;
 
-pub fn item_text_ui(ui: &mut Ui, app: &mut Workbench, loaded: &Loaded) {
-    let Some(mut source) = app.item_template() else {
+pub fn item_text_ui(ui: &mut Ui, cx: &mut PanelContext, own: &LanguageState, loaded: &Loaded) {
+    let Some(mut source) = item_template(cx.settings, cx.data) else {
         return;
     };
     ui.horizontal(|ui| {
@@ -25,12 +28,12 @@ pub fn item_text_ui(ui: &mut Ui, app: &mut Workbench, loaded: &Loaded) {
             loaded.dataset.item_field_names().join(", ")
         ));
         if response.changed() {
-            app.state
+            cx.settings
                 .item_templates
                 .insert(loaded.spec.path.clone(), source.clone());
         }
         if ui.button("Default").clicked() {
-            app.state.item_templates.remove(&loaded.spec.path);
+            cx.settings.item_templates.remove(&loaded.spec.path);
         }
     });
     match Template::parse(&source).and_then(|t| t.check(&loaded.dataset).map(|()| t)) {
@@ -45,30 +48,30 @@ pub fn item_text_ui(ui: &mut Ui, app: &mut Workbench, loaded: &Loaded) {
         Err(message) => widgets::error(ui, &format!("Template: {message}")),
     }
     ui.horizontal(|ui| {
-        widgets::text(ui, "Language model folder", &mut app.state.lm_dir).on_hover_text(
+        widgets::text(ui, "Language model folder", &mut cx.settings.lm_dir).on_hover_text(
             "A Hugging Face folder (config.json, tokenizer.json, model.safetensors), e.g. \
              all-MiniLM-L6-v2; or drop the folder on the window",
         );
         if ui.button("Choose folder…").clicked() {
-            app.send(Command::PickModelFolder);
+            cx.send(Command::PickModelFolder);
         }
     });
     ui.horizontal(|ui| {
-        if app.is_embedding() {
+        if cx.is_running(TaskKind::Embed) {
             if ui.button("Cancel").clicked() {
-                app.send(Command::CancelEmbedding);
+                cx.send(Command::CancelEmbedding);
             }
             widgets::busy(ui);
-            ui.label(embed_progress_text(app));
+            ui.label(embed_progress_text(cx, own));
         } else if ui.button("Embed").clicked() {
-            app.send(Command::Embed);
+            cx.send(Command::Embed);
         }
-        if let Some(language) = &app.language
+        if let Some(language) = cx.language
             && language.belongs_to(&loaded.dataset)
         {
             cache_state_ui(ui, language);
             if language.template != source
-                || language.model_dir.display().to_string() != app.state.lm_dir.trim()
+                || language.model_dir.display().to_string() != cx.settings.lm_dir.trim()
             {
                 ui.label(
                     RichText::new("(template or model changed: Embed again)")
@@ -77,12 +80,12 @@ pub fn item_text_ui(ui: &mut Ui, app: &mut Workbench, loaded: &Loaded) {
             }
         }
     });
-    if let Some(language) = &app.language
+    if let Some(language) = cx.language
         && let Some(warning) = &language.cache_warning
     {
         ui.label(RichText::new(warning).color(ui.visuals().warn_fg_color));
     }
-    if let Some(message) = &app.lm_error {
+    if let Some(message) = &own.error {
         widgets::error(ui, &format!("Language model: {message}"));
     }
 }
@@ -101,9 +104,9 @@ fn preview_items(loaded: &Loaded) -> Vec<u32> {
     items
 }
 
-fn embed_progress_text(app: &Workbench) -> String {
-    let secs = app.embedding_secs().unwrap_or(0.0);
-    match app.embed_progress {
+fn embed_progress_text(cx: &PanelContext, own: &LanguageState) -> String {
+    let secs = cx.running_secs(TaskKind::Embed).unwrap_or(0.0);
+    match own.progress {
         Some((done, total)) if done > 0 => {
             let rate = done as f64 / secs.max(1e-3);
             let eta = (total - done) as f64 / rate.max(1e-9);
@@ -139,20 +142,20 @@ fn cache_state_ui(ui: &mut Ui, language: &Language) {
     }
 }
 
-pub fn search_ui(ui: &mut Ui, app: &mut Workbench, loaded: &Loaded) {
+pub fn search_ui(ui: &mut Ui, cx: &mut PanelContext, own: &mut LanguageState, loaded: &Loaded) {
     ui.horizontal(|ui| {
-        let mut query = std::mem::take(&mut app.state.search);
+        let mut query = std::mem::take(&mut cx.settings.search);
         widgets::text(ui, "Semantic search", &mut query)
             .on_hover_text("Free text; the nearest items by meaning, as you type");
-        app.search(&query);
-        app.state.search = query;
-        if let Some((_, ms)) = &app.searched
-            && !app.state.search.trim().is_empty()
+        own.search(&query);
+        cx.settings.search = query;
+        if let Some((_, ms)) = &own.searched
+            && !cx.settings.search.trim().is_empty()
         {
             ui.label(format!("{ms:.1} ms"));
         }
     });
-    if app.search_results.is_empty() {
+    if own.search_results.is_empty() {
         return;
     }
     let mut open = None;
@@ -163,7 +166,7 @@ pub fn search_ui(ui: &mut Ui, app: &mut Workbench, loaded: &Loaded) {
             ui.strong("genres");
             ui.strong("similarity");
             ui.end_row();
-            for &(item, similarity) in &app.search_results {
+            for &(item, similarity) in &own.search_results {
                 if ui.link(loaded.dataset.item_label(item)).clicked() {
                     open = Some(item);
                 }
@@ -173,7 +176,7 @@ pub fn search_ui(ui: &mut Ui, app: &mut Workbench, loaded: &Loaded) {
             }
         });
     if let Some(item) = open {
-        app.send(Command::SelectItem(item));
+        cx.send(Command::SelectItem(item));
     }
 }
 
@@ -192,14 +195,20 @@ fn map_genres(loaded: &Loaded) -> Vec<u32> {
     genres
 }
 
-pub fn map_ui(ui: &mut Ui, app: &mut Workbench, loaded: &Loaded, language: &Language) {
+pub fn map_ui(
+    ui: &mut Ui,
+    cx: &mut PanelContext,
+    own: &LanguageState,
+    loaded: &Loaded,
+    language: &Language,
+) {
     let dataset = &loaded.dataset;
-    let user = app.state.user.min(dataset.num_users().saturating_sub(1));
+    let user = cx.settings.user.min(dataset.num_users().saturating_sub(1));
     ui.horizontal(|ui| {
         ui.label(RichText::new("Item map").strong());
         ui.label("(first two principal components of the item vectors)");
         ui.checkbox(
-            &mut app.state.map_history,
+            &mut cx.settings.map_history,
             format!("Show user {user}'s history as a path"),
         );
     });
@@ -235,7 +244,7 @@ pub fn map_ui(ui: &mut Ui, app: &mut Workbench, loaded: &Loaded, language: &Lang
         let [x, y] = language.map[item - 1];
         series[slot * 3 + size].3.push([f64::from(x), f64::from(y)]);
     }
-    let history: Vec<[f64; 2]> = if app.state.map_history && dataset.num_users() > 0 {
+    let history: Vec<[f64; 2]> = if cx.settings.map_history && dataset.num_users() > 0 {
         dataset
             .sequence(user)
             .iter()
@@ -247,7 +256,7 @@ pub fn map_ui(ui: &mut Ui, app: &mut Workbench, loaded: &Loaded, language: &Lang
     } else {
         Vec::new()
     };
-    let selected = app.selected_item;
+    let selected = own.selected_item;
     let response = Plot::new("item-map")
         .height(360.0)
         .data_aspect(1.0)
@@ -295,7 +304,7 @@ pub fn map_ui(ui: &mut Ui, app: &mut Workbench, loaded: &Loaded, language: &Lang
             loaded.item_counts.get(item as usize).copied().unwrap_or(0)
         ));
         if clicked {
-            app.send(Command::SelectItem(item));
+            cx.send(Command::SelectItem(item));
         }
     }
 }
@@ -320,8 +329,8 @@ fn nearest_on_screen(
 }
 
 /// The item opened from the map or the search: its text, genres, popularity and neighbours.
-pub fn selected_item_ui(ui: &mut Ui, app: &Workbench, loaded: &Loaded, language: &Language) {
-    let Some(item) = app
+pub fn selected_item_ui(ui: &mut Ui, own: &LanguageState, loaded: &Loaded, language: &Language) {
+    let Some(item) = own
         .selected_item
         .filter(|&i| (i as usize) < language.items.len())
     else {
@@ -336,7 +345,7 @@ pub fn selected_item_ui(ui: &mut Ui, app: &Workbench, loaded: &Loaded, language:
         loaded.item_counts.get(item as usize).copied().unwrap_or(0)
     ));
     ui.label(format!("Text: {}", language.texts[item as usize]));
-    let neighbours = crate::app::language::top(
+    let neighbours = super::catalogue::top(
         &language.similarities(language.items.row(item as usize)),
         5,
         &[item],

@@ -1,49 +1,45 @@
-//! One module per panel, plus the top bar (tabs, theme) and the status bar.
-
-pub mod compare;
-pub mod data;
-pub mod evaluate;
-pub mod language;
-pub mod live;
-pub mod train;
-pub mod user;
+//! The top bar (panel tabs, theme) and the status bar (dataset, running work, the last message).
 
 use eframe::egui::{self, Ui};
 
+use super::Command;
+use super::context::PanelContext;
 use super::state::PanelKind;
+use super::task::TaskKind;
+use super::training::TrainingState;
 use super::widgets;
-use super::{Command, Workbench};
 
-pub fn top_bar_ui(ui: &mut Ui, app: &mut Workbench) {
+pub fn top_bar_ui(ui: &mut Ui, cx: &mut PanelContext) {
     ui.horizontal(|ui| {
         ui.heading("reclab");
         ui.separator();
         for (i, panel) in PanelKind::ALL.into_iter().enumerate() {
-            let selected = app.state.panel == panel;
+            let selected = cx.settings.panel == panel;
             if ui
                 .selectable_label(selected, panel.title())
                 .on_hover_text(format!("Ctrl+{}", i + 1))
                 .clicked()
             {
-                app.send(Command::ShowPanel(panel));
+                cx.send(Command::ShowPanel(panel));
             }
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            let theme = if app.state.dark_mode {
+            let theme = if cx.settings.dark_mode {
                 "Light theme"
             } else {
                 "Dark theme"
             };
             if ui.button(theme).on_hover_text("Ctrl+T").clicked() {
-                app.send(Command::ToggleTheme);
+                cx.send(Command::ToggleTheme);
             }
         });
     });
 }
 
-pub fn status_bar_ui(ui: &mut Ui, app: &mut Workbench) {
+/// `status`: one line on what just happened.
+pub fn status_bar_ui(ui: &mut Ui, cx: &PanelContext, training: &TrainingState, status: &str) {
     ui.horizontal(|ui| {
-        match &app.data {
+        match cx.data {
             Some(loaded) => ui.label(format!(
                 "{}: {} users, {} items, {} interactions",
                 loaded.stats.name,
@@ -53,11 +49,11 @@ pub fn status_bar_ui(ui: &mut Ui, app: &mut Workbench) {
             )),
             None => ui.label("no dataset"),
         };
-        if app.is_loading() {
+        if cx.is_running(TaskKind::Load) {
             widgets::busy(ui);
             ui.label("loading …");
         }
-        if let Some(live) = &app.live
+        if let Some(live) = &training.live
             && live.is_running()
         {
             ui.separator();
@@ -65,6 +61,6 @@ pub fn status_bar_ui(ui: &mut Ui, app: &mut Workbench) {
             ui.label(format!("training {} epoch {}", live.model, live.epoch));
         }
         ui.separator();
-        ui.label(&app.status);
+        ui.label(status);
     });
 }

@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use eframe::egui::{self, RichText, Ui};
 
-use super::evaluate::model_picker_ui;
-use crate::app::Workbench;
-use crate::app::jobs::{Loaded, OpenedModel};
+use super::UserState;
+use crate::app::context::PanelContext;
+use crate::app::data::Loaded;
+use crate::app::evaluation::OpenedModel;
+use crate::app::evaluation::panel::model_picker_ui;
 use crate::app::widgets;
 use crate::recommend::{Query, top_k_excluding};
 
@@ -24,10 +26,11 @@ pub struct UserView {
     pub error: Option<String>,
 }
 
-pub fn user_ui(ui: &mut Ui, app: &mut Workbench) {
-    model_picker_ui(ui, app);
+/// `model_error`: why the last model could not be opened (the Evaluate panel's, shown here too).
+pub fn user_ui(ui: &mut Ui, cx: &mut PanelContext, own: &mut UserState, model_error: Option<&str>) {
+    model_picker_ui(ui, cx, model_error);
     ui.separator();
-    let Some(loaded) = app.data.clone() else {
+    let Some(loaded) = cx.data else {
         ui.label("Load a dataset first.");
         return;
     };
@@ -37,37 +40,34 @@ pub fn user_ui(ui: &mut Ui, app: &mut Workbench) {
         return;
     }
     ui.horizontal(|ui| {
-        widgets::number(ui, "User", &mut app.state.user, 0..=users - 1, 0.5);
+        widgets::number(ui, "User", &mut cx.settings.user, 0..=users - 1, 0.5);
         ui.label(format!(
             "id {}",
-            loaded.dataset.user_ids[app.state.user.min(users - 1)]
+            loaded.dataset.user_ids[cx.settings.user.min(users - 1)]
         ));
         widgets::number(
             ui,
             "Recommendations",
-            &mut app.state.user_top_k,
+            &mut cx.settings.user_top_k,
             1..=100,
             0.2,
         );
     });
-    let user = app.state.user.min(users - 1);
+    let user = cx.settings.user.min(users - 1);
     let history = loaded.dataset.sequence(user);
-    let language = app
-        .language
-        .clone()
-        .filter(|l| l.belongs_to(&loaded.dataset));
+    let language = cx.language_for_data();
     if language.is_some() {
         ui.label(RichText::new("Profile text (what the language model is told)").strong());
         ui.label(RichText::new(crate::lm::profile_text(&loaded.dataset, history)).italics());
         ui.separator();
     }
-    let k = app.state.user_top_k;
+    let k = cx.settings.user_top_k;
     let lm_list = language.as_ref().map(|language| {
         let key = (user, k, Arc::as_ptr(language).addr());
-        if app.user_lm_view.as_ref().is_none_or(|(k, _)| *k != key) {
-            app.user_lm_view = Some((key, language.top_for_history(history, k)));
+        if own.lm_view.as_ref().is_none_or(|(k, _)| *k != key) {
+            own.lm_view = Some((key, language.top_for_history(history, k)));
         }
-        app.user_lm_view
+        own.lm_view
             .as_ref()
             .map(|(_, list)| list.clone())
             .unwrap_or_default()
@@ -89,20 +89,14 @@ pub fn user_ui(ui: &mut Ui, app: &mut Workbench) {
                 }
             });
         if let Some(list) = &lm_list {
-            lm_column_ui(&mut columns[2], &loaded, list, app.user_view.as_ref());
+            lm_column_ui(&mut columns[2], loaded, list, own.view.as_ref());
         }
         let ui = &mut columns[1];
-        let Some(model) = app.model.clone() else {
+        let Some(model) = cx.model else {
             ui.label("Open a model above to see what it recommends for this user.");
             return;
         };
-        let view = refresh(
-            &mut app.user_view,
-            &loaded,
-            &model,
-            user,
-            app.state.user_top_k,
-        );
+        let view = refresh(&mut own.view, loaded, model, user, cx.settings.user_top_k);
         ui.heading(format!("{}: top {}", model.label, view.list.len()));
         if let Some(message) = &view.error {
             widgets::error(ui, message);

@@ -1,7 +1,7 @@
 //! The language model as the app holds it once a catalogue is embedded: the encoder (for the
 //! short texts people type), unit item vectors, their 2-D map and the genre names' vectors. A
 //! query, a request or a persona is one short text: embedding it takes a few milliseconds, so
-//! those run on the GUI thread; the catalogue is embedded by a job (`jobs::embed_catalogue`).
+//! those run on the GUI thread; the catalogue is embedded by a task (`language::embed`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -4,27 +4,30 @@
 use eframe::egui::{self, Ui};
 use egui_plot::{Bar, BarChart, Line, Plot, PlotPoints};
 
-use super::language;
-use crate::app::jobs::Loaded;
+use super::{DataState, Loaded};
+use crate::app::Command;
+use crate::app::context::PanelContext;
+use crate::app::language::{LanguageState, panel as language};
+use crate::app::task::TaskKind;
 use crate::app::widgets;
-use crate::app::{Command, Workbench};
 use crate::data::{Format, LoadSpec};
 
-pub fn data_ui(ui: &mut Ui, app: &mut Workbench) {
-    source_ui(ui, app);
+/// `language`: the language concern's state, whose part of this panel is drawn here too.
+pub fn data_ui(ui: &mut Ui, cx: &mut PanelContext, own: &DataState, language: &mut LanguageState) {
+    source_ui(ui, cx, own);
     ui.separator();
-    if let Some(message) = &app.data_error {
+    if let Some(message) = &own.error {
         widgets::error(ui, &format!("Could not load the dataset: {message}"));
         ui.separator();
     }
-    match app.data.clone() {
+    match cx.data {
         Some(loaded) => {
             egui::ScrollArea::vertical().show(ui, |ui| {
-                language_ui(ui, app, &loaded);
-                stats_ui(ui, &loaded);
+                language_ui(ui, cx, language, loaded);
+                stats_ui(ui, loaded);
             });
         }
-        None if app.is_loading() => {
+        None if cx.is_running(TaskKind::Load) => {
             ui.label("Loading …");
         }
         None => {
@@ -34,30 +37,26 @@ pub fn data_ui(ui: &mut Ui, app: &mut Workbench) {
 }
 
 /// Item text, the language model, and — once the catalogue is embedded — search and the map.
-fn language_ui(ui: &mut Ui, app: &mut Workbench, loaded: &Loaded) {
+fn language_ui(ui: &mut Ui, cx: &mut PanelContext, own: &mut LanguageState, loaded: &Loaded) {
     egui::CollapsingHeader::new("Item text and language model")
         .default_open(true)
         .show(ui, |ui| {
-            language::item_text_ui(ui, app, loaded);
-            let Some(lm) = app
-                .language
-                .clone()
-                .filter(|l| l.belongs_to(&loaded.dataset))
-            else {
+            language::item_text_ui(ui, cx, own, loaded);
+            let Some(lm) = cx.language_for_data() else {
                 return;
             };
             ui.separator();
             ui.columns(2, |columns| {
-                language::search_ui(&mut columns[0], app, loaded);
-                language::selected_item_ui(&mut columns[0], app, loaded, &lm);
-                language::map_ui(&mut columns[1], app, loaded, &lm);
+                language::search_ui(&mut columns[0], cx, own, loaded);
+                language::selected_item_ui(&mut columns[0], own, loaded, lm);
+                language::map_ui(&mut columns[1], cx, own, loaded, lm);
             });
         });
     ui.separator();
 }
 
-fn source_ui(ui: &mut Ui, app: &mut Workbench) {
-    let draft = &mut app.state.dataset_draft;
+fn source_ui(ui: &mut Ui, cx: &mut PanelContext, own: &DataState) {
+    let draft = &mut cx.settings.dataset_draft;
     ui.horizontal(|ui| {
         widgets::text(ui, "Dataset path", &mut draft.path)
             .on_hover_text("A folder, any file of a dataset's set, or `synthetic`");
@@ -86,25 +85,25 @@ fn source_ui(ui: &mut Ui, app: &mut Workbench) {
         .default_open(false)
         .show(ui, |ui| preprocessing_ui(ui, draft));
     ui.horizontal(|ui| {
-        let loading = app.loading_secs();
+        let loading = cx.running_secs(TaskKind::Load);
         if ui
             .add_enabled(loading.is_none(), egui::Button::new("Load"))
             .clicked()
         {
             send.push(Command::LoadDataset(Box::new(
-                app.state.dataset_draft.clone(),
+                cx.settings.dataset_draft.clone(),
             )));
         }
         if let Some(secs) = loading {
             widgets::busy(ui);
             ui.label(format!(
                 "loading {} … {secs:.1} s",
-                app.loading_path.as_deref().unwrap_or_default()
+                own.loading_path.as_deref().unwrap_or_default()
             ));
         }
     });
     for command in send {
-        app.send(command);
+        cx.send(command);
     }
 }
 

@@ -1,11 +1,11 @@
 //! What the Train panel shows of the current (or last) training: loss per batch, validation
-//! curves per epoch, throughput, ETA and how it ended. Built only from the job's messages.
+//! curves per epoch, throughput, ETA and how it ended. Built only from the task's updates.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::jobs::TrainMessage;
+use crate::app::task::{Outcome, Partial, Update};
 use crate::train::{Stage, TrainEvent};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -96,20 +96,22 @@ impl LiveTraining {
         Some(self.total_batches.saturating_sub(self.batches_done) as f64 / rate)
     }
 
-    pub fn on_message(&mut self, message: TrainMessage) {
-        match message {
-            TrainMessage::Event(event) => self.on_event(event),
-            TrainMessage::Progress { done, total } => {
+    pub fn on_update(&mut self, update: Update) {
+        match update {
+            Update::Partial(Partial::Training(event)) => self.on_event(event),
+            // A baseline's evaluation.
+            Update::Progress { done, total } => {
                 self.status = LiveStatus::Running;
                 self.eval_progress = Some((done, total));
             }
-            TrainMessage::Done(Ok(dir)) => {
+            Update::Done(Ok(Outcome::Trained(dir))) => {
                 self.run_dir = Some(dir);
                 if self.is_running() {
                     self.status = LiveStatus::Finished;
                 }
             }
-            TrainMessage::Done(Err(message)) => self.status = LiveStatus::Failed(message),
+            Update::Done(Ok(_)) => {}
+            Update::Done(Err(message)) => self.status = LiveStatus::Failed(message),
         }
     }
 
@@ -184,7 +186,7 @@ impl LiveTraining {
         }
     }
 
-    /// One line for the status bar when the job ends.
+    /// One line for the status bar when the task ends.
     pub fn summary(&self) -> String {
         let ndcg = self
             .test

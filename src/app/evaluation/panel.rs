@@ -3,10 +3,12 @@
 
 use eframe::egui::{self, Ui};
 
-use crate::app::jobs::run_label;
+use super::{EvaluationState, run_label};
+use crate::app::Command;
+use crate::app::context::PanelContext;
 use crate::app::plots;
+use crate::app::task::TaskKind;
 use crate::app::widgets;
-use crate::app::{Command, Workbench};
 use crate::eval::{Protocol, Sampling};
 
 /// Accuracy and beyond-accuracy metric names, as the evaluator keys them (without `@K`).
@@ -20,8 +22,8 @@ const BEYOND: [&str; 6] = [
     "ild",
 ];
 
-pub fn evaluate_ui(ui: &mut Ui, app: &mut Workbench) {
-    model_picker_ui(ui, app);
+pub fn evaluate_ui(ui: &mut Ui, cx: &mut PanelContext, own: &EvaluationState) {
+    model_picker_ui(ui, cx, own.model_error.as_deref());
     ui.separator();
     ui.horizontal(|ui| {
         let protocols = [
@@ -40,59 +42,56 @@ pub fn evaluate_ui(ui: &mut Ui, app: &mut Workbench) {
         widgets::choice(
             ui,
             "Protocol",
-            &mut app.state.eval.protocol,
+            &mut cx.settings.eval.protocol,
             &protocols,
             |p| p.label(),
         );
-        widgets::number(ui, "K", &mut app.state.eval.cutoff, 1..=1000, 0.2);
-        let ready = app.model.is_some() && !app.is_evaluating();
+        widgets::number(ui, "K", &mut cx.settings.eval.cutoff, 1..=1000, 0.2);
+        let ready = cx.model.is_some() && !cx.is_running(TaskKind::Evaluate);
         if ui
             .add_enabled(ready, egui::Button::new("Run evaluation"))
             .clicked()
         {
-            app.send(Command::Evaluate);
+            cx.send(Command::Evaluate);
         }
-        if app.is_evaluating() {
+        if cx.is_running(TaskKind::Evaluate) {
             if ui.button("Cancel").clicked() {
-                app.send(Command::CancelEvaluation);
+                cx.send(Command::CancelEvaluation);
             }
             widgets::busy(ui);
-            if let Some((done, total)) = app.eval_progress {
+            if let Some((done, total)) = own.progress {
                 ui.label(format!("{done}/{total} users"));
             }
         }
         if ui
-            .add_enabled(
-                !app.eval_reports.is_empty(),
-                egui::Button::new("Clear results"),
-            )
+            .add_enabled(!own.reports.is_empty(), egui::Button::new("Clear results"))
             .clicked()
         {
-            app.send(Command::ClearEvaluations);
+            cx.send(Command::ClearEvaluations);
         }
     });
-    if let Some(message) = &app.eval_error {
+    if let Some(message) = &own.error {
         widgets::error(ui, message);
     }
-    if app.eval_reports.is_empty() {
+    if own.reports.is_empty() {
         ui.label(
             "Results appear here, one row per evaluation; evaluate several models to compare them.",
         );
         return;
     }
     egui::ScrollArea::vertical().show(ui, |ui| {
-        cold_warm_ui(ui, app);
-        results_ui(ui, app);
+        cold_warm_ui(ui, own);
+        results_ui(ui, own);
     });
 }
 
 /// Under a cold-items split: each evaluation's accuracy on cold and on warm test targets, side
 /// by side. An id-only model scores 0 on cold targets: it has never seen those items.
-fn cold_warm_ui(ui: &mut Ui, app: &Workbench) {
-    let rows: Vec<_> = app
-        .eval_reports
+fn cold_warm_ui(ui: &mut Ui, own: &EvaluationState) {
+    let rows: Vec<_> = own
+        .reports
         .iter()
-        .zip(&app.eval_by_target)
+        .zip(&own.by_target)
         .filter(|(_, groups)| !groups.is_empty())
         .collect();
     if rows.is_empty() {
@@ -136,39 +135,43 @@ fn cold_warm_ui(ui: &mut Ui, app: &Workbench) {
 }
 
 /// Lists the runs of the runs folder, each with a button that opens its model.
-pub fn model_picker_ui(ui: &mut Ui, app: &mut Workbench) {
+/// `error`: why the last model could not be opened.
+pub fn model_picker_ui(ui: &mut Ui, cx: &mut PanelContext, error: Option<&str>) {
     ui.horizontal(|ui| {
-        match &app.model {
+        match &cx.model {
             Some(model) => ui.label(format!("Model: {}", model.label)),
             None => ui.label("Model: none opened"),
         };
-        if app.is_opening_model() {
+        if cx.is_running(TaskKind::OpenModel) {
             widgets::busy(ui);
         }
     });
-    if let Some(message) = &app.model_error {
+    if let Some(message) = error {
         widgets::error(ui, message);
     }
-    let fingerprint = app.data.as_ref().map(|d| d.dataset.fingerprint.clone());
+    let fingerprint = cx.data.map(|d| d.dataset.fingerprint.clone());
     let mut open = None;
-    egui::CollapsingHeader::new(format!("Runs in {}", app.state.runs_root.display()))
-        .default_open(app.model.is_none())
+    egui::CollapsingHeader::new(format!("Runs in {}", cx.settings.runs_root.display()))
+        .default_open(cx.model.is_none())
         .show(ui, |ui| {
-            if app.runs.is_empty() {
+            if cx.runs.is_empty() {
                 ui.label("No runs yet: train a model in the Train panel.");
             }
             egui::ScrollArea::vertical()
                 .id_salt("model-runs")
                 .max_height(160.0)
                 .show(ui, |ui| {
-                    for listed in app.runs.iter().rev() {
+                    for listed in cx.runs.iter().rev() {
                         let Ok(run) = &listed.run else { continue };
                         let same_data =
                             fingerprint.as_deref() == Some(run.dataset.fingerprint.as_str());
                         ui.horizontal(|ui| {
                             let button = egui::Button::new(format!("Open {}", run.model.name));
                             if ui
-                                .add_enabled(same_data && !app.is_opening_model(), button)
+                                .add_enabled(
+                                    same_data && !cx.is_running(TaskKind::OpenModel),
+                                    button,
+                                )
                                 .on_disabled_hover_text("trained on another dataset")
                                 .clicked()
                             {
@@ -185,7 +188,7 @@ pub fn model_picker_ui(ui: &mut Ui, app: &mut Workbench) {
                 });
         });
     if let Some(dir) = open {
-        app.send(Command::OpenModel(dir));
+        cx.send(Command::OpenModel(dir));
     }
 }
 
@@ -198,9 +201,9 @@ fn cutoff_of(report: &crate::eval::EvalReport) -> &str {
         .unwrap_or("")
 }
 
-fn results_ui(ui: &mut Ui, app: &Workbench) {
-    let k = app
-        .eval_reports
+fn results_ui(ui: &mut Ui, own: &EvaluationState) {
+    let k = own
+        .reports
         .last()
         .map(|r| {
             r.metrics
@@ -224,7 +227,7 @@ fn results_ui(ui: &mut Ui, app: &Workbench) {
                     ui.strong(*name);
                 }
                 ui.end_row();
-                for report in &app.eval_reports {
+                for report in &own.reports {
                     let cutoff = cutoff_of(report);
                     ui.label(&report.model);
                     ui.label(&report.protocol);
@@ -245,8 +248,8 @@ fn results_ui(ui: &mut Ui, app: &Workbench) {
             .filter(|n| **n != "avg_popularity")
             .map(|n| format!("{n}@{k}"))
             .collect();
-        let models: Vec<(String, Vec<f64>)> = app
-            .eval_reports
+        let models: Vec<(String, Vec<f64>)> = own
+            .reports
             .iter()
             .map(|r| {
                 let label = format!("{} ({})", r.model, r.protocol);

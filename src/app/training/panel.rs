@@ -4,11 +4,14 @@
 
 use eframe::egui::{self, Ui};
 
-use crate::app::live::{LiveStatus, LiveTraining};
+use super::TrainingState;
+use super::live::{LiveStatus, LiveTraining};
+use crate::app::Command;
+use crate::app::context::PanelContext;
 use crate::app::plots;
 use crate::app::state::{ModelChoice, TrainForm};
+use crate::app::task::TaskKind;
 use crate::app::widgets;
-use crate::app::{Command, Workbench};
 use crate::data::SplitStrategy;
 use crate::device::DeviceChoice;
 use crate::model::ItemText;
@@ -16,22 +19,21 @@ use crate::model::loss::LossConfig;
 use crate::recommend::UserVector;
 use crate::train::ModelKind;
 
-pub fn train_ui(ui: &mut Ui, app: &mut Workbench) {
+pub fn train_ui(ui: &mut Ui, cx: &mut PanelContext, own: &TrainingState) {
     widgets::bare_panel(ui, egui::Panel::left("train-settings"))
         .resizable(true)
         .default_size(330.0)
         .show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
-                ui.add_enabled_ui(!app.is_training(), |ui| {
-                    settings_ui(ui, &mut app.state.train)
-                });
+                let training = cx.is_running(TaskKind::Train);
+                ui.add_enabled_ui(!training, |ui| settings_ui(ui, &mut cx.settings.train));
             });
         });
     widgets::central_panel(ui).show(ui, |ui| {
-        controls_ui(ui, app);
+        controls_ui(ui, cx);
         ui.separator();
-        let smoothing = &mut app.state.smoothing;
-        match &app.live {
+        let smoothing = &mut cx.settings.smoothing;
+        match &own.live {
             Some(live) => live_ui(ui, live, smoothing),
             None => {
                 ui.label("Start a training to see its loss and validation curves here.");
@@ -40,25 +42,25 @@ pub fn train_ui(ui: &mut Ui, app: &mut Workbench) {
     });
 }
 
-fn controls_ui(ui: &mut Ui, app: &mut Workbench) {
+fn controls_ui(ui: &mut Ui, cx: &mut PanelContext) {
     ui.horizontal(|ui| {
-        let training = app.is_training();
-        let can_start = !training && app.data.is_some();
+        let training = cx.is_running(TaskKind::Train);
+        let can_start = !training && cx.data.is_some();
         if ui
             .add_enabled(can_start, egui::Button::new("Start training"))
             .on_hover_text("Ctrl+Enter")
             .clicked()
         {
-            app.send(Command::StartTraining);
+            cx.send(Command::StartTraining);
         }
         if ui
             .add_enabled(training, egui::Button::new("Stop"))
             .on_hover_text("Stops after the current batch; the best weights and the run are kept")
             .clicked()
         {
-            app.send(Command::StopTraining);
+            cx.send(Command::StopTraining);
         }
-        match &app.data {
+        match cx.data {
             Some(loaded) => ui.label(format!("on {}", loaded.stats.name)),
             None => ui.label("load a dataset first"),
         };

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::jobs::Loaded;
+use crate::app::data::Loaded;
 use crate::data::{Split, SplitStrategy};
 use crate::recommend::{Query, Recommender};
 use crate::sim::{

@@ -7,80 +7,91 @@ use std::collections::BTreeSet;
 
 use eframe::egui::{self, Ui};
 
-use crate::app::jobs::run_label;
+use super::CompareState;
+use crate::app::Command;
+use crate::app::context::PanelContext;
+use crate::app::evaluation::run_label;
 use crate::app::plots;
+use crate::app::task::TaskKind;
 use crate::app::widgets;
-use crate::app::{Command, Workbench};
 use crate::runs::significance::format_p;
 use crate::runs::{RunFile, compare};
 
-pub fn compare_ui(ui: &mut Ui, app: &mut Workbench) {
+/// `plot_rect`: where the curves were drawn this frame (for the PNG export).
+pub fn compare_ui(
+    ui: &mut Ui,
+    cx: &mut PanelContext,
+    own: &CompareState,
+    plot_rect: &mut Option<egui::Rect>,
+) {
     widgets::bare_panel(ui, egui::Panel::left("compare-runs"))
         .resizable(true)
         .default_size(300.0)
-        .show(ui, |ui| run_list_ui(ui, app));
+        .show(ui, |ui| run_list_ui(ui, cx, own));
     widgets::central_panel(ui).show(ui, |ui| {
-        let runs: Vec<RunFile> = app
+        let runs: Vec<RunFile> = own
             .compared
             .iter()
             .filter_map(|c| c.run.as_ref().ok().cloned())
             .collect();
-        for compared in &app.compared {
+        for compared in &own.compared {
             if let Err(message) = &compared.run {
                 widgets::error(ui, &format!("{}: {message}", compared.dir.display()));
             }
         }
-        sweep_ui(ui, app);
+        sweep_ui(ui, cx, own);
         if runs.is_empty() {
             ui.label("Tick runs on the left (or open a run folder) to compare them.");
-            app.capture.plot_rect = None;
+            *plot_rect = None;
             return;
         }
         ui.horizontal(|ui| {
             if ui.button("Export table as CSV…").clicked() {
-                app.send(Command::ExportComparisonCsv);
+                cx.send(Command::ExportComparisonCsv);
             }
             if ui.button("Export curves as PNG…").clicked() {
-                app.send(Command::ExportCurvesPng);
+                cx.send(Command::ExportCurvesPng);
             }
-            ui.add(egui::Slider::new(&mut app.state.smoothing, 0.0..=0.99).text("Smoothing (EMA)"));
+            ui.add(
+                egui::Slider::new(&mut cx.settings.smoothing, 0.0..=0.99).text("Smoothing (EMA)"),
+            );
         });
         egui::ScrollArea::vertical().show(ui, |ui| {
-            curves_ui(ui, app, &runs);
+            curves_ui(ui, cx, &runs, plot_rect);
             ui.separator();
-            paired_ui(ui, app);
-            table_ui(ui, app, &runs);
+            paired_ui(ui, cx, own);
+            table_ui(ui, cx, &runs);
         });
     });
 }
 
-fn run_list_ui(ui: &mut Ui, app: &mut Workbench) {
+fn run_list_ui(ui: &mut Ui, cx: &mut PanelContext, own: &CompareState) {
     ui.horizontal(|ui| {
-        let mut root = app.state.runs_root.display().to_string();
+        let mut root = cx.settings.runs_root.display().to_string();
         if widgets::text(ui, "Runs folder", &mut root).changed() {
-            app.state.runs_root = root.into();
+            cx.settings.runs_root = root.into();
         }
     });
     ui.horizontal(|ui| {
         if ui.button("Refresh").clicked() {
-            app.send(Command::RefreshRuns);
+            cx.send(Command::RefreshRuns);
         }
         if ui.button("Open run folder…").clicked() {
-            app.send(Command::PickRunFolder);
+            cx.send(Command::PickRunFolder);
         }
         if ui.button("Open sweep…").clicked() {
-            app.send(Command::PickSweepFolder);
+            cx.send(Command::PickSweepFolder);
         }
     });
-    if let Some(message) = &app.runs_error {
+    if let Some(message) = &own.listed_error {
         widgets::error(ui, message);
     }
     let mut toggles = Vec::new();
     egui::ScrollArea::vertical().show(ui, |ui| {
         let mut listed_dirs = BTreeSet::new();
-        for listed in app.runs.iter().rev() {
+        for listed in cx.runs.iter().rev() {
             listed_dirs.insert(listed.dir.clone());
-            let mut included = app.compared.iter().any(|c| c.dir == listed.dir);
+            let mut included = own.compared.iter().any(|c| c.dir == listed.dir);
             let text = match &listed.run {
                 Ok(run) => format!(
                     "{} · {} · {}",
@@ -95,7 +106,7 @@ fn run_list_ui(ui: &mut Ui, app: &mut Workbench) {
             }
         }
         // Runs opened from elsewhere.
-        for compared in &app.compared {
+        for compared in &own.compared {
             if !listed_dirs.contains(&compared.dir) {
                 let mut included = true;
                 if ui
@@ -108,11 +119,16 @@ fn run_list_ui(ui: &mut Ui, app: &mut Workbench) {
         }
     });
     for (dir, include) in toggles {
-        app.send(Command::CompareRun { dir, include });
+        cx.send(Command::CompareRun { dir, include });
     }
 }
 
-fn curves_ui(ui: &mut Ui, app: &mut Workbench, runs: &[RunFile]) {
+fn curves_ui(
+    ui: &mut Ui,
+    cx: &mut PanelContext,
+    runs: &[RunFile],
+    plot_rect: &mut Option<egui::Rect>,
+) {
     let names: BTreeSet<String> = runs
         .iter()
         .flat_map(|r| r.curves.keys().cloned())
@@ -120,24 +136,24 @@ fn curves_ui(ui: &mut Ui, app: &mut Workbench, runs: &[RunFile]) {
         .collect();
     if names.is_empty() {
         ui.label("These runs have no curves (baselines are fitted, not trained per epoch).");
-        app.capture.plot_rect = None;
+        *plot_rect = None;
         return;
     }
     ui.horizontal_wrapped(|ui| {
         ui.label("Curves:");
         for name in &names {
-            let mut shown = app.state.compare_curves.contains(name);
+            let mut shown = cx.settings.compare_curves.contains(name);
             if ui.checkbox(&mut shown, name).changed() {
-                app.state.compare_curves.retain(|c| c != name);
+                cx.settings.compare_curves.retain(|c| c != name);
                 if shown {
-                    app.state.compare_curves.push(name.clone());
+                    cx.settings.compare_curves.push(name.clone());
                 }
             }
         }
     });
     let link = egui::Id::unique("compare-curves-x");
-    let shown: Vec<&String> = app
-        .state
+    let shown: Vec<&String> = cx
+        .settings
         .compare_curves
         .iter()
         .filter(|c| names.contains(*c))
@@ -145,7 +161,7 @@ fn curves_ui(ui: &mut Ui, app: &mut Workbench, runs: &[RunFile]) {
     let top = ui.cursor().min;
     for curve in shown {
         ui.label(curve.as_str());
-        let series = curve_series(runs, curve, app.state.smoothing);
+        let series = curve_series(runs, curve, cx.settings.smoothing);
         egui_plot::Plot::new(format!("compare-{curve}"))
             .height(200.0)
             .legend(egui_plot::Legend::default())
@@ -173,7 +189,7 @@ fn curves_ui(ui: &mut Ui, app: &mut Workbench, runs: &[RunFile]) {
             });
     }
     let bottom = ui.cursor().min;
-    app.capture.plot_rect = Some(egui::Rect::from_min_max(
+    *plot_rect = Some(egui::Rect::from_min_max(
         top,
         egui::pos2(ui.max_rect().right(), bottom.y),
     ));
@@ -246,19 +262,19 @@ pub fn curve_series(runs: &[RunFile], curve: &str, smoothing: f64) -> Vec<Series
 }
 
 /// Paired tests of the compared runs (seed groups as one) against the first.
-fn paired_ui(ui: &mut Ui, app: &Workbench) {
-    let ticked = app.compared.iter().filter(|c| c.run.is_ok()).count();
+fn paired_ui(ui: &mut Ui, cx: &PanelContext, own: &CompareState) {
+    let ticked = own.compared.iter().filter(|c| c.run.is_ok()).count();
     if ticked < 2 {
         return;
     }
     ui.heading("Is B better than A?");
-    if app.is_testing_pairs() {
+    if cx.is_running(TaskKind::PairedTests) {
         ui.horizontal(|ui| {
             widgets::busy(ui);
             ui.label("testing on every user …");
         });
     }
-    let Some((_, result)) = &app.paired else {
+    let Some((_, result)) = &own.paired else {
         return;
     };
     let report = match result {
@@ -340,8 +356,8 @@ fn paired_ui(ui: &mut Ui, app: &Workbench) {
 
 /// An opened sweep: its trials by validation metric, the metric against each swept value, and
 /// a button that opens a trial's model.
-fn sweep_ui(ui: &mut Ui, app: &mut Workbench) {
-    let Some((dir, state)) = &app.sweep else {
+fn sweep_ui(ui: &mut Ui, cx: &mut PanelContext, own: &CompareState) {
+    let Some((dir, state)) = &own.sweep else {
         return;
     };
     let dir = dir.clone();
@@ -434,16 +450,16 @@ fn sweep_ui(ui: &mut Ui, app: &mut Workbench) {
         }
     });
     if let Some(dir) = open {
-        app.send(Command::OpenModel(dir));
+        cx.send(Command::OpenModel(dir));
     }
     ui.separator();
 }
 
-fn table_ui(ui: &mut Ui, app: &mut Workbench, runs: &[RunFile]) {
+fn table_ui(ui: &mut Ui, cx: &mut PanelContext, runs: &[RunFile]) {
     let comparison = compare(runs);
     ui.horizontal(|ui| {
         ui.heading("Settings and metrics");
-        ui.checkbox(&mut app.state.only_differences, "Only differences");
+        ui.checkbox(&mut cx.settings.only_differences, "Only differences");
     });
     let highlight = ui.visuals().warn_fg_color;
     egui::ScrollArea::horizontal()
@@ -456,7 +472,7 @@ fn table_ui(ui: &mut Ui, app: &mut Workbench, runs: &[RunFile]) {
                 }
                 ui.end_row();
                 for row in &comparison.rows {
-                    if app.state.only_differences && !row.differs {
+                    if cx.settings.only_differences && !row.differs {
                         continue;
                     }
                     let text = |s: &str| {

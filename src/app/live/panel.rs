@@ -4,10 +4,14 @@
 
 use eframe::egui::{self, Color32, RichText, Ui};
 
+use super::LiveState;
+use super::preview::{Preview, PreviewSide};
+use crate::app::Command;
+use crate::app::context::PanelContext;
+use crate::app::evaluation::panel::model_picker_ui;
 use crate::app::plots;
-use crate::app::preview::{Preview, PreviewSide};
+use crate::app::task::TaskKind;
 use crate::app::widgets;
-use crate::app::{Command, Workbench};
 use crate::sim::PolicyKind;
 
 const POLICIES: [PolicyKind; 5] = [
@@ -18,15 +22,16 @@ const POLICIES: [PolicyKind; 5] = [
     PolicyKind::Thompson,
 ];
 
-pub fn live_ui(ui: &mut Ui, app: &mut Workbench) {
+/// `model_error`: why the last model could not be opened (the Evaluate panel's, shown here too).
+pub fn live_ui(ui: &mut Ui, cx: &mut PanelContext, own: &LiveState, model_error: Option<&str>) {
     // Any run's model (Transformer or baseline); Pop when none is open.
-    super::evaluate::model_picker_ui(ui, app);
-    controls_ui(ui, app);
-    language_ui(ui, app);
-    if let Some(message) = &app.preview_error {
+    model_picker_ui(ui, cx, model_error);
+    controls_ui(ui, cx, own);
+    language_ui(ui, cx, own);
+    if let Some(message) = &own.error {
         widgets::error(ui, message);
     }
-    let Some(preview) = &app.preview else {
+    let Some(preview) = &own.preview else {
         ui.label("Press Reset to start a simulated user's session with the opened model (or Pop when none is open).");
         return;
     };
@@ -38,111 +43,110 @@ pub fn live_ui(ui: &mut Ui, app: &mut Workbench) {
         });
         ui.separator();
         charts_ui(ui, preview);
-        if let Some(report) = &app.ab_report {
+        if let Some(report) = &own.ab_report {
             ab_table_ui(ui, report);
         }
     });
 }
 
-fn controls_ui(ui: &mut Ui, app: &mut Workbench) {
+fn controls_ui(ui: &mut Ui, cx: &mut PanelContext, own: &LiveState) {
     ui.horizontal_wrapped(|ui| {
-        let users = app
-            .data
-            .as_ref()
-            .map_or(1, |d| d.dataset.num_users().max(1));
+        let users = cx.data.map_or(1, |d| d.dataset.num_users().max(1));
         widgets::number(
             ui,
             "Simulated user like dataset user",
-            &mut app.state.user,
+            &mut cx.settings.user,
             0..=users - 1,
             0.5,
         );
-        let [left, right] = &mut app.state.preview_policies;
+        let [left, right] = &mut cx.settings.preview_policies;
         widgets::choice(ui, "Left policy", left, &POLICIES, |p| p.name());
         widgets::choice(ui, "Right policy", right, &POLICIES, |p| p.name());
         if ui.button("Reset").clicked() {
-            app.send(Command::PreviewReset);
+            cx.send(Command::PreviewReset);
         }
         if ui.button("Random user").clicked() {
             // A cheap, well-spread pick; reproducibility comes from the seed of the session.
             let nanos = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.subsec_nanos() as usize);
-            app.state.user = nanos % users;
-            app.send(Command::PreviewReset);
+            cx.settings.user = nanos % users;
+            cx.send(Command::PreviewReset);
         }
-        let ready = app.preview.is_some();
-        if app.preview_playing {
+        let ready = own.preview.is_some();
+        if own.playing {
             if ui.button("Pause").clicked() {
-                app.send(Command::PreviewPlay(false));
+                cx.send(Command::PreviewPlay(false));
             }
         } else if ui.add_enabled(ready, egui::Button::new("Play")).clicked() {
-            app.send(Command::PreviewPlay(true));
+            cx.send(Command::PreviewPlay(true));
         }
         if ui
-            .add_enabled(ready && !app.preview_playing, egui::Button::new("Step"))
+            .add_enabled(ready && !own.playing, egui::Button::new("Step"))
             .clicked()
         {
-            app.send(Command::PreviewStep);
+            cx.send(Command::PreviewStep);
         }
         ui.add(
-            egui::Slider::new(&mut app.state.preview_speed, 0.5..=20.0)
+            egui::Slider::new(&mut cx.settings.preview_speed, 0.5..=20.0)
                 .logarithmic(true)
                 .text("pages per second"),
         );
     });
     ui.horizontal(|ui| {
-        widgets::number(ui, "A/B users", &mut app.state.ab_users, 10..=100_000, 10.0);
-        let running = app.is_running_ab();
+        widgets::number(
+            ui,
+            "A/B users",
+            &mut cx.settings.ab_users,
+            10..=100_000,
+            10.0,
+        );
+        let running = cx.is_running(TaskKind::Ab);
         if ui
-            .add_enabled(!running && app.data.is_some(), egui::Button::new("Run A/B"))
+            .add_enabled(!running && cx.data.is_some(), egui::Button::new("Run A/B"))
             .clicked()
         {
-            app.send(Command::RunAb);
+            cx.send(Command::RunAb);
         }
         if running {
             widgets::busy(ui);
             ui.label("simulating …");
         }
-        if let Some(preview) = &app.preview {
+        if let Some(preview) = &own.preview {
             ui.label(format!("model: {}", preview.model.name()));
         }
     });
 }
 
 /// "Tell the storefront" and the persona: words that drive the page and the simulated person.
-fn language_ui(ui: &mut Ui, app: &mut Workbench) {
-    let ready = app
-        .language
-        .as_ref()
-        .zip(app.data.as_ref())
-        .is_some_and(|(l, d)| l.belongs_to(&d.dataset));
+fn language_ui(ui: &mut Ui, cx: &mut PanelContext, own: &LiveState) {
+    let ready = cx.language_for_data().is_some();
     ui.add_enabled_ui(ready, |ui| {
         ui.horizontal(|ui| {
-            let response = widgets::text(ui, "Tell the storefront", &mut app.state.request)
+            let response = widgets::text(ui, "Tell the storefront", &mut cx.settings.request)
                 .on_hover_text(
                     "What the simulated person says they want, e.g. “something light and \
                      funny”; Enter re-ranks the adaptive page. Empty clears it.",
                 );
             let entered = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             let slider = ui.add(
-                egui::Slider::new(&mut app.state.request_weight, 0.0..=1.0)
+                egui::Slider::new(&mut cx.settings.request_weight, 0.0..=1.0)
                     .text("weight of the words"),
             );
             if ui.button("Ask").clicked() || entered || slider.drag_stopped() {
-                app.send(Command::PreviewAsk);
+                cx.send(Command::PreviewAsk);
             }
         });
         ui.horizontal(|ui| {
-            let response = widgets::text(ui, "Persona", &mut app.state.persona).on_hover_text(
+            let response = widgets::text(ui, "Persona", &mut cx.settings.persona).on_hover_text(
                 "Describe the simulated person (“a teenager who loves horror and sci-fi”): \
                  the words set their hidden taste over the genres",
             );
             let entered = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             if ui.button("Set persona").clicked() || entered {
-                app.send(Command::PreviewPersona);
+                cx.send(Command::PreviewPersona);
             }
-            if let Some(preview) = &app.preview {
+            if let Some(preview) = &own.preview {
                 if let Some((embed, rerank)) = preview.last_request {
                     ui.label(format!(
                         "last request: embedding {:.1} ms + re-rank {:.2} ms",

@@ -1,0 +1,176 @@
+//! The Live preview's concern: a simulated user's session page by page (on the GUI thread: a
+//! page takes milliseconds), the words that steer it, and the A/B test of many users (a task).
+
+pub mod panel;
+pub mod preview;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::data::Loaded;
+use super::evaluation::OpenedModel;
+use super::language::{Language, PERSONA_TEMPERATURE};
+use super::state::AppState;
+use super::task::{Outcome, Reporter, Update};
+use crate::data::{Split, SplitStrategy};
+use crate::recommend::{BaselineConfig, Recommender};
+use preview::Preview;
+
+#[derive(Default)]
+pub struct LiveState {
+    /// The sessions shown side by side.
+    pub preview: Option<Preview>,
+    pub playing: bool,
+    pub error: Option<String>,
+    /// When the next page is due while playing.
+    next_page_at: Option<Instant>,
+    pub ab_report: Option<crate::sim::AbReport>,
+}
+
+impl LiveState {
+    /// Starts the sessions afresh for the selected user.
+    pub fn reset(
+        &mut self,
+        loaded: Option<&Arc<Loaded>>,
+        model: Option<&Arc<OpenedModel>>,
+        settings: &AppState,
+    ) {
+        self.playing = false;
+        self.error = None;
+        let Some(loaded) = loaded else {
+            self.error = Some("load a dataset first".into());
+            return;
+        };
+        let built = preview_model(loaded, model).and_then(|model| {
+            Preview::new(loaded, model, settings.user, settings.preview_policies, 7)
+        });
+        match built {
+            Ok(preview) => self.preview = Some(preview),
+            Err(message) => self.error = Some(message),
+        }
+    }
+
+    pub fn play(&mut self, play: bool) {
+        self.playing = play && self.preview.is_some();
+        self.next_page_at = None;
+    }
+
+    pub fn step(&mut self) {
+        if let Some(preview) = &mut self.preview {
+            preview.step();
+        }
+    }
+
+    /// Tells the adaptive storefront what the person wants (`settings.request`).
+    pub fn ask(&mut self, language: Result<Arc<Language>, String>, settings: &AppState) {
+        let text = settings.request.trim();
+        let Some(preview) = &mut self.preview else {
+            return;
+        };
+        if text.is_empty() {
+            preview.ask(None, 0.0);
+            return;
+        }
+        match language.and_then(|l| l.request(text, settings.request_weight)) {
+            Ok((request, embed_secs)) => {
+                self.error = None;
+                preview.ask(Some(request), embed_secs);
+            }
+            Err(message) => self.error = Some(message),
+        }
+    }
+
+    /// Sets the simulated person's hidden taste from a description (`settings.persona`).
+    pub fn describe_persona(&mut self, language: Result<Arc<Language>, String>, persona: &str) {
+        let description = persona.trim();
+        if description.is_empty() {
+            return;
+        }
+        let taste = language.and_then(|language| {
+            language
+                .genre_similarities(description)
+                .map(|s| crate::sim::taste_from_similarities(&s, PERSONA_TEMPERATURE))
+        });
+        match (taste, &mut self.preview) {
+            (Ok(taste), Some(preview)) => {
+                self.error = None;
+                preview.set_persona(description, taste);
+            }
+            (Err(message), _) => self.error = Some(message),
+            (Ok(_), None) => {}
+        }
+    }
+
+    /// While playing, shows the next page when it is due; returns when to be woken for the one
+    /// after, or a status line when the simulated user left.
+    pub fn play_due_page(&mut self, pages_per_sec: f64) -> Result<Option<Duration>, String> {
+        if !self.playing {
+            return Ok(None);
+        }
+        let Some(preview) = &mut self.preview else {
+            self.playing = false;
+            return Ok(None);
+        };
+        let interval = Duration::from_secs_f64(1.0 / pages_per_sec.clamp(0.1, 60.0));
+        let now = Instant::now();
+        if self.next_page_at.is_none_or(|due| now >= due) {
+            preview.step();
+            self.next_page_at = Some(now + interval);
+            if preview.is_over() {
+                self.playing = false;
+                return Err("the simulated user left".into());
+            }
+        }
+        Ok(Some(self.next_page_at.map_or(interval, |due| {
+            due.saturating_duration_since(now)
+        })))
+    }
+
+    /// Takes the A/B test's end; returns the run folder it was saved to.
+    pub fn on_ab_update(&mut self, update: Update) -> Option<PathBuf> {
+        match update {
+            Update::Done(Ok(Outcome::Ab(report, dir))) => {
+                self.ab_report = Some(*report);
+                Some(dir)
+            }
+            Update::Done(Err(message)) => {
+                self.error = Some(message);
+                None
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The model the preview and A/B use: the opened one, or Pop fitted on the loaded data.
+pub fn preview_model(
+    loaded: &Loaded,
+    model: Option<&Arc<OpenedModel>>,
+) -> Result<Arc<dyn Recommender>, String> {
+    if let Some(opened) = model {
+        return Ok(opened.model.clone());
+    }
+    let split =
+        Split::new(&loaded.dataset, SplitStrategy::LeaveOneOut).map_err(|e| e.to_string())?;
+    BaselineConfig::Pop
+        .fit(&loaded.dataset, &split)
+        .map(Arc::from)
+        .map_err(|e| e.to_string())
+}
+
+/// The A/B task's worker: many simulated users through the policies, saved as a run.
+pub fn run_ab(
+    loaded: &Loaded,
+    model: &dyn Recommender,
+    config: &crate::sim::AbConfig,
+    runs_root: &std::path::Path,
+    _out: &Reporter,
+) -> Result<Outcome, String> {
+    let split =
+        Split::new(&loaded.dataset, SplitStrategy::LeaveOneOut).map_err(|e| e.to_string())?;
+    let report = crate::sim::run_ab(model, &loaded.dataset, &split, config);
+    let run = crate::sim::ab_run_file(&report, config, &loaded.dataset, &loaded.spec.path);
+    let dir = run.save(runs_root).map_err(|e| e.to_string())?;
+    Ok(Outcome::Ab(Box::new(report), dir))
+}

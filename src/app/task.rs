@@ -1,0 +1,362 @@
+//! The one shape of background work in the app. A task is started from a command, runs its
+//! worker function on a thread of its own (at a lower priority than the window), reports
+//! [`Update`]s — counted progress, partial results, and last its outcome or error — over a
+//! channel that wakes the window, and can be asked to stop. The [`Workbench`](super::Workbench)
+//! drains every task's updates in one place per frame and routes each to the state of its
+//! concern.
+//!
+//! At most one task of each [`TaskKind`] runs: starting one while another of its kind runs
+//! replaces it, and the replaced task's updates are dropped unread (its worker finishes on its
+//! own; the paired tests rely on this when the compared runs change under them).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::compare::PairedOutcome;
+use super::data::Loaded;
+use super::dialog::DialogKind;
+use super::evaluation::{Evaluated, OpenedModel};
+use super::language::Language;
+use crate::train::TrainEvent;
+
+/// Every kind of background work the app does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskKind {
+    Load,
+    Train,
+    OpenModel,
+    Evaluate,
+    Embed,
+    PairedTests,
+    Ab,
+    Dialog,
+}
+
+impl TaskKind {
+    /// How the task is named in its thread and in errors.
+    fn name(self) -> &'static str {
+        match self {
+            TaskKind::Load => "load",
+            TaskKind::Train => "train",
+            TaskKind::OpenModel => "model",
+            TaskKind::Evaluate => "evaluate",
+            TaskKind::Embed => "embed",
+            TaskKind::PairedTests => "paired",
+            TaskKind::Ab => "ab",
+            TaskKind::Dialog => "dialog",
+        }
+    }
+}
+
+/// What a task reports, oldest first.
+pub enum Update {
+    /// Units done of all (users evaluated, items embedded).
+    Progress { done: usize, total: usize },
+    /// A result worth showing before the end.
+    Partial(Partial),
+    /// The last update: the task's outcome, or why it failed.
+    Done(Result<Outcome, String>),
+}
+
+/// Partial results, streamed while a task runs.
+pub enum Partial {
+    /// A training's events: batches, epochs with their validation metrics, the end.
+    Training(TrainEvent),
+}
+
+/// What each kind of task ends with.
+pub enum Outcome {
+    Loaded(Arc<Loaded>),
+    /// The run folder a training or a baseline fit wrote.
+    Trained(PathBuf),
+    Opened(Arc<OpenedModel>),
+    Evaluated(Box<Evaluated>),
+    Embedded(Arc<Language>),
+    Paired(PairedOutcome),
+    /// A simulated A/B test and the run folder it was saved to.
+    Ab(Box<crate::sim::AbReport>, PathBuf),
+    /// What a file dialog picked (nothing when it was dismissed).
+    Picked(DialogKind, Option<PathBuf>),
+}
+
+/// A worker's side of its task: updates that wake the window, and the stop request.
+#[derive(Clone)]
+pub struct Reporter {
+    sender: Sender<Update>,
+    repaint: Arc<dyn Fn() + Send + Sync>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Reporter {
+    pub fn progress(&self, done: usize, total: usize) {
+        self.send(Update::Progress { done, total });
+    }
+
+    pub fn partial(&self, partial: Partial) {
+        self.send(Update::Partial(partial));
+    }
+
+    /// Whether the app asked the task to stop; a worker checks it between units of work.
+    pub fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// The flag itself, for engines that take one (training).
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
+
+    /// A progress callback for the evaluator and the embedder, which call it from their worker
+    /// threads: reports `(done, total)` and answers whether to go on.
+    pub fn progress_callback(&self) -> impl Fn(usize, usize) -> bool + Sync + use<> {
+        let reporter = Mutex::new(self.clone());
+        move |done, total| match reporter.lock() {
+            Ok(reporter) => {
+                reporter.progress(done, total);
+                !reporter.stop_requested()
+            }
+            Err(_) => true,
+        }
+    }
+
+    fn send(&self, update: Update) {
+        // The app dropped the task (it was replaced or the window closed): nobody is listening.
+        let _ = self.sender.send(update);
+        (self.repaint)();
+    }
+}
+
+struct Running {
+    kind: TaskKind,
+    updates: Receiver<Update>,
+    stop: Arc<AtomicBool>,
+    started: Instant,
+}
+
+/// The running tasks. Panels see it read-only (what runs, for how long); only the workbench
+/// starts, stops and drains tasks.
+pub struct Tasks {
+    running: Vec<Running>,
+    repaint: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl Tasks {
+    /// `repaint` wakes the window; every update calls it.
+    pub fn new(repaint: Arc<dyn Fn() + Send + Sync>) -> Self {
+        Tasks {
+            running: Vec::new(),
+            repaint,
+        }
+    }
+
+    /// Starts `work` on a new thread as the task of its kind (replacing a running one). What
+    /// the worker returns is its last update.
+    pub fn start(
+        &mut self,
+        kind: TaskKind,
+        work: impl FnOnce(&Reporter) -> Result<Outcome, String> + Send + 'static,
+    ) {
+        self.running.retain(|task| task.kind != kind);
+        let (sender, updates) = channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let reporter = Reporter {
+            sender,
+            repaint: self.repaint.clone(),
+            stop: stop.clone(),
+        };
+        let spawned = std::thread::Builder::new()
+            .name(format!("reclab-{}", kind.name()))
+            .spawn(move || {
+                // Tasks never hold up the window's frames (see `priority`).
+                super::priority::lower_this_thread();
+                // A panic would end this thread anyway, dropping what the worker built; caught,
+                // it becomes the task's error instead of a silent end (what the worker shares
+                // with the app, the loaded dataset and models, is read-only).
+                let result = crate::guard::catching(|| work(&reporter))
+                    .map_err(|panic| format!("the {} task failed: {panic}", kind.name()))
+                    .and_then(|result| result);
+                reporter.send(Update::Done(result));
+            });
+        if let Err(e) = spawned {
+            // No thread, no worker: the task ends at once with the reason.
+            let (sender, updates) = channel();
+            let _ = sender.send(Update::Done(Err(format!(
+                "could not start the {} task: {e}",
+                kind.name()
+            ))));
+            self.running.push(Running {
+                kind,
+                updates,
+                stop,
+                started: Instant::now(),
+            });
+            return;
+        }
+        self.running.push(Running {
+            kind,
+            updates,
+            stop,
+            started: Instant::now(),
+        });
+    }
+
+    pub fn is_running(&self, kind: TaskKind) -> bool {
+        self.running.iter().any(|task| task.kind == kind)
+    }
+
+    pub fn any_running(&self) -> bool {
+        !self.running.is_empty()
+    }
+
+    /// How long the running task of `kind` has taken so far.
+    pub fn elapsed(&self, kind: TaskKind) -> Option<Duration> {
+        self.running
+            .iter()
+            .find(|task| task.kind == kind)
+            .map(|task| task.started.elapsed())
+    }
+
+    /// Asks the running task of `kind` to stop at its next check; it still reports how it ended.
+    pub fn request_stop(&self, kind: TaskKind) {
+        for task in self.running.iter().filter(|task| task.kind == kind) {
+            task.stop.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Every update that arrived since the last call, oldest first per task. A task leaves the
+    /// list with its `Done`; one whose worker vanished without it ends with an error.
+    pub fn drain(&mut self) -> Vec<(TaskKind, Update)> {
+        let mut out = Vec::new();
+        self.running.retain(|task| {
+            loop {
+                match task.updates.try_recv() {
+                    Ok(update) => {
+                        let done = matches!(update, Update::Done(_));
+                        out.push((task.kind, update));
+                        if done {
+                            return false;
+                        }
+                    }
+                    Err(TryRecvError::Empty) => return true,
+                    Err(TryRecvError::Disconnected) => {
+                        out.push((
+                            task.kind,
+                            Update::Done(Err(format!(
+                                "the {} task ended without a result",
+                                task.kind.name()
+                            ))),
+                        ));
+                        return false;
+                    }
+                }
+            }
+        });
+        out
+    }
+
+    /// Waits up to `timeout` for the running task of `kind` to end, keeping its updates for
+    /// [`Self::drain`] (used when the window closes, so a stopped training can write its run).
+    pub fn wait(&mut self, kind: TaskKind, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let Some(task) = self.running.iter().find(|task| task.kind == kind) else {
+            return;
+        };
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match task.updates.recv_timeout(left) {
+                Ok(Update::Done(_)) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tasks() -> Tasks {
+        Tasks::new(Arc::new(|| {}))
+    }
+
+    /// Drains until the task of `kind` is no longer running.
+    fn drain_until_done(tasks: &mut Tasks, kind: TaskKind) -> Vec<Update> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut updates = Vec::new();
+        while tasks.is_running(kind) {
+            assert!(Instant::now() < deadline, "the task did not end");
+            updates.extend(tasks.drain().into_iter().map(|(_, u)| u));
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        updates
+    }
+
+    #[test]
+    fn progress_then_outcome_in_order() {
+        let mut tasks = tasks();
+        tasks.start(TaskKind::Load, |out| {
+            out.progress(1, 2);
+            out.progress(2, 2);
+            Ok(Outcome::Trained(PathBuf::from("run")))
+        });
+        assert!(tasks.is_running(TaskKind::Load));
+        let updates = drain_until_done(&mut tasks, TaskKind::Load);
+        assert_eq!(updates.len(), 3);
+        assert!(matches!(updates[0], Update::Progress { done: 1, total: 2 }));
+        assert!(matches!(updates[1], Update::Progress { done: 2, total: 2 }));
+        assert!(
+            matches!(&updates[2], Update::Done(Ok(Outcome::Trained(dir))) if dir == &PathBuf::from("run"))
+        );
+    }
+
+    #[test]
+    fn a_stop_request_reaches_the_worker() {
+        let mut tasks = tasks();
+        tasks.start(TaskKind::Evaluate, |out| {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !out.stop_requested() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            match out.stop_requested() {
+                true => Err("stopped".into()),
+                false => Ok(Outcome::Trained(PathBuf::new())),
+            }
+        });
+        tasks.request_stop(TaskKind::Evaluate);
+        let updates = drain_until_done(&mut tasks, TaskKind::Evaluate);
+        assert!(matches!(&updates[..], [Update::Done(Err(m))] if m == "stopped"));
+    }
+
+    #[test]
+    fn a_panicking_worker_ends_with_its_message() {
+        let mut tasks = tasks();
+        tasks.start(TaskKind::Embed, |_| panic!("broken model file"));
+        let updates = drain_until_done(&mut tasks, TaskKind::Embed);
+        assert!(
+            matches!(&updates[..], [Update::Done(Err(m))] if m.contains("broken model file")),
+            "{:?}",
+            updates.len()
+        );
+    }
+
+    #[test]
+    fn a_new_task_replaces_the_running_one_of_its_kind() {
+        let mut tasks = tasks();
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        tasks.start(TaskKind::PairedTests, move |_| {
+            let _ = wait.recv();
+            Ok(Outcome::Trained(PathBuf::from("old")))
+        });
+        tasks.start(TaskKind::PairedTests, |_| {
+            Ok(Outcome::Trained(PathBuf::from("new")))
+        });
+        let updates = drain_until_done(&mut tasks, TaskKind::PairedTests);
+        drop(release);
+        assert_eq!(updates.len(), 1);
+        assert!(
+            matches!(&updates[0], Update::Done(Ok(Outcome::Trained(dir))) if dir == &PathBuf::from("new"))
+        );
+    }
+}
