@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::task::{Outcome, Reporter};
+use super::task::Reporter;
 
 /// What a native file dialog should pick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +18,13 @@ pub enum DialogKind {
 }
 
 /// The dialog task's worker.
-pub fn pick(kind: DialogKind, start: PathBuf, _out: &Reporter) -> Result<Outcome, String> {
+/// What a dialog picked: nothing when it was dismissed.
+pub struct Picked {
+    pub kind: DialogKind,
+    pub path: Option<PathBuf>,
+}
+
+pub fn pick(kind: DialogKind, start: PathBuf, _out: &Reporter) -> Result<Picked, String> {
     let dialog = rfd::FileDialog::new().set_directory(&start);
     let picked = match kind {
         DialogKind::DatasetFile => dialog
@@ -34,5 +40,5 @@ pub fn pick(kind: DialogKind, start: PathBuf, _out: &Reporter) -> Result<Outcome
         DialogKind::SaveCsv => dialog.set_file_name("comparison.csv").save_file(),
         DialogKind::SavePng => dialog.set_file_name("curves.png").save_file(),
     };
-    Ok(Outcome::Picked(kind, picked))
+    Ok(Picked { kind, path: picked })
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use eframe::egui;
 
 use super::dialog::{self, DialogKind};
-use super::task::{Outcome, TaskKind, Update};
+use super::task::{TaskKind, Update};
 use super::{Command, Workbench, data, evaluation, language, live};
 use crate::eval::EvalConfig;
 use crate::runs::RunFile;
@@ -154,7 +154,11 @@ impl Workbench {
                 }
             }
             TaskKind::Dialog => {
-                if let Update::Done(Ok(Outcome::Picked(kind, Some(path)))) = update {
+                if let Some(Ok(dialog::Picked {
+                    kind,
+                    path: Some(path),
+                })) = update.outcome::<dialog::Picked>()
+                {
                     self.on_picked(ctx, kind, path);
                 }
             }

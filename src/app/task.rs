@@ -9,18 +9,11 @@
 //! replaces it, and the replaced task's updates are dropped unread (its worker finishes on its
 //! own; the paired tests rely on this when the compared runs change under them).
 
-use std::path::PathBuf;
+use std::any::Any;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-use super::compare::PairedOutcome;
-use super::data::Loaded;
-use super::dialog::DialogKind;
-use super::evaluation::{Evaluated, OpenedModel};
-use super::language::Language;
-use crate::train::TrainEvent;
 
 /// Every kind of background work the app does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,35 +44,42 @@ impl TaskKind {
     }
 }
 
-/// What a task reports, oldest first.
+/// What a task reports, oldest first. Partial results and the outcome are of the types its
+/// worker chose; the concern that started the task reads them back as those types
+/// ([`Update::partial`], [`Update::outcome`]), so this module knows none of them.
 pub enum Update {
     /// Units done of all (users evaluated, items embedded).
     Progress { done: usize, total: usize },
-    /// A result worth showing before the end.
-    Partial(Partial),
-    /// The last update: the task's outcome, or why it failed.
-    Done(Result<Outcome, String>),
+    /// A result worth showing before the end (a training's events).
+    Partial(Box<dyn Any + Send>),
+    /// The last update: the worker's outcome, or why it failed.
+    Done(Result<Box<dyn Any + Send>, String>),
 }
 
-/// Partial results, streamed while a task runs.
-pub enum Partial {
-    /// A training's events: batches, epochs with their validation metrics, the end.
-    Training(TrainEvent),
-}
+impl Update {
+    /// A partial result of type `T`, if this is one.
+    pub fn partial<T: 'static>(&self) -> Option<&T> {
+        match self {
+            Update::Partial(value) => value.downcast_ref(),
+            _ => None,
+        }
+    }
 
-/// What each kind of task ends with.
-pub enum Outcome {
-    Loaded(Arc<Loaded>),
-    /// The run folder a training or a baseline fit wrote.
-    Trained(PathBuf),
-    Opened(Arc<OpenedModel>),
-    Evaluated(Box<Evaluated>),
-    Embedded(Arc<Language>),
-    Paired(PairedOutcome),
-    /// A simulated A/B test and the run folder it was saved to.
-    Ab(Box<crate::sim::AbReport>, PathBuf),
-    /// What a file dialog picked (nothing when it was dismissed).
-    Picked(DialogKind, Option<PathBuf>),
+    /// The outcome, if this is the last update, as the worker's type `T`.
+    pub fn outcome<T: 'static>(self) -> Option<Result<T, String>> {
+        match self {
+            Update::Done(Ok(value)) => Some(
+                value
+                    .downcast::<T>()
+                    .map(|value| *value)
+                    // A worker and the code reading its outcome sit side by side in one
+                    // concern's module; a mismatch is a bug, reported rather than panicking.
+                    .map_err(|_| "a task ended with a result of an unexpected type".to_string()),
+            ),
+            Update::Done(Err(message)) => Some(Err(message)),
+            _ => None,
+        }
+    }
 }
 
 /// A worker's side of its task: updates that wake the window, and the stop request.
@@ -95,8 +95,8 @@ impl Reporter {
         self.send(Update::Progress { done, total });
     }
 
-    pub fn partial(&self, partial: Partial) {
-        self.send(Update::Partial(partial));
+    pub fn partial<T: Any + Send>(&self, partial: T) {
+        self.send(Update::Partial(Box::new(partial)));
     }
 
     /// Whether the app asked the task to stop; a worker checks it between units of work.
@@ -154,10 +154,10 @@ impl Tasks {
 
     /// Starts `work` on a new thread as the task of its kind (replacing a running one). What
     /// the worker returns is its last update.
-    pub fn start(
+    pub fn start<T: Any + Send>(
         &mut self,
         kind: TaskKind,
-        work: impl FnOnce(&Reporter) -> Result<Outcome, String> + Send + 'static,
+        work: impl FnOnce(&Reporter) -> Result<T, String> + Send + 'static,
     ) {
         self.running.retain(|task| task.kind != kind);
         let (sender, updates) = channel();
@@ -177,7 +177,8 @@ impl Tasks {
                 // with the app, the loaded dataset and models, is read-only).
                 let result = crate::guard::catching(|| work(&reporter))
                     .map_err(|panic| format!("the {} task failed: {panic}", kind.name()))
-                    .and_then(|result| result);
+                    .and_then(|result| result)
+                    .map(|outcome| Box::new(outcome) as Box<dyn Any + Send>);
                 reporter.send(Update::Done(result));
             });
         if let Err(e) = spawned {
@@ -294,21 +295,35 @@ mod tests {
     }
 
     #[test]
-    fn progress_then_outcome_in_order() {
+    fn progress_partials_then_the_outcome_in_order() {
         let mut tasks = tasks();
         tasks.start(TaskKind::Load, |out| {
             out.progress(1, 2);
+            out.partial("half".to_string());
             out.progress(2, 2);
-            Ok(Outcome::Trained(PathBuf::from("run")))
+            Ok(7u32)
         });
         assert!(tasks.is_running(TaskKind::Load));
-        let updates = drain_until_done(&mut tasks, TaskKind::Load);
-        assert_eq!(updates.len(), 3);
+        let mut updates = drain_until_done(&mut tasks, TaskKind::Load);
+        assert_eq!(updates.len(), 4);
         assert!(matches!(updates[0], Update::Progress { done: 1, total: 2 }));
-        assert!(matches!(updates[1], Update::Progress { done: 2, total: 2 }));
-        assert!(
-            matches!(&updates[2], Update::Done(Ok(Outcome::Trained(dir))) if dir == &PathBuf::from("run"))
+        assert_eq!(
+            updates[1].partial::<String>().map(String::as_str),
+            Some("half")
         );
+        assert_eq!(updates[1].partial::<u32>(), None, "typed: not a u32");
+        assert!(matches!(updates[2], Update::Progress { done: 2, total: 2 }));
+        let last = updates.pop().unwrap();
+        assert_eq!(last.outcome::<u32>(), Some(Ok(7)));
+    }
+
+    #[test]
+    fn an_outcome_read_as_another_type_is_an_error_not_a_panic() {
+        let mut tasks = tasks();
+        tasks.start(TaskKind::Ab, |_| Ok(7u32));
+        let mut updates = drain_until_done(&mut tasks, TaskKind::Ab);
+        let outcome = updates.pop().unwrap().outcome::<String>();
+        assert!(matches!(outcome, Some(Err(m)) if m.contains("unexpected type")));
     }
 
     #[test]
@@ -320,24 +335,27 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(1));
             }
             match out.stop_requested() {
-                true => Err("stopped".into()),
-                false => Ok(Outcome::Trained(PathBuf::new())),
+                true => Err("stopped".to_string()),
+                false => Ok(()),
             }
         });
         tasks.request_stop(TaskKind::Evaluate);
-        let updates = drain_until_done(&mut tasks, TaskKind::Evaluate);
-        assert!(matches!(&updates[..], [Update::Done(Err(m))] if m == "stopped"));
+        let mut updates = drain_until_done(&mut tasks, TaskKind::Evaluate);
+        assert_eq!(updates.len(), 1);
+        let outcome = updates.pop().unwrap().outcome::<()>();
+        assert_eq!(outcome, Some(Err("stopped".to_string())));
     }
 
     #[test]
     fn a_panicking_worker_ends_with_its_message() {
         let mut tasks = tasks();
-        tasks.start(TaskKind::Embed, |_| panic!("broken model file"));
-        let updates = drain_until_done(&mut tasks, TaskKind::Embed);
+        tasks.start::<()>(TaskKind::Embed, |_| panic!("broken model file"));
+        let mut updates = drain_until_done(&mut tasks, TaskKind::Embed);
+        assert_eq!(updates.len(), 1);
+        let outcome = updates.pop().unwrap().outcome::<()>();
         assert!(
-            matches!(&updates[..], [Update::Done(Err(m))] if m.contains("broken model file")),
-            "{:?}",
-            updates.len()
+            matches!(&outcome, Some(Err(m)) if m.contains("broken model file") && m.contains("embed")),
+            "{outcome:?}"
         );
     }
 
@@ -347,16 +365,12 @@ mod tests {
         let (release, wait) = std::sync::mpsc::channel::<()>();
         tasks.start(TaskKind::PairedTests, move |_| {
             let _ = wait.recv();
-            Ok(Outcome::Trained(PathBuf::from("old")))
+            Ok("old")
         });
-        tasks.start(TaskKind::PairedTests, |_| {
-            Ok(Outcome::Trained(PathBuf::from("new")))
-        });
-        let updates = drain_until_done(&mut tasks, TaskKind::PairedTests);
+        tasks.start(TaskKind::PairedTests, |_| Ok("new"));
+        let mut updates = drain_until_done(&mut tasks, TaskKind::PairedTests);
         drop(release);
         assert_eq!(updates.len(), 1);
-        assert!(
-            matches!(&updates[0], Update::Done(Ok(Outcome::Trained(dir))) if dir == &PathBuf::from("new"))
-        );
+        assert_eq!(updates.pop().unwrap().outcome::<&str>(), Some(Ok("new")));
     }
 }

@@ -6,7 +6,7 @@ pub mod panel;
 
 use std::path::{Path, PathBuf};
 
-use super::task::{Outcome, Reporter, TaskKind, Tasks, Update};
+use super::task::{Reporter, TaskKind, Tasks, Update};
 use crate::runs::significance::{LoadedRun, PairedReport, paired_report};
 use crate::runs::{self, ListedRun, RunFile};
 
@@ -71,13 +71,10 @@ impl CompareState {
     }
 
     pub fn on_paired_update(&mut self, update: Update) {
-        if let Update::Done(result) = update {
+        if let Some(result) = update.outcome::<PairedOutcome>() {
             self.paired_running = None;
             match result {
-                Ok(Outcome::Paired(PairedOutcome { dirs, report })) => {
-                    self.paired = Some((dirs, report))
-                }
-                Ok(_) => {}
+                Ok(PairedOutcome { dirs, report }) => self.paired = Some((dirs, report)),
                 Err(message) => {
                     let dirs = self.readable_dirs();
                     self.paired = Some((dirs, Err(message)));
@@ -117,11 +114,11 @@ fn paired_tests(
     dirs: Vec<PathBuf>,
     metrics: &[String],
     _out: &Reporter,
-) -> Result<Outcome, String> {
+) -> Result<PairedOutcome, String> {
     let report = dirs
         .iter()
         .map(|dir| LoadedRun::load(dir.clone()).map_err(|e| e.to_string()))
         .collect::<Result<Vec<_>, _>>()
         .and_then(|runs| paired_report(&runs, metrics, crate::eval::Stage::Test));
-    Ok(Outcome::Paired(PairedOutcome { dirs, report }))
+    Ok(PairedOutcome { dirs, report })
 }

@@ -4,7 +4,7 @@ pub mod panel;
 
 use std::sync::Arc;
 
-use super::task::{Outcome, Reporter, Update};
+use super::task::{Reporter, Update};
 use crate::data::{self, Dataset, DatasetStats, LoadSpec};
 
 /// A dataset ready for every panel.
@@ -33,16 +33,13 @@ impl DataState {
 
     /// Takes the load's end; returns the dataset when one was loaded.
     pub fn on_update(&mut self, update: Update) -> Option<Arc<Loaded>> {
-        let Update::Done(result) = update else {
-            return None;
-        };
+        let result = update.outcome::<Arc<Loaded>>()?;
         self.loading_path = None;
         match result {
-            Ok(Outcome::Loaded(loaded)) => {
+            Ok(loaded) => {
                 self.loaded = Some(loaded.clone());
                 Some(loaded)
             }
-            Ok(_) => None,
             Err(message) => {
                 self.error = Some(message);
                 None
@@ -52,15 +49,15 @@ impl DataState {
 }
 
 /// The load task's worker: reads, preprocesses (through the cache) and summarises a dataset.
-pub fn load(spec: LoadSpec, _out: &Reporter) -> Result<Outcome, String> {
+pub fn load(spec: LoadSpec, _out: &Reporter) -> Result<Arc<Loaded>, String> {
     let dataset = data::load(&spec, data::cache::default_cache_dir().as_deref())
         .map_err(|e| e.to_string())?;
     let stats = DatasetStats::of(&dataset);
     let item_counts = dataset.item_counts();
-    Ok(Outcome::Loaded(Arc::new(Loaded {
+    Ok(Arc::new(Loaded {
         spec,
         dataset,
         stats,
         item_counts,
-    })))
+    }))
 }

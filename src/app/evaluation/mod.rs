@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::data::Loaded;
-use super::task::{Outcome, Reporter, Update};
+use super::task::{Reporter, Update};
 use crate::data::{Split, SplitStrategy};
 use crate::eval::{EvalConfig, EvalReport, Stage, evaluate};
 use crate::recommend::Recommender;
@@ -42,41 +42,47 @@ pub struct EvaluationState {
 impl EvaluationState {
     /// Takes the end of opening a model; returns the status line to show.
     pub fn on_model_update(&mut self, update: Update) -> Option<String> {
-        match update {
-            Update::Done(Ok(Outcome::Opened(model))) => {
+        match update.outcome::<Arc<OpenedModel>>()? {
+            Ok(model) => {
                 let status = format!("opened {}", model.label);
                 self.model = Some(model);
                 Some(status)
             }
-            Update::Done(Err(message)) => {
+            Err(message) => {
                 self.model_error = Some(message);
                 None
             }
-            _ => None,
         }
     }
 
     pub fn on_evaluation_update(&mut self, update: Update) {
-        match update {
-            Update::Progress { done, total } => self.progress = Some((done, total)),
-            Update::Done(Ok(Outcome::Evaluated(evaluated))) => {
+        if let Update::Progress { done, total } = update {
+            self.progress = Some((done, total));
+            return;
+        }
+        match update.outcome::<Evaluated>() {
+            Some(Ok(evaluated)) => {
                 self.reports.push(evaluated.report);
                 self.by_target.push(evaluated.by_target);
             }
-            Update::Done(Err(message)) => self.error = Some(message),
-            _ => {}
+            Some(Err(message)) => self.error = Some(message),
+            None => {}
         }
     }
 }
 
 /// The open-model task's worker: rebuilds a run's model for the loaded dataset.
-pub fn open_model(loaded: &Loaded, run_dir: PathBuf, _out: &Reporter) -> Result<Outcome, String> {
+pub fn open_model(
+    loaded: &Loaded,
+    run_dir: PathBuf,
+    _out: &Reporter,
+) -> Result<Arc<OpenedModel>, String> {
     let model = model_from_run(&run_dir, &loaded.dataset).map_err(|e| e.to_string())?;
-    Ok(Outcome::Opened(Arc::new(OpenedModel {
+    Ok(Arc::new(OpenedModel {
         label: format!("{} ({})", model.name(), run_label(&run_dir)),
         run_dir,
         model: Arc::from(model),
-    })))
+    }))
 }
 
 /// A run folder's last component, which is its run id.
@@ -93,7 +99,7 @@ pub fn evaluate_model(
     split: SplitStrategy,
     config: &EvalConfig,
     out: &Reporter,
-) -> Result<Outcome, String> {
+) -> Result<Evaluated, String> {
     let split = Split::new(&loaded.dataset, split).map_err(|e| e.to_string())?;
     let progress = out.progress_callback();
     let mut report = evaluate(
@@ -108,8 +114,5 @@ pub fn evaluate_model(
     report.model = model.label.clone();
     let by_target = crate::eval::by_target_group(&report, &split, &config.cutoffs);
     report.rankings = Vec::new();
-    Ok(Outcome::Evaluated(Box::new(Evaluated {
-        report,
-        by_target,
-    })))
+    Ok(Evaluated { report, by_target })
 }

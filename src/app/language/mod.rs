@@ -11,7 +11,7 @@ pub use catalogue::{Language, PERSONA_TEMPERATURE};
 
 use super::data::Loaded;
 use super::state::AppState;
-use super::task::{Outcome, Reporter, Update};
+use super::task::{Reporter, Update};
 
 #[derive(Default)]
 pub struct LanguageState {
@@ -53,9 +53,12 @@ impl LanguageState {
 
     /// Takes an update of the embedding; returns the status line to show when it ends well.
     pub fn on_update(&mut self, update: Update) -> Option<String> {
-        match update {
-            Update::Progress { done, total } => self.progress = Some((done, total)),
-            Update::Done(Ok(Outcome::Embedded(language))) => {
+        if let Update::Progress { done, total } = update {
+            self.progress = Some((done, total));
+            return None;
+        }
+        match update.outcome::<Arc<Language>>()? {
+            Ok(language) => {
                 let status = format!(
                     "embedded {} items with {}",
                     language.items.len().saturating_sub(1),
@@ -63,12 +66,13 @@ impl LanguageState {
                 );
                 self.catalogue = Some(language);
                 self.searched = None;
-                return Some(status);
+                Some(status)
             }
-            Update::Done(Err(message)) => self.error = Some(message),
-            _ => {}
+            Err(message) => {
+                self.error = Some(message);
+                None
+            }
         }
-        None
     }
 
     /// Runs the semantic search for `query` unless its results are already shown: one short
@@ -130,11 +134,10 @@ pub fn embed(
     model_dir: &std::path::Path,
     template: &str,
     out: &Reporter,
-) -> Result<Outcome, String> {
+) -> Result<Arc<Language>, String> {
     let mut progress = |done, total| {
         out.progress(done, total);
         !out.stop_requested()
     };
-    Language::build(&loaded.dataset, model_dir, Some(template), &mut progress)
-        .map(|language| Outcome::Embedded(Arc::new(language)))
+    Language::build(&loaded.dataset, model_dir, Some(template), &mut progress).map(Arc::new)
 }

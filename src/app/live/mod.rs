@@ -12,7 +12,7 @@ use super::data::Loaded;
 use super::evaluation::OpenedModel;
 use super::language::{Language, PERSONA_TEMPERATURE};
 use super::state::AppState;
-use super::task::{Outcome, Reporter, Update};
+use super::task::{Reporter, Update};
 use crate::data::{Split, SplitStrategy};
 use crate::recommend::{BaselineConfig, Recommender};
 use preview::Preview;
@@ -129,16 +129,15 @@ impl LiveState {
 
     /// Takes the A/B test's end; returns the run folder it was saved to.
     pub fn on_ab_update(&mut self, update: Update) -> Option<PathBuf> {
-        match update {
-            Update::Done(Ok(Outcome::Ab(report, dir))) => {
-                self.ab_report = Some(*report);
+        match update.outcome::<AbOutcome>()? {
+            Ok(AbOutcome { report, dir }) => {
+                self.ab_report = Some(report);
                 Some(dir)
             }
-            Update::Done(Err(message)) => {
+            Err(message) => {
                 self.error = Some(message);
                 None
             }
-            _ => None,
         }
     }
 }
@@ -159,6 +158,12 @@ pub fn preview_model(
         .map_err(|e| e.to_string())
 }
 
+/// A simulated A/B test and the run folder it was saved to.
+pub struct AbOutcome {
+    report: crate::sim::AbReport,
+    dir: PathBuf,
+}
+
 /// The A/B task's worker: many simulated users through the policies, saved as a run.
 pub fn run_ab(
     loaded: &Loaded,
@@ -166,11 +171,11 @@ pub fn run_ab(
     config: &crate::sim::AbConfig,
     runs_root: &std::path::Path,
     _out: &Reporter,
-) -> Result<Outcome, String> {
+) -> Result<AbOutcome, String> {
     let split =
         Split::new(&loaded.dataset, SplitStrategy::LeaveOneOut).map_err(|e| e.to_string())?;
     let report = crate::sim::run_ab(model, &loaded.dataset, &split, config);
     let run = crate::sim::ab_run_file(&report, config, &loaded.dataset, &loaded.spec.path);
     let dir = run.save(runs_root).map_err(|e| e.to_string())?;
-    Ok(Outcome::Ab(Box::new(report), dir))
+    Ok(AbOutcome { report, dir })
 }

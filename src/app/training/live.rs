@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::app::task::{Outcome, Partial, Update};
+use crate::app::task::Update;
 use crate::train::{Stage, TrainEvent};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -97,21 +97,26 @@ impl LiveTraining {
     }
 
     pub fn on_update(&mut self, update: Update) {
+        if let Some(event) = update.partial::<TrainEvent>() {
+            return self.on_event(event.clone());
+        }
         match update {
-            Update::Partial(Partial::Training(event)) => self.on_event(event),
             // A baseline's evaluation.
             Update::Progress { done, total } => {
                 self.status = LiveStatus::Running;
                 self.eval_progress = Some((done, total));
             }
-            Update::Done(Ok(Outcome::Trained(dir))) => {
-                self.run_dir = Some(dir);
-                if self.is_running() {
-                    self.status = LiveStatus::Finished;
+            Update::Partial(_) => {}
+            Update::Done(_) => match update.outcome::<PathBuf>() {
+                Some(Ok(dir)) => {
+                    self.run_dir = Some(dir);
+                    if self.is_running() {
+                        self.status = LiveStatus::Finished;
+                    }
                 }
-            }
-            Update::Done(Ok(_)) => {}
-            Update::Done(Err(message)) => self.status = LiveStatus::Failed(message),
+                Some(Err(message)) => self.status = LiveStatus::Failed(message),
+                None => {}
+            },
         }
     }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::data::Loaded;
 use super::state::AppState;
-use super::task::{Outcome, Partial, Reporter, TaskKind, Tasks, Update};
+use super::task::{Reporter, TaskKind, Tasks, Update};
 use crate::eval::EvalConfig;
 use crate::recommend::BaselineConfig;
 use crate::runs::run_baseline;
@@ -80,7 +80,7 @@ impl TrainingState {
     /// Takes an update of the training; returns the run folder it wrote when it ended well.
     pub fn on_update(&mut self, update: Update) -> Option<PathBuf> {
         let finished_run = match &update {
-            Update::Done(Ok(Outcome::Trained(dir))) => Some(dir.clone()),
+            Update::Done(Ok(outcome)) => outcome.downcast_ref::<PathBuf>().cloned(),
             _ => None,
         };
         if let Some(live) = &mut self.live {
@@ -101,8 +101,8 @@ fn train_transformer(
     config: &TrainConfig,
     runs_root: &std::path::Path,
     out: &Reporter,
-) -> Result<Outcome, String> {
-    let mut forward = |event: TrainEvent| out.partial(Partial::Training(event));
+) -> Result<PathBuf, String> {
+    let mut forward = |event: TrainEvent| out.partial(event);
     train_on_chosen_device(
         &loaded.dataset,
         config,
@@ -111,7 +111,7 @@ fn train_transformer(
         out.stop_flag(),
         &mut forward,
     )
-    .map(|outcome| Outcome::Trained(outcome.run_dir))
+    .map(|outcome| outcome.run_dir)
     .map_err(|e| e.to_string())
 }
 
@@ -122,7 +122,7 @@ fn fit_baseline(
     config: &TrainConfig,
     runs_root: &std::path::Path,
     out: &Reporter,
-) -> Result<Outcome, String> {
+) -> Result<PathBuf, String> {
     let eval_config = EvalConfig {
         cutoffs: config.cutoffs.clone(),
         ..EvalConfig::default()
@@ -138,8 +138,5 @@ fn fit_baseline(
         &progress,
     )
     .map_err(|e| e.to_string())?;
-    done.run
-        .save(runs_root)
-        .map(Outcome::Trained)
-        .map_err(|e| e.to_string())
+    done.run.save(runs_root).map_err(|e| e.to_string())
 }
