@@ -88,13 +88,21 @@ pub struct EvalArgs {
     /// lm: the Hugging Face model folder (e.g. all-MiniLM-L6-v2).
     #[arg(long)]
     lm: Option<PathBuf>,
-    /// lm: the user's vector, `history` (recency-weighted mean of item vectors) or `profile`
-    /// (the embedded profile text).
+    /// lm: the user's vector, `history` (recency-weighted mean of item vectors), `profile`
+    /// (the embedded profile text) or `llm-profile` (the embedded profile `--llm` writes).
     #[arg(long, default_value = "history")]
     user_vector: reclab::recommend::UserVector,
     /// lm: the item-text template, e.g. "{title} ({year}). {genres}." (default: per dataset).
     #[arg(long)]
     template: Option<String>,
+    /// lm with `--user-vector llm-profile`: the generative model that writes the profiles (a
+    /// GGUF file or a Hugging Face folder).
+    #[arg(long)]
+    llm: Option<PathBuf>,
+    /// lm with `--user-vector llm-profile`: the profile prompt; `{history}` marks where the
+    /// user's recent items go (default: a short taste description).
+    #[arg(long)]
+    profile_prompt: Option<String>,
     /// lm: device for the encoder: auto, cpu, cuda, wgpu.
     #[arg(long, default_value = "auto")]
     device: reclab::device::DeviceChoice,
@@ -148,6 +156,8 @@ impl EvalArgs {
                     user_vector: self.user_vector,
                     template: self.template.clone(),
                     device: self.device,
+                    llm: self.llm.clone(),
+                    profile_prompt: self.profile_prompt.clone(),
                     ..Default::default()
                 })
             }

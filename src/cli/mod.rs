@@ -5,6 +5,7 @@ mod data;
 mod embed;
 mod eval;
 mod generate;
+mod profiles;
 mod runs;
 mod simulate;
 mod sweep;
@@ -133,6 +134,8 @@ enum Command {
     Search(embed::SearchArgs),
     /// Write text with a generative model (a GGUF file or a Hugging Face folder).
     Generate(generate::GenerateArgs),
+    /// User profiles written by a generative model from their histories (cached).
+    Profiles(profiles::ProfilesArgs),
     /// Measure speed (load + preprocess, …).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -148,6 +151,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Simulate(args)) => simulate::run(args),
         Some(Command::Bench(command)) => bench::run(command),
         Some(Command::Generate(args)) => generate::run(args),
+        Some(Command::Profiles(args)) => profiles::run(args),
         Some(Command::Embed(args)) => embed::run_embed(args),
         Some(Command::Search(args)) => embed::run_search(args),
         None => app::run_native(cli.window.launch_options()?),

@@ -13,6 +13,7 @@ pub mod map;
 pub mod pooling;
 pub mod text;
 pub mod vectors;
+pub mod written;
 
 use std::path::{Path, PathBuf};
 

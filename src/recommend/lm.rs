@@ -1,15 +1,19 @@
-//! `lm`: recommend by meaning. Every item is its text's sentence vector; a user is either the
-//! vector of a profile text written from their history, or the recency-weighted mean of their
+//! `lm`: recommend by meaning. Every item is its text's sentence vector; a user is the vector
+//! of a profile text made from their history by a template, the vector of a profile a
+//! generative model wrote from it (`llm-profile`), or the recency-weighted mean of their
 //! history's item vectors; an item's score is the cosine between the two.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
 use super::{Query, Recommender};
 use crate::data::Dataset;
 use crate::device::DeviceChoice;
+use crate::lm::decoder::{Dtype, Llm};
+use crate::lm::written::profiles::{DEFAULT_HISTORY_TOKENS, DEFAULT_PROFILE_TOKENS, ProfilePrompt};
+use crate::lm::written::{TextCache, Writer};
 use crate::lm::{self, Embedder, LmError, Template, Vectors, profile_text};
 
 /// Where the user's vector comes from.
@@ -21,6 +25,19 @@ pub enum UserVector {
     /// The recency-weighted mean of the history's item vectors.
     #[default]
     History,
+    /// The embedded profile a generative model wrote from the history (`LmConfig::llm`).
+    #[serde(rename = "llm-profile")]
+    LlmProfile,
+}
+
+impl UserVector {
+    pub fn label(self) -> &'static str {
+        match self {
+            UserVector::Profile => "profile",
+            UserVector::History => "history",
+            UserVector::LlmProfile => "llm-profile",
+        }
+    }
 }
 
 impl std::str::FromStr for UserVector {
@@ -29,8 +46,9 @@ impl std::str::FromStr for UserVector {
         match s {
             "profile" => Ok(UserVector::Profile),
             "history" => Ok(UserVector::History),
+            "llm-profile" => Ok(UserVector::LlmProfile),
             other => Err(format!(
-                "unknown user vector `{other}`; expected profile or history"
+                "unknown user vector `{other}`; expected history, profile or llm-profile"
             )),
         }
     }
@@ -48,6 +66,11 @@ pub struct LmConfig {
     /// Weight of an item `a` steps before the latest is `decay^a` (history vectors only).
     pub decay: f32,
     pub device: DeviceChoice,
+    /// The generative model (a GGUF file or a Hugging Face folder) that writes profiles for
+    /// `llm-profile`.
+    pub llm: Option<PathBuf>,
+    /// The profile prompt (`{history}` marks the history); the default when absent.
+    pub profile_prompt: Option<String>,
     /// Where item vectors are cached: the dataset cache's folder by default (`--cache-dir`),
     /// `None` for no cache (`--no-cache`). Not part of the model: never written to a run file.
     #[serde(skip)]
@@ -62,6 +85,8 @@ impl Default for LmConfig {
             template: None,
             decay: 0.9,
             device: DeviceChoice::Auto,
+            llm: None,
+            profile_prompt: None,
             cache_dir: None,
         }
     }
@@ -93,6 +118,53 @@ pub struct LmRecommender {
     decay: f32,
     /// For profile texts: the encoder and the dataset the profiles are written from.
     profile: Option<(Arc<Embedder>, Arc<Dataset>)>,
+    /// For `llm-profile`: the generative model that writes the profiles.
+    writer: Option<ProfileWriter>,
+}
+
+/// A generative model writing profiles through its cache.
+struct ProfileWriter {
+    llm: Llm,
+    prompt: ProfilePrompt,
+    cache: Mutex<TextCache>,
+}
+
+impl ProfileWriter {
+    fn open(config: &LmConfig, cache_dir: Option<&Path>) -> Result<ProfileWriter, LmError> {
+        let Some(path) = &config.llm else {
+            return Err(LmError::Template(
+                "the llm-profile user vector needs a generative model (--llm PATH: a GGUF file \
+                 or a Hugging Face folder)"
+                    .into(),
+            ));
+        };
+        let llm = Llm::open(path, Dtype::Auto, config.device)?;
+        let prompt = ProfilePrompt::new(config.profile_prompt.as_deref(), DEFAULT_HISTORY_TOKENS)
+            .map_err(LmError::Template)?;
+        let cache = Writer::new(&llm, DEFAULT_PROFILE_TOKENS)?.open_cache(cache_dir);
+        Ok(ProfileWriter {
+            llm,
+            prompt,
+            cache: Mutex::new(cache),
+        })
+    }
+
+    /// The written profile of each history (cached ones read, the rest written now).
+    fn profiles(&self, dataset: &Dataset, histories: &[&[u32]]) -> Result<Vec<String>, LmError> {
+        let writer = Writer::new(&self.llm, DEFAULT_PROFILE_TOKENS)?;
+        // A poisoned lock only means another scoring call panicked mid-write; the cache's
+        // entries are each whole (inserted after their text was written), so go on with it.
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let written = lm::written::profiles::write_profiles(
+            &writer,
+            &self.prompt,
+            dataset,
+            histories,
+            &mut cache,
+            &mut |_, _| true,
+        )?;
+        Ok(written.texts)
+    }
 }
 
 impl LmRecommender {
@@ -113,13 +185,19 @@ impl LmRecommender {
             lm::DEFAULT_BATCH,
             &mut |_, _| true,
         )?;
-        Ok(LmRecommender::from_vectors(
+        let writer = match config.user_vector {
+            UserVector::LlmProfile => Some(ProfileWriter::open(config, cache_dir)?),
+            _ => None,
+        };
+        let mut model = LmRecommender::from_vectors(
             items.vectors,
             config.user_vector,
             config.decay,
-            (config.user_vector == UserVector::Profile)
+            (config.user_vector != UserVector::History)
                 .then(|| (embedder, Arc::new(dataset.clone()))),
-        ))
+        );
+        model.writer = writer;
+        Ok(model)
     }
 
     /// A model over given item vectors (row 0 padding); `profile` is needed for profile texts.
@@ -129,16 +207,13 @@ impl LmRecommender {
         decay: f32,
         profile: Option<(Arc<Embedder>, Arc<Dataset>)>,
     ) -> LmRecommender {
-        let name = match user_vector {
-            UserVector::Profile => "LM (profile)",
-            UserVector::History => "LM (history)",
-        };
         LmRecommender {
-            name: name.to_string(),
+            name: format!("LM ({})", user_vector.label()),
             items: items.normalized(),
             user_vector,
             decay,
             profile,
+            writer: None,
         }
     }
 
@@ -161,7 +236,21 @@ impl LmRecommender {
         let Some((embedder, dataset)) = &self.profile else {
             return histories.iter().map(|_| Vec::new()).collect();
         };
-        let texts: Vec<String> = histories.iter().map(|h| profile_text(dataset, h)).collect();
+        let texts: Vec<String> = match &self.writer {
+            Some(writer) => match writer.profiles(dataset, histories) {
+                Ok(texts) => texts,
+                // Scoring cannot return an error: a failed generation gives these users no
+                // preference (all scores 0), said on stderr, and the evaluation shows it.
+                Err(e) => {
+                    eprintln!(
+                        "llm-profile: no profiles for {} users: {e}",
+                        histories.len()
+                    );
+                    return histories.iter().map(|_| Vec::new()).collect();
+                }
+            },
+            None => histories.iter().map(|h| profile_text(dataset, h)).collect(),
+        };
         match embedder.encode(&texts, lm::DEFAULT_BATCH, &mut |_, _| true) {
             Ok(vectors) => vectors.rows().map(<[f32]>::to_vec).collect(),
             // Tokenizing a profile cannot fail for texts built from the dataset's own titles;
@@ -191,7 +280,7 @@ impl Recommender for LmRecommender {
                 .iter()
                 .map(|q| self.history_vector(q.history))
                 .collect(),
-            UserVector::Profile => {
+            UserVector::Profile | UserVector::LlmProfile => {
                 let histories: Vec<&[u32]> = queries.iter().map(|q| q.history).collect();
                 self.profile_vectors(&histories)
             }

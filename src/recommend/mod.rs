@@ -120,6 +120,7 @@ impl BaselineConfig {
             BaselineConfig::Content => "Content",
             BaselineConfig::Lm(config) => match config.user_vector {
                 UserVector::Profile => "LM (profile)",
+                UserVector::LlmProfile => "LM (llm-profile)",
                 UserVector::History => "LM (history)",
             },
         }

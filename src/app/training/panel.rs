@@ -249,6 +249,7 @@ fn settings_ui(ui: &mut Ui, form: &mut TrainForm) {
                 |u| match u {
                     UserVector::History => "history (recency-weighted mean)".to_string(),
                     UserVector::Profile => "profile text".to_string(),
+                    UserVector::LlmProfile => "profile written by a generative model".to_string(),
                 },
             );
             ui.label("Uses the Data panel's language model and item-text template.");
