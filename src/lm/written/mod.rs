@@ -11,6 +11,7 @@ use std::time::Instant;
 
 pub use cache::TextCache;
 
+use super::decoder::generate::Finish;
 use super::decoder::{Llm, Message, ModelFiles, Sampling};
 use super::{LmError, Progress, Result};
 
@@ -18,6 +19,10 @@ use super::{LmError, Progress, Result};
 const MAX_BATCH: usize = 16;
 /// Bytes of key/value cache and attention scores a batch may take.
 const BATCH_MEMORY: usize = 1 << 30;
+/// Hugging Face's repetition penalty: greedy decoding of a small model otherwise loops on one
+/// sentence ("They seem to enjoy … They seem to enjoy …"). Deterministic, so cached texts stay
+/// the texts the model writes again.
+const REPETITION_PENALTY: f32 = 1.05;
 
 /// What a call to [`Writer::write`] did.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -75,6 +80,7 @@ impl<'a> Writer<'a> {
             sampling: Sampling {
                 max_new_tokens,
                 temperature: 0.0,
+                repetition_penalty: REPETITION_PENALTY,
                 ..Sampling::default()
             },
             fingerprint: model_fingerprint(&llm.files)?,
@@ -118,7 +124,10 @@ impl<'a> Writer<'a> {
     }
 
     fn sampling_key(&self) -> String {
-        format!("greedy, at most {} tokens", self.sampling.max_new_tokens)
+        format!(
+            "greedy, at most {} tokens, repetition penalty {}",
+            self.sampling.max_new_tokens, self.sampling.repetition_penalty
+        )
     }
 
     /// Rows per batch for prompts of up to `prompt_tokens`: as many as fit [`BATCH_MEMORY`].
@@ -169,7 +178,11 @@ impl<'a> Writer<'a> {
                 .generate(batch_ids, &self.sampling, &mut |_, _| true)?;
             written.tokens += timing.decoded_tokens;
             for (&i, output) in batch.iter().zip(outputs) {
-                cache.insert(keys[i].clone(), output.text.trim().to_string());
+                let text = match output.finish {
+                    Finish::Length => whole_sentences(&output.text),
+                    _ => output.text.trim(),
+                };
+                cache.insert(keys[i].clone(), text.to_string());
             }
             written.generated += batch.len();
             done += batch.len();
@@ -188,5 +201,33 @@ impl<'a> Writer<'a> {
             .map(|k| cache.get(k).unwrap_or_default().to_string())
             .collect();
         Ok(written)
+    }
+}
+
+/// A text cut at its token limit, without the sentence the limit broke off (kept whole when it
+/// holds no full sentence).
+pub fn whole_sentences(text: &str) -> &str {
+    let text = text.trim();
+    match text.rfind(['.', '!', '?']) {
+        Some(end) if end > 0 => &text[..=end],
+        _ => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_text_keeps_its_whole_sentences() {
+        assert_eq!(
+            whole_sentences(" Likes westerns. Avoids horror! Also enjoys the late"),
+            "Likes westerns. Avoids horror!"
+        );
+        assert_eq!(
+            whole_sentences("No full sentence here"),
+            "No full sentence here"
+        );
+        assert_eq!(whole_sentences("Is it? "), "Is it?");
     }
 }
