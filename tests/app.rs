@@ -989,3 +989,108 @@ fn hostile_run_folders_in_compare_show_their_error_and_keep_the_open_runs() {
     );
     assert_eq!(app.compare.compared.len(), 4);
 }
+
+/// The shared SmolLM2-135M-Instruct GGUF (`$RECLAB_MODELS`).
+fn smollm2_gguf() -> std::path::PathBuf {
+    let root = std::env::var_os("RECLAB_MODELS")
+        .expect("set RECLAB_MODELS to the folder that holds SmolLM2-135M-Instruct/");
+    Path::new(&root).join("SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+#[test]
+#[ignore = "needs RECLAB_DATASETS (ml-100k) and RECLAB_MODELS (SmolLM2-135M-Instruct)"]
+fn the_user_panel_streams_a_written_profile_then_reads_it_from_the_cache() {
+    use reclab::lm::decoder::{Dtype, Llm};
+    use reclab::lm::written::Writer;
+    use reclab::lm::written::profiles::{
+        DEFAULT_HISTORY_TOKENS, DEFAULT_PROFILE_TOKENS, ProfilePrompt, write_profiles,
+    };
+    let runs = tempfile::tempdir().unwrap();
+    // A prompt no earlier run has cached (it names this test's folder), so the profile must
+    // be written now, and streamed.
+    let prompt = format!(
+        "Here is what a person chose recently, newest first:\n{{history}}\n\n\
+         In one or two sentences, describe this person's taste. (Run {})",
+        runs.path().display()
+    );
+    let mut state = ml100k_state();
+    state.panel = PanelKind::User;
+    state.user = 3;
+    state.profile_prompt = prompt.clone();
+    let mut harness = harness(state, runs.path());
+    loaded(&mut harness);
+    // A dropped .gguf becomes the generative model, not a dataset.
+    harness
+        .input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(Dropped(smollm2_gguf())));
+    harness.step();
+    harness.step();
+    assert_eq!(
+        harness.state().state.llm_path,
+        smollm2_gguf().display().to_string()
+    );
+    assert!(!harness.state().is_loading());
+
+    click(&mut harness, "Write profile");
+    let done = |app: &Workbench| app.generative.profile.as_ref().is_some_and(|p| p.done);
+    step_until(
+        &mut harness,
+        "the written profile",
+        Duration::from_secs(300),
+        done,
+    );
+    let app = harness.state();
+    assert!(app.generative.error.is_none(), "{:?}", app.generative.error);
+    let profile = app.generative.profile.as_ref().unwrap();
+    assert_eq!(profile.user, 3);
+    assert!(!profile.from_cache);
+    assert!(profile.pieces > 1, "streamed in {} pieces", profile.pieces);
+    let shown = profile.text.clone();
+    assert!(!shown.is_empty());
+    harness.get_by_label(&shown);
+
+    // The library writes the same profile for the same history and prompt (greedy decoding),
+    // here without any cache.
+    let dataset = harness
+        .state()
+        .data
+        .loaded
+        .as_ref()
+        .unwrap()
+        .dataset
+        .clone();
+    let llm = Llm::open(
+        &smollm2_gguf(),
+        Dtype::Auto,
+        reclab::device::DeviceChoice::Cpu,
+    )
+    .unwrap();
+    let writer = Writer::new(&llm, DEFAULT_PROFILE_TOKENS).unwrap();
+    let checked = ProfilePrompt::new(Some(&prompt), DEFAULT_HISTORY_TOKENS).unwrap();
+    let mut memory_only = writer.open_cache(None);
+    let expected = write_profiles(
+        &writer,
+        &checked,
+        &dataset,
+        &[dataset.sequence(3)],
+        &mut memory_only,
+        &mut |_, _| true,
+    )
+    .unwrap();
+    assert_eq!(expected.texts[0], shown);
+
+    // Again: from the cache, at once and whole.
+    click(&mut harness, "Write profile");
+    step_until(
+        &mut harness,
+        "the cached profile",
+        Duration::from_secs(60),
+        done,
+    );
+    let profile = harness.state().generative.profile.as_ref().unwrap();
+    assert!(profile.from_cache);
+    assert_eq!(profile.pieces, 0);
+    assert_eq!(profile.text, shown);
+    harness.get_by_label("from the cache");
+}

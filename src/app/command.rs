@@ -65,4 +65,9 @@ pub enum Command {
     OpenSweep(PathBuf),
     /// Ask the native dialog for a sweep folder.
     PickSweepFolder,
+    /// Write the User panel's user's profile with the generative model (`AppState::llm_path`,
+    /// `AppState::profile_prompt`), streamed; read from the cache when written before.
+    WriteProfile,
+    /// Stop writing the profile (nothing is cached then).
+    CancelProfile,
 }

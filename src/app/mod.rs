@@ -17,6 +17,7 @@ mod context;
 mod data;
 mod dialog;
 mod evaluation;
+mod generative;
 pub mod language;
 mod live;
 mod plots;
@@ -57,6 +58,7 @@ pub struct Workbench {
     pub data: data::DataState,
     pub training: training::TrainingState,
     pub evaluation: evaluation::EvaluationState,
+    pub generative: generative::GenerativeState,
     pub language: language::LanguageState,
     pub user: user::UserState,
     pub live: live::LiveState,
@@ -94,6 +96,7 @@ impl Workbench {
             data: Default::default(),
             training: Default::default(),
             evaluation: Default::default(),
+            generative: Default::default(),
             language: Default::default(),
             user: Default::default(),
             live: Default::default(),
@@ -202,7 +205,9 @@ impl Workbench {
             PanelKind::Compare => {
                 compare::panel::compare_ui(ui, cx, &self.compare, &mut self.capture.plot_rect)
             }
-            PanelKind::User => user::panel::user_ui(ui, cx, &mut self.user, model_error),
+            PanelKind::User => {
+                user::panel::user_ui(ui, cx, &mut self.user, model_error, &self.generative)
+            }
             PanelKind::Live => live::panel::live_ui(ui, cx, &self.live, model_error),
         });
     }
@@ -239,7 +244,8 @@ impl Workbench {
     }
 
     /// A file or folder dropped on the window is loaded as a dataset, unless it is a language
-    /// model's folder, which becomes the model to embed with.
+    /// model's folder, which becomes the model to embed with, or a `.gguf` file, which becomes
+    /// the generative model.
     fn dropped_files(&mut self, ctx: &egui::Context) {
         let dropped = ctx.input(|i| i.raw.dropped_files.clone());
         if let Some(file) = dropped.first() {
@@ -247,6 +253,14 @@ impl Workbench {
             if crate::lm::ModelFolder::looks_like(path) {
                 self.state.lm_dir = path.display().to_string();
                 self.status = format!("language model folder: {}", path.display());
+                return;
+            }
+            if path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
+            {
+                self.state.llm_path = path.display().to_string();
+                self.status = format!("generative model: {}", path.display());
                 return;
             }
             let spec = crate::data::LoadSpec {

@@ -9,7 +9,7 @@ use eframe::egui;
 
 use super::dialog::{self, DialogKind};
 use super::task::{TaskKind, Update};
-use super::{Command, Workbench, data, evaluation, language, live};
+use super::{Command, Workbench, data, evaluation, generative, language, live};
 use crate::eval::EvalConfig;
 use crate::runs::RunFile;
 
@@ -106,6 +106,8 @@ impl Workbench {
             Command::SelectItem(item) => self.language.selected_item = Some(item),
             Command::OpenSweep(dir) => self.compare.open_sweep(dir),
             Command::PickSweepFolder => self.open_dialog(DialogKind::SweepFolder),
+            Command::WriteProfile => self.start_profile(),
+            Command::CancelProfile => self.tasks.request_stop(TaskKind::Profile),
         }
     }
 
@@ -118,8 +120,9 @@ impl Workbench {
                     self.state.dataset = loaded.spec.clone();
                     let last_user = loaded.dataset.num_users().saturating_sub(1);
                     self.state.user = self.state.user.min(last_user);
-                    // A model belongs to the dataset it was trained on.
+                    // A model belongs to the dataset it was trained on; a profile to its user.
                     self.evaluation.model = None;
+                    self.generative.profile = None;
                 }
             }
             TaskKind::Train => {
@@ -153,6 +156,7 @@ impl Workbench {
                         .push(Command::CompareRun { dir, include: true });
                 }
             }
+            TaskKind::Profile => self.generative.on_profile_update(update),
             TaskKind::Dialog => {
                 if let Some(Ok(dialog::Picked {
                     kind,
@@ -233,6 +237,27 @@ impl Workbench {
         self.evaluation.progress = None;
         self.tasks.start(TaskKind::Evaluate, move |out| {
             evaluation::evaluate_model(&loaded, &model, split, &config, out)
+        });
+    }
+
+    fn start_profile(&mut self) {
+        if self.tasks.is_running(TaskKind::Profile) {
+            return;
+        }
+        let Some(loaded) = self.data.loaded.clone() else {
+            self.generative.error = Some("load a dataset first".into());
+            return;
+        };
+        let path = std::path::PathBuf::from(self.state.llm_path.trim());
+        let user = self
+            .state
+            .user
+            .min(loaded.dataset.num_users().saturating_sub(1));
+        let kept = self.generative.llm.clone();
+        let prompt = self.state.profile_prompt.clone();
+        self.generative.on_start(user);
+        self.tasks.start(TaskKind::Profile, move |out| {
+            generative::write_profile(&loaded, user, path, kept, &prompt, out)
         });
     }
 

@@ -181,6 +181,10 @@ pub struct AppState {
     pub request_weight: f32,
     /// The Live preview's persona description.
     pub persona: String,
+    /// The generative model: a `.gguf` file or a Hugging Face folder (typed or dropped).
+    pub llm_path: String,
+    /// The prompt that asks it for a user's profile; `{history}` marks the history.
+    pub profile_prompt: String,
 }
 
 impl Default for AppState {
@@ -209,6 +213,8 @@ impl Default for AppState {
             request: String::new(),
             request_weight: 0.5,
             persona: String::new(),
+            llm_path: String::new(),
+            profile_prompt: crate::lm::written::profiles::DEFAULT_PROFILE_PROMPT.to_string(),
         }
     }
 }

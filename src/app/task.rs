@@ -26,6 +26,7 @@ pub enum TaskKind {
     PairedTests,
     Ab,
     Dialog,
+    Profile,
 }
 
 impl TaskKind {
@@ -40,6 +41,7 @@ impl TaskKind {
             TaskKind::PairedTests => "paired",
             TaskKind::Ab => "ab",
             TaskKind::Dialog => "dialog",
+            TaskKind::Profile => "profile",
         }
     }
 }

@@ -57,6 +57,13 @@ pub fn item_text_ui(ui: &mut Ui, cx: &mut PanelContext, own: &LanguageState, loa
         }
     });
     ui.horizontal(|ui| {
+        widgets::text(ui, "Generative model", &mut cx.settings.llm_path).on_hover_text(
+            "A .gguf file or a Hugging Face folder of a Llama / Qwen-family model, e.g. \
+             SmolLM2-135M-Instruct; or drop the .gguf on the window. It writes user profiles \
+             (User panel).",
+        );
+    });
+    ui.horizontal(|ui| {
         if cx.is_running(TaskKind::Embed) {
             if ui.button("Cancel").clicked() {
                 cx.send(Command::CancelEmbedding);

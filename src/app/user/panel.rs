@@ -11,6 +11,8 @@ use crate::app::context::PanelContext;
 use crate::app::data::Loaded;
 use crate::app::evaluation::OpenedModel;
 use crate::app::evaluation::panel::model_picker_ui;
+use crate::app::generative::GenerativeState;
+use crate::app::generative::panel::profile_ui;
 use crate::app::widgets;
 use crate::recommend::{Query, top_k_excluding};
 
@@ -26,8 +28,15 @@ pub struct UserView {
     pub error: Option<String>,
 }
 
-/// `model_error`: why the last model could not be opened (the Evaluate panel's, shown here too).
-pub fn user_ui(ui: &mut Ui, cx: &mut PanelContext, own: &mut UserState, model_error: Option<&str>) {
+/// `model_error`: why the last model could not be opened (the Evaluate panel's, shown here
+/// too); `generative`: the profile the generative model wrote.
+pub fn user_ui(
+    ui: &mut Ui,
+    cx: &mut PanelContext,
+    own: &mut UserState,
+    model_error: Option<&str>,
+    generative: &GenerativeState,
+) {
     model_picker_ui(ui, cx, model_error);
     ui.separator();
     let Some(loaded) = cx.data else {
@@ -59,8 +68,9 @@ pub fn user_ui(ui: &mut Ui, cx: &mut PanelContext, own: &mut UserState, model_er
     if language.is_some() {
         ui.label(RichText::new("Profile text (what the language model is told)").strong());
         ui.label(RichText::new(crate::lm::profile_text(&loaded.dataset, history)).italics());
-        ui.separator();
     }
+    profile_ui(ui, cx, generative, user);
+    ui.separator();
     let k = cx.settings.user_top_k;
     let lm_list = language.as_ref().map(|language| {
         let key = (user, k, Arc::as_ptr(language).addr());

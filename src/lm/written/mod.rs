@@ -11,8 +11,7 @@ use std::time::Instant;
 
 pub use cache::TextCache;
 
-use super::decoder::generate::Finish;
-use super::decoder::{Llm, Message, ModelFiles, Sampling};
+use super::decoder::{Finish, Llm, Message, ModelFiles, Output, Sampling};
 use super::{LmError, Progress, Result};
 
 /// Rows of one generation batch at most: beyond this the CPU gains little.
@@ -139,6 +138,38 @@ impl<'a> Writer<'a> {
         (BATCH_MEMORY / (kv + scores).max(1)).clamp(1, MAX_BATCH)
     }
 
+    /// One text, streamed: from `cache` at once when there (`true`), else written now with
+    /// each piece passed to `on_text` as it forms (returning `false` cancels; nothing is
+    /// cached then) and cached.
+    pub fn write_streaming(
+        &self,
+        prompt: &str,
+        cache: &mut TextCache,
+        on_text: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<(String, bool)> {
+        let key = TextCache::key(prompt, &self.sampling_key());
+        if let Some(text) = cache.get(&key) {
+            return Ok((text.to_string(), true));
+        }
+        let ids = self.llm.tokenizer().encode(prompt)?;
+        let (outputs, _) = self
+            .llm
+            .generate(&[ids], &self.sampling, &mut |_, piece| on_text(piece))?;
+        let Some(output) = outputs.into_iter().next() else {
+            return Err(LmError::Cancelled);
+        };
+        if output.finish == Finish::Cancelled {
+            return Err(LmError::Cancelled);
+        }
+        let text = finished_text(&output).to_string();
+        cache.insert(key, text.clone());
+        cache.save().map_err(|source| LmError::Io {
+            path: cache.path().map(Path::to_path_buf).unwrap_or_default(),
+            source,
+        })?;
+        Ok((text, false))
+    }
+
     /// The text for each prompt: from `cache` when there, else written now in batches (the
     /// cache is saved after each, so a cancel keeps what was written). `progress(done, total)`
     /// counts texts; returning `false` cancels.
@@ -178,11 +209,7 @@ impl<'a> Writer<'a> {
                 .generate(batch_ids, &self.sampling, &mut |_, _| true)?;
             written.tokens += timing.decoded_tokens;
             for (&i, output) in batch.iter().zip(outputs) {
-                let text = match output.finish {
-                    Finish::Length => whole_sentences(&output.text),
-                    _ => output.text.trim(),
-                };
-                cache.insert(keys[i].clone(), text.to_string());
+                cache.insert(keys[i].clone(), finished_text(&output).to_string());
             }
             written.generated += batch.len();
             done += batch.len();
@@ -201,6 +228,14 @@ impl<'a> Writer<'a> {
             .map(|k| cache.get(k).unwrap_or_default().to_string())
             .collect();
         Ok(written)
+    }
+}
+
+/// The text kept of an output: trimmed, and without a sentence the token limit broke off.
+fn finished_text(output: &Output) -> &str {
+    match output.finish {
+        Finish::Length => whole_sentences(&output.text),
+        _ => output.text.trim(),
     }
 }
 

@@ -1,0 +1,66 @@
+//! The generative model's part of the User panel: the profile prompt, *Write profile*, and the
+//! profile as it streams in.
+
+use eframe::egui::{self, RichText, Ui};
+
+use super::GenerativeState;
+use crate::app::Command;
+use crate::app::context::PanelContext;
+use crate::app::task::TaskKind;
+use crate::app::widgets;
+
+/// The written profile of `user`, and the controls that write it.
+pub fn profile_ui(ui: &mut Ui, cx: &mut PanelContext, own: &GenerativeState, user: usize) {
+    ui.label(RichText::new("Profile written by the generative model").strong());
+    if cx.settings.llm_path.trim().is_empty() {
+        ui.label("Choose a generative model (a .gguf file or a folder) in the Data panel, or drop a .gguf on the window.");
+        return;
+    }
+    egui::CollapsingHeader::new("Profile prompt")
+        .default_open(false)
+        .show(ui, |ui| {
+            let name = ui.label("{history} marks the user's recent items, newest first");
+            ui.add(
+                egui::TextEdit::multiline(&mut cx.settings.profile_prompt)
+                    .desired_rows(4)
+                    .desired_width(f32::INFINITY),
+            )
+            .labelled_by(name.id);
+        });
+    let writing = cx.is_running(TaskKind::Profile);
+    ui.horizontal(|ui| {
+        if ui
+            .add_enabled(!writing, egui::Button::new("Write profile"))
+            .on_hover_text(
+                "Newest items first, as many as fit; cached per model, prompt and history",
+            )
+            .clicked()
+        {
+            cx.send(Command::WriteProfile);
+        }
+        if writing {
+            if ui.button("Cancel").clicked() {
+                cx.send(Command::CancelProfile);
+            }
+            widgets::busy(ui);
+            if let Some(secs) = cx.running_secs(TaskKind::Profile) {
+                ui.label(format!("writing … {secs:.1} s"));
+            }
+        }
+    });
+    if let Some(message) = &own.error {
+        widgets::error(ui, &format!("Generative model: {message}"));
+    }
+    let Some(profile) = own.profile.as_ref().filter(|p| p.user == user) else {
+        return;
+    };
+    ui.label(RichText::new(&profile.text).italics());
+    if profile.done && own.error.is_none() {
+        let source = if profile.from_cache {
+            "from the cache".to_string()
+        } else {
+            format!("written in {:.1} s", profile.secs)
+        };
+        ui.label(RichText::new(source).weak());
+    }
+}
