@@ -20,6 +20,7 @@ export XDG_RUNTIME_DIR="$work/xdg"
 mkdir -m 700 "$XDG_RUNTIME_DIR"
 data=datasets/ml-100k
 lm=models/all-MiniLM-L6-v2
+llm=models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf
 
 echo "training the runs the pictures show …"
 "$reclab" train --data "$data" --epochs 10 --out runs >/dev/null
@@ -37,7 +38,7 @@ shot() {
 shot data --lm "$lm" --search "a space adventure with robots" --screenshot-after 15
 shot evaluate --panel evaluate --open-model "$sasrec" --evaluate --screenshot-after 20
 shot compare --panel compare --compare-all --screenshot-after 8
-shot user --panel user --open-model "$sasrec" --lm "$lm" --screenshot-after 15
+shot user --panel user --open-model "$sasrec" --lm "$lm" --llm "$llm" --screenshot-after 30
 shot live --panel live --open-model "$sasrec" --lm "$lm" --preview-steps 6 \
   --persona "a teenager who loves horror and sci-fi" --ask "something light and funny" \
   --screenshot-after 20

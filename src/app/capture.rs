@@ -46,6 +46,9 @@ pub struct LaunchOptions {
     pub persona: Option<String>,
     /// and tell its storefront this (after the preview's pages).
     pub ask: Option<String>,
+    /// Write the User panel's user's profile with this generative model once the dataset is
+    /// loaded.
+    pub llm: Option<PathBuf>,
 }
 
 impl LaunchOptions {
@@ -64,6 +67,9 @@ impl LaunchOptions {
         }
         if let Some(dir) = &self.lm_dir {
             state.lm_dir = dir.display().to_string();
+        }
+        if let Some(path) = &self.llm {
+            state.llm_path = path.display().to_string();
         }
         let words = [
             (&self.search, &mut state.search),
@@ -164,6 +170,9 @@ impl Capture {
             }
             if let Some(dir) = &self.options.open_model {
                 commands.push(Command::OpenModel(dir.clone()));
+            }
+            if self.options.llm.is_some() {
+                commands.push(Command::WriteProfile);
             }
         }
         let model_wanted = self.options.open_model.is_some();

@@ -67,6 +67,10 @@ struct WindowArgs {
     /// With `--lm`: tell the Live preview's storefront this, after `--preview-steps` pages.
     #[arg(long)]
     ask: Option<String>,
+    /// Use this generative model (a .gguf file or a folder) and, once the dataset is loaded,
+    /// write the User panel's user's profile with it.
+    #[arg(long)]
+    llm: Option<std::path::PathBuf>,
     /// Seconds to wait before the screenshot.
     #[arg(long, default_value_t = 3.0)]
     screenshot_after: f64,
@@ -107,6 +111,7 @@ impl WindowArgs {
             search: self.search,
             persona: self.persona,
             ask: self.ask,
+            llm: self.llm,
         })
     }
 }
