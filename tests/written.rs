@@ -229,3 +229,109 @@ fn llm_profile_ranks_items_by_the_profile_the_model_wrote() {
             .any(|(a, b)| (a - b).abs() > 1e-3)
     );
 }
+
+#[test]
+#[ignore = "needs RECLAB_MODELS (SmolLM2-135M-Instruct, all-MiniLM-L6-v2)"]
+fn written_item_descriptions_feed_the_item_text_template() {
+    use reclab::data::{Preprocessing, SyntheticConfig, load_synthetic};
+    use reclab::lm::written::descriptions::{
+        DEFAULT_DESCRIPTION_PROMPT, DESCRIPTION_FIELD, write_descriptions,
+    };
+    use reclab::recommend::describe_items;
+    let dataset = load_synthetic(
+        &SyntheticConfig {
+            users: 60,
+            items: 20,
+            max_seq_len: 20,
+            ..SyntheticConfig::default()
+        },
+        &Preprocessing::default(),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let template = "{title}. {genres}. {llm_description}";
+    let config = LmConfig {
+        lm: models().join("all-MiniLM-L6-v2"),
+        template: Some(template.to_string()),
+        llm: Some(smollm2()),
+        device: DeviceChoice::Cpu,
+        ..LmConfig::default()
+    };
+    // Without the generative model the template is refused, saying what is missing.
+    let refused = describe_items(
+        &LmConfig {
+            llm: None,
+            ..config.clone()
+        },
+        &dataset,
+        None,
+        &mut |_, _| true,
+    );
+    assert!(matches!(refused, Err(LmError::Template(m)) if m.contains("--llm")));
+
+    let mut seen = Vec::new();
+    let augmented = describe_items(&config, &dataset, Some(dir.path()), &mut |done, total| {
+        seen.push((done, total));
+        true
+    })
+    .unwrap();
+    let items = dataset.num_items();
+    assert_eq!(seen.last(), Some(&(items, items)));
+    let rendered = Template::parse(template).unwrap();
+    for item in 1..=items as u32 {
+        let description = &augmented.items[item as usize].fields[DESCRIPTION_FIELD];
+        assert!(!description.is_empty(), "item {item}");
+        // The template renders it after the item's own fields.
+        assert!(
+            rendered
+                .render(&augmented, item)
+                .ends_with(description.as_str())
+        );
+    }
+    // They came from, and went to, the model's text cache: a second pass writes nothing.
+    let llm = Llm::open(&smollm2(), Dtype::Auto, DeviceChoice::Cpu).unwrap();
+    let writer = Writer::new(
+        &llm,
+        reclab::lm::written::descriptions::DEFAULT_DESCRIPTION_TOKENS,
+    )
+    .unwrap();
+    let mut cache = writer.open_cache(Some(dir.path()));
+    let again = write_descriptions(
+        &writer,
+        &dataset,
+        DEFAULT_DESCRIPTION_PROMPT,
+        &mut cache,
+        &mut |_, _| true,
+    )
+    .unwrap();
+    assert_eq!((again.generated, again.from_cache), (0, items));
+
+    // The lm model embeds the augmented text: its item vectors differ from the plain template's.
+    let with = LmRecommender::fit(&config, &dataset, Some(dir.path())).unwrap();
+    let without = LmRecommender::fit(
+        &LmConfig {
+            template: Some("{title}. {genres}.".into()),
+            ..config.clone()
+        },
+        &dataset,
+        Some(dir.path()),
+    )
+    .unwrap();
+    let history = dataset.sequence(0);
+    let (mut a, mut b) = (vec![0.0f32; items + 1], vec![0.0f32; items + 1]);
+    with.score(
+        Query {
+            user: Some(0),
+            history,
+        },
+        &mut a,
+    );
+    without.score(
+        Query {
+            user: Some(0),
+            history,
+        },
+        &mut b,
+    );
+    assert!(a.iter().zip(&b).any(|(x, y)| (x - y).abs() > 1e-3));
+}

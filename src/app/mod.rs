@@ -168,9 +168,9 @@ impl Workbench {
             ctx.request_repaint_after(std::time::Duration::from_millis(250));
         }
         match self.live.play_due_page(self.state.preview_speed) {
-            Ok(Some(next_page_in)) => ctx.request_repaint_after(next_page_in),
-            Ok(None) => {}
-            Err(status) => self.status = status,
+            live::Playing::NextPageIn(wait) => ctx.request_repaint_after(wait),
+            live::Playing::UserLeft => self.status = "the simulated user left".into(),
+            live::Playing::Paused => {}
         }
         let is_training = self.is_training();
         self.capture

@@ -92,11 +92,12 @@ pub struct EvalArgs {
     /// (the embedded profile text) or `llm-profile` (the embedded profile `--llm` writes).
     #[arg(long, default_value = "history")]
     user_vector: reclab::recommend::UserVector,
-    /// lm: the item-text template, e.g. "{title} ({year}). {genres}." (default: per dataset).
+    /// lm: the item-text template, e.g. "{title} ({year}). {genres}." (default: per dataset);
+    /// `{llm_description}` adds the description `--llm` writes of each item (cached).
     #[arg(long)]
     template: Option<String>,
-    /// lm with `--user-vector llm-profile`: the generative model that writes the profiles (a
-    /// GGUF file or a Hugging Face folder).
+    /// lm: the generative model (a GGUF file or a Hugging Face folder) that writes the
+    /// profiles of `--user-vector llm-profile` and the descriptions of `{llm_description}`.
     #[arg(long)]
     llm: Option<PathBuf>,
     /// lm with `--user-vector llm-profile`: the profile prompt; `{history}` marks where the
@@ -213,6 +214,26 @@ fn run_once(args: &EvalArgs, group: Option<&str>) -> Result<()> {
     }
     let config = args.eval_config();
     let dataset = args.options.load(&args.data)?;
+    if let BaselineConfig::Lm(lm) = &baseline
+        && lm
+            .template
+            .as_deref()
+            .is_some_and(reclab::lm::written::descriptions::wants_descriptions)
+    {
+        // Written here with progress; the fit then reads them from the cache.
+        let started = std::time::Instant::now();
+        reclab::recommend::describe_items(
+            lm,
+            &dataset,
+            args.options.cache_dir().as_deref(),
+            &mut |done, total| {
+                eprint!("\ritem descriptions {done}/{total}");
+                let _ = std::io::stderr().flush();
+                true
+            },
+        )?;
+        eprintln!(" ({:.1} s)", started.elapsed().as_secs_f64());
+    }
     let strategy = parse_strategy(&args.split, args.train, args.valid)?;
     let split = Split::new(&dataset, strategy)?;
 

@@ -12,6 +12,10 @@ use super::{Query, Recommender};
 use crate::data::Dataset;
 use crate::device::DeviceChoice;
 use crate::lm::decoder::{Dtype, Llm};
+use crate::lm::written::descriptions::{
+    DEFAULT_DESCRIPTION_PROMPT, DEFAULT_DESCRIPTION_TOKENS, wants_descriptions, with_descriptions,
+    write_descriptions,
+};
 use crate::lm::written::profiles::{DEFAULT_HISTORY_TOKENS, DEFAULT_PROFILE_TOKENS, ProfilePrompt};
 use crate::lm::written::{TextCache, Writer};
 use crate::lm::{self, Embedder, LmError, Template, Vectors, profile_text};
@@ -122,9 +126,38 @@ pub struct LmRecommender {
     writer: Option<ProfileWriter>,
 }
 
+/// `dataset` with the description the generative model (`config.llm`) writes of each item, as
+/// the `llm_description` field (see [`lm::written::descriptions`]).
+pub fn describe_items(
+    config: &LmConfig,
+    dataset: &Dataset,
+    cache_dir: Option<&Path>,
+    progress: lm::Progress<'_>,
+) -> Result<Dataset, LmError> {
+    let Some(path) = &config.llm else {
+        return Err(LmError::Template(
+            "the item-text template uses {llm_description}: give the generative model that \
+             writes it (--llm PATH: a GGUF file or a Hugging Face folder)"
+                .into(),
+        ));
+    };
+    let llm = Llm::open(path, Dtype::Auto, config.device)?;
+    let writer = Writer::new(&llm, DEFAULT_DESCRIPTION_TOKENS)?;
+    let mut cache = writer.open_cache(cache_dir);
+    let written = write_descriptions(
+        &writer,
+        dataset,
+        DEFAULT_DESCRIPTION_PROMPT,
+        &mut cache,
+        progress,
+    )?;
+    Ok(with_descriptions(dataset, &written.texts))
+}
+
 /// A generative model writing profiles through its cache.
 struct ProfileWriter {
     llm: Llm,
+    fingerprint: String,
     prompt: ProfilePrompt,
     cache: Mutex<TextCache>,
 }
@@ -141,9 +174,14 @@ impl ProfileWriter {
         let llm = Llm::open(path, Dtype::Auto, config.device)?;
         let prompt = ProfilePrompt::new(config.profile_prompt.as_deref(), DEFAULT_HISTORY_TOKENS)
             .map_err(LmError::Template)?;
-        let cache = Writer::new(&llm, DEFAULT_PROFILE_TOKENS)?.open_cache(cache_dir);
+        let writer = Writer::new(&llm, DEFAULT_PROFILE_TOKENS)?;
+        let (cache, fingerprint) = (
+            writer.open_cache(cache_dir),
+            writer.fingerprint().to_string(),
+        );
         Ok(ProfileWriter {
             llm,
+            fingerprint,
             prompt,
             cache: Mutex::new(cache),
         })
@@ -151,7 +189,8 @@ impl ProfileWriter {
 
     /// The written profile of each history (cached ones read, the rest written now).
     fn profiles(&self, dataset: &Dataset, histories: &[&[u32]]) -> Result<Vec<String>, LmError> {
-        let writer = Writer::new(&self.llm, DEFAULT_PROFILE_TOKENS)?;
+        let writer =
+            Writer::with_fingerprint(&self.llm, DEFAULT_PROFILE_TOKENS, self.fingerprint.clone());
         // A poisoned lock only means another scoring call panicked mid-write; the cache's
         // entries are each whole (inserted after their text was written), so go on with it.
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -169,11 +208,21 @@ impl ProfileWriter {
 
 impl LmRecommender {
     /// Embeds the catalogue (through the vector cache under `cache_dir`) and builds the model.
+    /// A template with `{llm_description}` has the generative model (`config.llm`) describe
+    /// every item first (through its text cache).
     pub fn fit(
         config: &LmConfig,
         dataset: &Dataset,
         cache_dir: Option<&std::path::Path>,
     ) -> Result<LmRecommender, LmError> {
+        let augmented;
+        let dataset = match &config.template {
+            Some(template) if wants_descriptions(template) => {
+                augmented = describe_items(config, dataset, cache_dir, &mut |_, _| true)?;
+                &augmented
+            }
+            _ => dataset,
+        };
         let embedder = Arc::new(Embedder::open(&config.lm, config.device)?);
         let template = Template::for_dataset(dataset, config.template.as_deref())
             .map_err(LmError::Template)?;

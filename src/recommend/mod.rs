@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 pub use bpr::{Bpr, BprConfig};
 pub use content::Content;
 pub use itemknn::{ItemKnn, ItemKnnConfig};
-pub use lm::{LmConfig, LmRecommender, UserVector, recency_weighted_mean};
+pub use lm::{LmConfig, LmRecommender, UserVector, describe_items, recency_weighted_mean};
 pub use pop::Pop;
 pub use topk::{ScoreError, top_k_among, top_k_excluding};
 

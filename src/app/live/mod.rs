@@ -17,6 +17,15 @@ use crate::data::{Split, SplitStrategy};
 use crate::recommend::{BaselineConfig, Recommender};
 use preview::Preview;
 
+/// What the preview does after a frame.
+pub enum Playing {
+    Paused,
+    /// The next page is due in this long.
+    NextPageIn(Duration),
+    /// The simulated user left: the session is over.
+    UserLeft,
+}
+
 #[derive(Default)]
 pub struct LiveState {
     /// The sessions shown side by side.
@@ -102,15 +111,14 @@ impl LiveState {
         }
     }
 
-    /// While playing, shows the next page when it is due; returns when to be woken for the one
-    /// after, or a status line when the simulated user left.
-    pub fn play_due_page(&mut self, pages_per_sec: f64) -> Result<Option<Duration>, String> {
+    /// While playing, shows the next page when it is due and says what comes next.
+    pub fn play_due_page(&mut self, pages_per_sec: f64) -> Playing {
         if !self.playing {
-            return Ok(None);
+            return Playing::Paused;
         }
         let Some(preview) = &mut self.preview else {
             self.playing = false;
-            return Ok(None);
+            return Playing::Paused;
         };
         let interval = Duration::from_secs_f64(1.0 / pages_per_sec.clamp(0.1, 60.0));
         let now = Instant::now();
@@ -119,12 +127,13 @@ impl LiveState {
             self.next_page_at = Some(now + interval);
             if preview.is_over() {
                 self.playing = false;
-                return Err("the simulated user left".into());
+                return Playing::UserLeft;
             }
         }
-        Ok(Some(self.next_page_at.map_or(interval, |due| {
-            due.saturating_duration_since(now)
-        })))
+        Playing::NextPageIn(
+            self.next_page_at
+                .map_or(interval, |due| due.saturating_duration_since(now)),
+        )
     }
 
     /// Takes the A/B test's end; returns the run folder it was saved to.

@@ -1,9 +1,11 @@
-//! Texts the generative model writes for the recommender — user profiles today — generated in
+//! Texts the generative model writes for the recommender — user profiles and item descriptions
+//! — generated in
 //! batches bounded by memory, with progress and cancellation, and cached on disk keyed by what
 //! decides them: the model's content, the sampling and the whole prompt. Decoding is greedy, so
 //! a cached text is the text the model would write again.
 
 pub mod cache;
+pub mod descriptions;
 pub mod profiles;
 
 use std::path::Path;
@@ -74,7 +76,18 @@ pub fn model_fingerprint(files: &ModelFiles) -> Result<String> {
 impl<'a> Writer<'a> {
     /// Greedy decoding of at most `max_new_tokens` per text.
     pub fn new(llm: &'a Llm, max_new_tokens: usize) -> Result<Writer<'a>> {
-        Ok(Writer {
+        let fingerprint = model_fingerprint(&llm.files)?;
+        Ok(Writer::with_fingerprint(llm, max_new_tokens, fingerprint))
+    }
+
+    /// As [`Writer::new`], with the model's fingerprint known (hashing a model file on every
+    /// call would cost more than a cached text).
+    pub fn with_fingerprint(
+        llm: &'a Llm,
+        max_new_tokens: usize,
+        fingerprint: String,
+    ) -> Writer<'a> {
+        Writer {
             llm,
             sampling: Sampling {
                 max_new_tokens,
@@ -82,8 +95,8 @@ impl<'a> Writer<'a> {
                 repetition_penalty: REPETITION_PENALTY,
                 ..Sampling::default()
             },
-            fingerprint: model_fingerprint(&llm.files)?,
-        })
+            fingerprint,
+        }
     }
 
     /// The model's content fingerprint (the cache file's name).
