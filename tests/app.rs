@@ -1094,3 +1094,97 @@ fn the_user_panel_streams_a_written_profile_then_reads_it_from_the_cache() {
     assert_eq!(profile.text, shown);
     harness.get_by_label("from the cache");
 }
+
+#[test]
+#[ignore = "needs RECLAB_DATASETS (ml-100k) and RECLAB_MODELS (SmolLM2-135M-Instruct)"]
+fn why_this_explains_a_recommendation_from_the_evidence_it_shows() {
+    use reclab::lm::decoder::{Dtype, Llm};
+    use reclab::lm::written::Writer;
+    use reclab::lm::written::explanations::{
+        DEFAULT_EXPLANATION_TOKENS, evidence, explanation_request,
+    };
+    let runs = tempfile::tempdir().unwrap();
+    let mut state = ml100k_state();
+    let dataset = data::load(&state.dataset, None).unwrap();
+    let pop = run_baseline(
+        &BaselineConfig::Pop,
+        &dataset,
+        &state.dataset.path,
+        SplitStrategy::LeaveOneOut,
+        &EvalConfig::default(),
+        42,
+        &|_, _| true,
+    )
+    .unwrap()
+    .run
+    .save(runs.path())
+    .unwrap();
+    state.panel = PanelKind::User;
+    state.user = 5;
+    state.llm_path = smollm2_gguf().display().to_string();
+    let mut harness = harness(state, runs.path());
+    loaded(&mut harness);
+    harness
+        .state_mut()
+        .send(reclab::app::Command::OpenModel(pop));
+    step_until(
+        &mut harness,
+        "the model to open",
+        Duration::from_secs(120),
+        |app| app.evaluation.model.is_some(),
+    );
+    let first = harness.state().user.view.as_ref().unwrap().list[0].0;
+    harness
+        .get_all_by_label("Why this?")
+        .next()
+        .unwrap()
+        .click();
+    harness.step();
+    harness.step();
+    step_until(
+        &mut harness,
+        "the explanation",
+        Duration::from_secs(300),
+        |app| {
+            app.generative
+                .explanation
+                .as_ref()
+                .is_some_and(|e| e.written.done)
+        },
+    );
+    let app = harness.state();
+    assert!(app.generative.error.is_none(), "{:?}", app.generative.error);
+    let explanation = app.generative.explanation.as_ref().unwrap();
+    assert_eq!((explanation.user, explanation.item), (5, first));
+    // Pop attends to nothing: the evidence is the user's three newest items, shown as given.
+    let history = dataset.sequence(5);
+    assert_eq!(explanation.evidence, evidence(history, &[]));
+    assert_eq!(
+        explanation.evidence,
+        history.iter().rev().take(3).copied().collect::<Vec<_>>()
+    );
+    let written = &explanation.written;
+    // Written now it streamed; an earlier run may have cached it.
+    assert!(written.from_cache || written.pieces > 1);
+    let text = written.text.clone();
+    let evidence_items = explanation.evidence.clone();
+    harness.get_by_label(&text);
+    harness.get_by_label("Evidence given to the generative model:");
+
+    // The library, without any cache, writes the same explanation from the same evidence.
+    let llm = Llm::open(
+        &smollm2_gguf(),
+        Dtype::Auto,
+        reclab::device::DeviceChoice::Cpu,
+    )
+    .unwrap();
+    let writer = Writer::new(&llm, DEFAULT_EXPLANATION_TOKENS).unwrap();
+    let prompt = writer
+        .chat(&explanation_request(&dataset, &evidence_items, first))
+        .unwrap();
+    let (expected, cached) = writer
+        .write_streaming(&prompt, &mut writer.open_cache(None), &mut |_| true)
+        .unwrap();
+    assert!(!cached);
+    assert_eq!(expected, text);
+}

@@ -70,4 +70,12 @@ pub enum Command {
     WriteProfile,
     /// Stop writing the profile (nothing is cached then).
     CancelProfile,
+    /// Write why `item` suits the User panel's user, from the `evidence` items of their
+    /// history, with the generative model (streamed, cached).
+    Explain {
+        item: u32,
+        evidence: Vec<u32>,
+    },
+    /// Stop writing the explanation.
+    CancelExplanation,
 }

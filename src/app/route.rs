@@ -108,6 +108,8 @@ impl Workbench {
             Command::PickSweepFolder => self.open_dialog(DialogKind::SweepFolder),
             Command::WriteProfile => self.start_profile(),
             Command::CancelProfile => self.tasks.request_stop(TaskKind::Profile),
+            Command::Explain { item, evidence } => self.start_explanation(item, evidence),
+            Command::CancelExplanation => self.tasks.request_stop(TaskKind::Explain),
         }
     }
 
@@ -123,6 +125,7 @@ impl Workbench {
                     // A model belongs to the dataset it was trained on; a profile to its user.
                     self.evaluation.model = None;
                     self.generative.profile = None;
+                    self.generative.explanation = None;
                 }
             }
             TaskKind::Train => {
@@ -157,6 +160,7 @@ impl Workbench {
                 }
             }
             TaskKind::Profile => self.generative.on_profile_update(update),
+            TaskKind::Explain => self.generative.on_explanation_update(update),
             TaskKind::Dialog => {
                 if let Some(Ok(dialog::Picked {
                     kind,
@@ -258,6 +262,23 @@ impl Workbench {
         self.generative.on_start(user);
         self.tasks.start(TaskKind::Profile, move |out| {
             generative::write_profile(&loaded, user, path, kept, &prompt, out)
+        });
+    }
+
+    fn start_explanation(&mut self, item: u32, evidence: Vec<u32>) {
+        if self.tasks.is_running(TaskKind::Explain) {
+            return;
+        }
+        let Some(loaded) = self.data.loaded.clone() else {
+            return;
+        };
+        let path = std::path::PathBuf::from(self.state.llm_path.trim());
+        let user = self.state.user;
+        let kept = self.generative.llm.clone();
+        self.generative
+            .on_explain_start(user, item, evidence.clone());
+        self.tasks.start(TaskKind::Explain, move |out| {
+            generative::explain(&loaded, item, &evidence, path, kept, out)
         });
     }
 

@@ -27,6 +27,7 @@ pub enum TaskKind {
     Ab,
     Dialog,
     Profile,
+    Explain,
 }
 
 impl TaskKind {
@@ -42,6 +43,7 @@ impl TaskKind {
             TaskKind::Ab => "ab",
             TaskKind::Dialog => "dialog",
             TaskKind::Profile => "profile",
+            TaskKind::Explain => "explain",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The generative concern: the generative model the workbench writes with (a GGUF file or a
 //! Hugging Face folder, loaded once by the first task that needs it and kept), and what it
-//! wrote: a user's profile, streamed into the User panel as it forms and cached.
+//! wrote, streamed into the User panel as it forms and cached: a user's profile, and why an
+//! item was recommended.
 
 pub mod panel;
 
@@ -13,6 +14,7 @@ use super::task::{Reporter, Update};
 use crate::device::DeviceChoice;
 use crate::lm::decoder::{Dtype, Llm};
 use crate::lm::written::Writer;
+use crate::lm::written::explanations::{DEFAULT_EXPLANATION_TOKENS, explanation_request};
 use crate::lm::written::profiles::{DEFAULT_HISTORY_TOKENS, DEFAULT_PROFILE_TOKENS, ProfilePrompt};
 
 /// A generative model loaded from its path.
@@ -24,6 +26,8 @@ pub struct GenerativeState {
     pub llm: Option<LoadedLlm>,
     /// The profile being written, or the last one.
     pub profile: Option<WrittenProfile>,
+    /// The explanation being written, or the last one.
+    pub explanation: Option<WrittenExplanation>,
     pub error: Option<String>,
 }
 
@@ -38,7 +42,16 @@ pub struct WrittenProfile {
     pub secs: f64,
 }
 
-/// What the profile task ends with.
+/// Why an item was recommended to a user, as the User panel shows it.
+pub struct WrittenExplanation {
+    pub user: usize,
+    pub item: u32,
+    /// The history items the model was shown as evidence.
+    pub evidence: Vec<u32>,
+    pub written: WrittenProfile,
+}
+
+/// What the profile and explanation tasks end with.
 pub struct ProfileOutcome {
     llm: LoadedLlm,
     text: String,
@@ -50,38 +63,69 @@ impl GenerativeState {
     /// Before the profile of `user` starts.
     pub fn on_start(&mut self, user: usize) {
         self.error = None;
-        self.profile = Some(WrittenProfile {
+        self.profile = Some(WrittenProfile::new(user));
+    }
+
+    /// Before the explanation of `item` for `user` starts.
+    pub fn on_explain_start(&mut self, user: usize, item: u32, evidence: Vec<u32>) {
+        self.error = None;
+        self.explanation = Some(WrittenExplanation {
+            user,
+            item,
+            evidence,
+            written: WrittenProfile::new(user),
+        });
+    }
+
+    pub fn on_profile_update(&mut self, update: Update) {
+        if let Some(profile) = &mut self.profile
+            && let Some(outcome) = profile.on_update(update, &mut self.error)
+        {
+            self.llm = Some(outcome);
+        }
+    }
+
+    pub fn on_explanation_update(&mut self, update: Update) {
+        if let Some(explanation) = &mut self.explanation
+            && let Some(outcome) = explanation.written.on_update(update, &mut self.error)
+        {
+            self.llm = Some(outcome);
+        }
+    }
+}
+
+impl WrittenProfile {
+    fn new(user: usize) -> Self {
+        WrittenProfile {
             user,
             text: String::new(),
             pieces: 0,
             done: false,
             from_cache: false,
             secs: 0.0,
-        });
+        }
     }
 
-    pub fn on_profile_update(&mut self, update: Update) {
-        let Some(profile) = &mut self.profile else {
-            return;
-        };
+    /// Takes a piece or the end; returns the model the task used when it ended well.
+    fn on_update(&mut self, update: Update, error: &mut Option<String>) -> Option<LoadedLlm> {
         if let Some(piece) = update.partial::<String>() {
-            profile.text.push_str(piece);
-            profile.pieces += 1;
-            return;
+            self.text.push_str(piece);
+            self.pieces += 1;
+            return None;
         }
-        match update.outcome::<ProfileOutcome>() {
-            Some(Ok(outcome)) => {
-                self.llm = Some(outcome.llm);
-                profile.text = outcome.text;
-                profile.from_cache = outcome.from_cache;
-                profile.secs = outcome.secs;
-                profile.done = true;
+        match update.outcome::<ProfileOutcome>()? {
+            Ok(outcome) => {
+                self.text = outcome.text;
+                self.from_cache = outcome.from_cache;
+                self.secs = outcome.secs;
+                self.done = true;
+                Some(outcome.llm)
             }
-            Some(Err(message)) => {
-                profile.done = true;
-                self.error = Some(message);
+            Err(message) => {
+                self.done = true;
+                *error = Some(message);
+                None
             }
-            None => {}
         }
     }
 }
@@ -97,29 +141,69 @@ pub fn write_profile(
     out: &Reporter,
 ) -> Result<ProfileOutcome, String> {
     let started = Instant::now();
-    let llm = match kept {
-        Some((kept_path, llm)) if kept_path == path => llm,
-        _ => {
-            Arc::new(Llm::open(&path, Dtype::Auto, DeviceChoice::Auto).map_err(|e| e.to_string())?)
-        }
-    };
+    let llm = model(&path, kept)?;
     let prompt = ProfilePrompt::new(Some(prompt), DEFAULT_HISTORY_TOKENS)?;
     let writer = Writer::new(&llm, DEFAULT_PROFILE_TOKENS).map_err(|e| e.to_string())?;
-    let mut cache = writer.open_cache(crate::data::cache::default_cache_dir().as_deref());
     let history = loaded.dataset.sequence(user);
     let text = prompt
         .render(&writer, &loaded.dataset, history)
         .map_err(|e| e.to_string())?;
-    let (text, from_cache) = writer
-        .write_streaming(&text, &mut cache, &mut |piece| {
-            out.partial(piece.to_string());
-            !out.stop_requested()
-        })
-        .map_err(|e| e.to_string())?;
+    let (text, from_cache, secs) = stream(&writer, &text, out, started)?;
     Ok(ProfileOutcome {
         llm: (path, llm),
         text,
         from_cache,
-        secs: started.elapsed().as_secs_f64(),
+        secs,
     })
+}
+
+/// The explanation task's worker: why `item` suits someone who enjoyed `evidence`, streamed.
+pub fn explain(
+    loaded: &Loaded,
+    item: u32,
+    evidence: &[u32],
+    path: PathBuf,
+    kept: Option<LoadedLlm>,
+    out: &Reporter,
+) -> Result<ProfileOutcome, String> {
+    let started = Instant::now();
+    let llm = model(&path, kept)?;
+    let writer = Writer::new(&llm, DEFAULT_EXPLANATION_TOKENS).map_err(|e| e.to_string())?;
+    let request = explanation_request(&loaded.dataset, evidence, item);
+    let prompt = writer.chat(&request).map_err(|e| e.to_string())?;
+    let (text, from_cache, secs) = stream(&writer, &prompt, out, started)?;
+    Ok(ProfileOutcome {
+        llm: (path, llm),
+        text,
+        from_cache,
+        secs,
+    })
+}
+
+/// The model at `path`: the one kept when it is that one, else loaded now.
+fn model(path: &std::path::Path, kept: Option<LoadedLlm>) -> Result<Arc<Llm>, String> {
+    match kept {
+        Some((kept_path, llm)) if kept_path == path => Ok(llm),
+        _ => Llm::open(path, Dtype::Auto, DeviceChoice::Auto)
+            .map(Arc::new)
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// Writes one prompt's text through the model's cache, each piece a partial result of the
+/// task; returns the text, whether the cache had it, and the seconds since `started`.
+fn stream(
+    writer: &Writer,
+    prompt: &str,
+    out: &Reporter,
+    started: Instant,
+) -> Result<(String, bool, f64), String> {
+    let mut cache = writer.open_cache(crate::data::cache::default_cache_dir().as_deref());
+    let (text, from_cache) = writer
+        .write_streaming(prompt, &mut cache, &mut |piece| {
+            out.partial(piece.to_string());
+            !out.stop_requested()
+        })
+        .map_err(|e| e.to_string())?;
+    Ok((text, from_cache, started.elapsed().as_secs_f64()))
 }

@@ -43,6 +43,9 @@ impl TrainingState {
         let form = &mut settings.train;
         form.lm.lm = lm_dir.clone();
         form.lm.template = item_template.clone();
+        // The generative model, for `llm-profile` and `{llm_description}`, is the Data panel's.
+        let llm = settings.llm_path.trim();
+        form.lm.llm = (!llm.is_empty()).then(|| PathBuf::from(llm));
         let mut config = form.transformer.clone();
         config.data = loaded.spec.clone();
         if config.transformer.item_text != crate::model::ItemText::None {

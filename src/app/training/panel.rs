@@ -245,14 +245,21 @@ fn settings_ui(ui: &mut Ui, form: &mut TrainForm) {
                 ui,
                 "User vector",
                 &mut form.lm.user_vector,
-                &[UserVector::History, UserVector::Profile],
+                &[
+                    UserVector::History,
+                    UserVector::Profile,
+                    UserVector::LlmProfile,
+                ],
                 |u| match u {
                     UserVector::History => "history (recency-weighted mean)".to_string(),
                     UserVector::Profile => "profile text".to_string(),
                     UserVector::LlmProfile => "profile written by a generative model".to_string(),
                 },
             );
-            ui.label("Uses the Data panel's language model and item-text template.");
+            ui.label(
+                "Uses the Data panel's language model and item-text template, and its \
+                 generative model for written profiles and {llm_description}.",
+            );
         }
     }
     let config = &mut form.transformer;

@@ -7,13 +7,17 @@ use std::sync::Arc;
 use eframe::egui::{self, RichText, Ui};
 
 use super::UserState;
+use crate::app::Command;
 use crate::app::context::PanelContext;
 use crate::app::data::Loaded;
 use crate::app::evaluation::OpenedModel;
 use crate::app::evaluation::panel::model_picker_ui;
 use crate::app::generative::GenerativeState;
 use crate::app::generative::panel::profile_ui;
+use crate::app::task::TaskKind;
 use crate::app::widgets;
+use crate::data::Dataset;
+use crate::lm::written::explanations;
 use crate::recommend::{Query, top_k_excluding};
 
 /// The `lm` top-K shown, keyed by (user, K, the language model's address).
@@ -113,6 +117,9 @@ pub fn user_ui(
         }
         // Beside the lm's list, the genres go to the tooltip: three columns have no room.
         let genres_inline = lm_list.is_none();
+        let can_explain = !cx.settings.llm_path.trim().is_empty();
+        let explaining = cx.is_running(TaskKind::Explain);
+        let mut explain = None;
         egui::Grid::new("recommendations")
             .striped(true)
             .show(ui, |ui| {
@@ -122,6 +129,9 @@ pub fn user_ui(
                     ui.strong("genres");
                 }
                 ui.strong("score");
+                if can_explain {
+                    ui.strong("");
+                }
                 ui.end_row();
                 for (rank, &(item, score)) in view.list.iter().enumerate() {
                     let genres = loaded.dataset.item_category_names(item).join(", ");
@@ -133,9 +143,24 @@ pub fn user_ui(
                         title.on_hover_text(genres);
                     }
                     ui.label(format!("{score:.3}"));
+                    if can_explain
+                        && ui
+                            .add_enabled(!explaining, egui::Button::new("Why this?"))
+                            .on_hover_text(
+                                "The generative model explains it from the evidence shown",
+                            )
+                            .clicked()
+                    {
+                        let evidence = explanations::evidence(history, &view.attended);
+                        explain = Some(Command::Explain { item, evidence });
+                    }
                     ui.end_row();
                 }
             });
+        if let Some(command) = explain.take() {
+            cx.send(command);
+        }
+        explanation_ui(ui, cx, generative, &loaded.dataset, user);
         if !view.attended.is_empty() {
             ui.add_space(6.0);
             ui.label("Why: the model attended most to");
@@ -233,4 +258,44 @@ fn lm_column_ui(ui: &mut Ui, loaded: &Loaded, list: &[(u32, f32)], model: Option
                 ui.end_row();
             }
         });
+}
+
+/// The last explanation written for this user: the item, the evidence the model was given, and
+/// what it wrote (streaming in while it is written).
+fn explanation_ui(
+    ui: &mut Ui,
+    cx: &mut PanelContext,
+    generative: &GenerativeState,
+    dataset: &Dataset,
+    user: usize,
+) {
+    let Some(explanation) = generative.explanation.as_ref().filter(|e| e.user == user) else {
+        return;
+    };
+    ui.add_space(6.0);
+    ui.label(RichText::new(format!("Why {}?", dataset.item_label(explanation.item))).strong());
+    ui.label("Evidence given to the generative model:");
+    for &item in &explanation.evidence {
+        ui.label(format!(
+            "  {}",
+            crate::lm::written::profiles::history_line(dataset, item)
+        ));
+    }
+    let written = &explanation.written;
+    ui.label(RichText::new(&written.text).italics());
+    if !written.done {
+        ui.horizontal(|ui| {
+            widgets::busy(ui);
+            if ui.button("Cancel").clicked() {
+                cx.send(Command::CancelExplanation);
+            }
+        });
+    } else if generative.error.is_none() {
+        let source = if written.from_cache {
+            "from the cache".to_string()
+        } else {
+            format!("written in {:.1} s", written.secs)
+        };
+        ui.label(RichText::new(source).weak());
+    }
 }

@@ -6,6 +6,7 @@
 
 pub mod cache;
 pub mod descriptions;
+pub mod explanations;
 pub mod profiles;
 
 use std::path::Path;
