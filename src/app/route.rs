@@ -273,7 +273,11 @@ impl Workbench {
             return;
         };
         let path = std::path::PathBuf::from(self.state.llm_path.trim());
-        let user = self.state.user;
+        // The user as the User panel shows it (the setting may outrun a smaller dataset).
+        let user = self
+            .state
+            .user
+            .min(loaded.dataset.num_users().saturating_sub(1));
         let kept = self.generative.llm.clone();
         self.generative
             .on_explain_start(user, item, evidence.clone());

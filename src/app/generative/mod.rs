@@ -25,14 +25,14 @@ pub struct GenerativeState {
     /// The model last loaded, kept for the next task.
     pub llm: Option<LoadedLlm>,
     /// The profile being written, or the last one.
-    pub profile: Option<WrittenProfile>,
+    pub profile: Option<WrittenText>,
     /// The explanation being written, or the last one.
     pub explanation: Option<WrittenExplanation>,
     pub error: Option<String>,
 }
 
-/// A user's profile as the User panel shows it.
-pub struct WrittenProfile {
+/// A text the model wrote (a profile or an explanation) as the User panel shows it.
+pub struct WrittenText {
     pub user: usize,
     pub text: String,
     /// Pieces streamed so far (none when the cache had the profile).
@@ -48,11 +48,11 @@ pub struct WrittenExplanation {
     pub item: u32,
     /// The history items the model was shown as evidence.
     pub evidence: Vec<u32>,
-    pub written: WrittenProfile,
+    pub written: WrittenText,
 }
 
 /// What the profile and explanation tasks end with.
-pub struct ProfileOutcome {
+pub struct WrittenOutcome {
     llm: LoadedLlm,
     text: String,
     from_cache: bool,
@@ -63,7 +63,7 @@ impl GenerativeState {
     /// Before the profile of `user` starts.
     pub fn on_start(&mut self, user: usize) {
         self.error = None;
-        self.profile = Some(WrittenProfile::new(user));
+        self.profile = Some(WrittenText::new(user));
     }
 
     /// Before the explanation of `item` for `user` starts.
@@ -73,7 +73,7 @@ impl GenerativeState {
             user,
             item,
             evidence,
-            written: WrittenProfile::new(user),
+            written: WrittenText::new(user),
         });
     }
 
@@ -94,9 +94,9 @@ impl GenerativeState {
     }
 }
 
-impl WrittenProfile {
+impl WrittenText {
     fn new(user: usize) -> Self {
-        WrittenProfile {
+        WrittenText {
             user,
             text: String::new(),
             pieces: 0,
@@ -113,7 +113,7 @@ impl WrittenProfile {
             self.pieces += 1;
             return None;
         }
-        match update.outcome::<ProfileOutcome>()? {
+        match update.outcome::<WrittenOutcome>()? {
             Ok(outcome) => {
                 self.text = outcome.text;
                 self.from_cache = outcome.from_cache;
@@ -139,7 +139,7 @@ pub fn write_profile(
     kept: Option<LoadedLlm>,
     prompt: &str,
     out: &Reporter,
-) -> Result<ProfileOutcome, String> {
+) -> Result<WrittenOutcome, String> {
     let started = Instant::now();
     let llm = model(&path, kept)?;
     let prompt = ProfilePrompt::new(Some(prompt), DEFAULT_HISTORY_TOKENS)?;
@@ -149,7 +149,7 @@ pub fn write_profile(
         .render(&writer, &loaded.dataset, history)
         .map_err(|e| e.to_string())?;
     let (text, from_cache, secs) = stream(&writer, &text, out, started)?;
-    Ok(ProfileOutcome {
+    Ok(WrittenOutcome {
         llm: (path, llm),
         text,
         from_cache,
@@ -165,14 +165,14 @@ pub fn explain(
     path: PathBuf,
     kept: Option<LoadedLlm>,
     out: &Reporter,
-) -> Result<ProfileOutcome, String> {
+) -> Result<WrittenOutcome, String> {
     let started = Instant::now();
     let llm = model(&path, kept)?;
     let writer = Writer::new(&llm, DEFAULT_EXPLANATION_TOKENS).map_err(|e| e.to_string())?;
     let request = explanation_request(&loaded.dataset, evidence, item);
     let prompt = writer.chat(&request).map_err(|e| e.to_string())?;
     let (text, from_cache, secs) = stream(&writer, &prompt, out, started)?;
-    Ok(ProfileOutcome {
+    Ok(WrittenOutcome {
         llm: (path, llm),
         text,
         from_cache,
