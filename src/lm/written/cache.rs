@@ -90,17 +90,50 @@ impl TextCache {
     }
 
     /// Writes the cache atomically: a crash or a cancel between saves leaves the last saved
-    /// file whole.
-    pub fn save(&self) -> std::io::Result<()> {
-        let Some(path) = &self.path else {
+    /// file whole. Several writers share one file (the app's profile and explanation tasks,
+    /// parallel runs), so the save holds a lock and first takes in what others saved since
+    /// this cache was read; nobody's texts are lost.
+    pub fn save(&mut self) -> std::io::Result<()> {
+        let Some(path) = self.path.clone() else {
             return Ok(());
         };
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
+        let _lock = lock(&path.with_extension("lock"))?;
+        let on_disk = TextCache::open(path.parent().and_then(Path::parent), &model_of(&path));
+        for (key, entry) in on_disk.entries {
+            self.entries.entry(key).or_insert(entry);
+        }
         let bytes = serde_json::to_vec(&self.entries).map_err(std::io::Error::other)?;
-        crate::atomic_file::write_atomic(path, &bytes)
+        crate::atomic_file::write_atomic(&path, &bytes)
     }
+}
+
+/// The model fingerprint a cache file is named by.
+fn model_of(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// An exclusive advisory lock on `path`, held until the file is dropped.
+fn lock(path: &Path) -> std::io::Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock takes a descriptor this function owns (open until `file` drops) and
+        // only blocks until the lock is granted; the lock ends when the descriptor closes.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(file)
 }
 
 #[cfg(test)]
@@ -141,6 +174,21 @@ mod tests {
         let garbage = TextCache::open(Some(dir.path()), "model-a");
         assert!(garbage.is_empty());
         assert_eq!(garbage.damaged, 1);
+    }
+
+    #[test]
+    fn two_caches_saving_to_one_file_keep_both_texts() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = TextCache::open(Some(dir.path()), "m");
+        let mut second = TextCache::open(Some(dir.path()), "m");
+        first.insert("a".into(), "profile".into());
+        first.save().unwrap();
+        // `second` was read before `first` saved: its save must not drop `first`'s text.
+        second.insert("b".into(), "explanation".into());
+        second.save().unwrap();
+        let reopened = TextCache::open(Some(dir.path()), "m");
+        assert_eq!(reopened.get("a"), Some("profile"));
+        assert_eq!(reopened.get("b"), Some("explanation"));
     }
 
     #[test]
