@@ -236,6 +236,7 @@ impl Workbench {
             cutoffs: vec![self.state.eval.cutoff.max(1)],
             // Cold and warm targets are scored apart from the kept rankings.
             keep_rankings: matches!(split, crate::data::SplitStrategy::ColdItems { .. }),
+            users: None,
         };
         self.evaluation.error = None;
         self.evaluation.progress = None;

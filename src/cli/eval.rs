@@ -7,8 +7,8 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use reclab::data::{Dataset, Split};
 use reclab::eval::{EvalConfig, EvalReport, Protocol, Stage, write_score_dump};
-use reclab::recommend::{BaselineConfig, BprConfig, ItemKnnConfig};
-use reclab::runs::{BaselineRun, run_baseline};
+use reclab::recommend::{BaselineConfig, BprConfig, ItemKnnConfig, RerankBase, RerankConfig};
+use reclab::runs::{BaselineRun, run_baseline_with};
 
 use super::data::{DatasetOptions, parse_strategy};
 
@@ -20,6 +20,8 @@ pub enum ModelName {
     Content,
     /// Sentence vectors of a pretrained language model (`--lm`).
     Lm,
+    /// A base model's top `--candidates` re-ordered by the generative model `--llm`.
+    Rerank,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -44,6 +46,10 @@ pub struct EvalArgs {
     /// `full` (all unseen items, the default), or sampled: `uni100`, `pop100` (any count).
     #[arg(long, default_value = "full")]
     protocol: Protocol,
+    /// Evaluate an evenly spaced sample of this many users (for slow models: an LLM on a
+    /// CPU); the protocol's label says so.
+    #[arg(long)]
+    users: Option<usize>,
     /// Cut-offs, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "5,10,20")]
     k: Vec<usize>,
@@ -104,6 +110,13 @@ pub struct EvalArgs {
     /// user's recent items go (default: a short taste description).
     #[arg(long)]
     profile_prompt: Option<String>,
+    /// rerank: the base model, `pop`, `itemknn`, `bpr`, `content`, `lm` (with their options
+    /// here) or a saved run's folder (a trained Transformer).
+    #[arg(long)]
+    base: Option<String>,
+    /// rerank: how many of the base model's best items the LLM re-orders.
+    #[arg(long, default_value_t = reclab::recommend::DEFAULT_CANDIDATES)]
+    candidates: usize,
     /// lm: device for the encoder: auto, cpu, cuda, wgpu.
     #[arg(long, default_value = "auto")]
     device: reclab::device::DeviceChoice,
@@ -115,7 +128,42 @@ impl EvalArgs {
     }
 
     fn baseline(&self) -> Result<BaselineConfig> {
-        Ok(match self.model {
+        self.baseline_of(self.model)
+    }
+
+    fn rerank(&self) -> Result<BaselineConfig> {
+        let Some(base) = &self.base else {
+            anyhow::bail!(
+                "--model rerank needs --base: pop, itemknn, bpr, content, lm or a saved run's folder"
+            );
+        };
+        let Some(llm) = &self.llm else {
+            anyhow::bail!("--model rerank needs --llm PATH, a GGUF file or a Hugging Face folder");
+        };
+        anyhow::ensure!(self.candidates > 0, "--candidates must be at least 1");
+        let base = match ModelName::from_str(base, true) {
+            Ok(ModelName::Rerank) => anyhow::bail!("--base rerank: a re-ranker needs another base"),
+            Ok(name) => RerankBase::Baseline(Box::new(self.baseline_of(name)?)),
+            Err(_) => {
+                let path = PathBuf::from(base);
+                anyhow::ensure!(
+                    path.join("run.json").is_file(),
+                    "--base {base}: neither a model name (pop, itemknn, bpr, content, lm) nor a run folder with run.json"
+                );
+                RerankBase::Run(path)
+            }
+        };
+        Ok(BaselineConfig::Rerank(RerankConfig {
+            base,
+            llm: llm.clone(),
+            candidates: self.candidates,
+            device: self.device,
+        }))
+    }
+
+    fn baseline_of(&self, model: ModelName) -> Result<BaselineConfig> {
+        Ok(match model {
+            ModelName::Rerank => return self.rerank(),
             ModelName::Pop => BaselineConfig::Pop,
             ModelName::Itemknn => {
                 anyhow::ensure!(
@@ -182,6 +230,7 @@ impl EvalArgs {
             protocol,
             cutoffs: self.k.clone(),
             keep_rankings: false,
+            users: self.users,
         }
     }
 }
@@ -208,7 +257,18 @@ pub fn run(args: EvalArgs) -> Result<()> {
 /// One fit and evaluation; `group` names the seed group the run belongs to.
 fn run_once(args: &EvalArgs, group: Option<&str>) -> Result<()> {
     let mut baseline = args.baseline()?;
-    if let BaselineConfig::Lm(lm) = &mut baseline {
+    let lm_inside = match &mut baseline {
+        BaselineConfig::Rerank(RerankConfig {
+            base: RerankBase::Baseline(base),
+            ..
+        }) => match base.as_mut() {
+            BaselineConfig::Lm(lm) => Some(lm),
+            _ => None,
+        },
+        BaselineConfig::Lm(lm) => Some(lm),
+        _ => None,
+    };
+    if let Some(lm) = lm_inside {
         // Item vectors follow the dataset cache's options (`--cache-dir`, `--no-cache`).
         lm.cache_dir = Some(args.options.cache_dir());
     }
@@ -238,12 +298,27 @@ fn run_once(args: &EvalArgs, group: Option<&str>) -> Result<()> {
     let split = Split::new(&dataset, strategy)?;
 
     eprintln!("fitting {} on {} …", baseline.name(), dataset.name);
+    // When the current pass (validation, then test) began and how far it had come: the rate
+    // tells the users of slow models (an LLM) how long to wait.
+    let pass = std::sync::Mutex::new((std::time::Instant::now(), 0usize));
     let progress = |done: usize, total: usize| {
-        eprint!("\r{} {done}/{total} users", baseline.name());
+        let mut pass = pass.lock().unwrap_or_else(|e| e.into_inner());
+        if done < pass.1 {
+            *pass = (std::time::Instant::now(), 0);
+        }
+        pass.1 = done;
+        let rate = done as f64 / pass.0.elapsed().as_secs_f64().max(1e-9);
+        eprint!(
+            "\r{} {done}/{total} users ({rate:.1} users/s)   ",
+            baseline.name()
+        );
         let _ = std::io::stderr().flush();
         true
     };
-    let BaselineRun { run, model, test } = run_baseline(
+    let open_run = |path: &std::path::Path| {
+        reclab::train::model_from_run(path, &dataset).map_err(|e| e.to_string())
+    };
+    let BaselineRun { run, model, test } = run_baseline_with(
         &baseline,
         &dataset,
         &args.data,
@@ -251,6 +326,7 @@ fn run_once(args: &EvalArgs, group: Option<&str>) -> Result<()> {
         &config,
         args.seed(),
         &progress,
+        &open_run,
     )?;
     eprintln!();
 

@@ -31,6 +31,20 @@ pub struct EvalConfig {
     /// Keep every user's list in the report (for dumps and the app's inspection views).
     #[serde(skip)]
     pub keep_rankings: bool,
+    /// Evaluate an evenly spaced sample of this many of the users (by index) instead of all:
+    /// for models that cost seconds per user (an LLM on a CPU). Labelled wherever shown.
+    #[serde(default)]
+    pub users: Option<usize>,
+}
+
+impl EvalConfig {
+    /// The protocol's label, with the user sample when there is one.
+    pub fn label(&self) -> String {
+        match self.users {
+            Some(n) => format!("{}, {n}-user sample", self.protocol.label()),
+            None => self.protocol.label(),
+        }
+    }
 }
 
 impl Default for EvalConfig {
@@ -39,6 +53,7 @@ impl Default for EvalConfig {
             protocol: Protocol::Full,
             cutoffs: vec![5, 10, 20],
             keep_rankings: false,
+            users: None,
         }
     }
 }
@@ -59,6 +74,8 @@ pub enum EvalError {
     },
     #[error("evaluation cancelled")]
     Cancelled,
+    #[error("model {model} could not score: {message}")]
+    Model { model: String, message: String },
 }
 
 /// One user's targets and recommended list (best first, as long as the largest cut-off).
@@ -155,9 +172,12 @@ pub fn evaluate(
         });
     }
     let max_k = config.cutoffs.iter().copied().max().unwrap_or(10);
-    let users: Vec<u32> = (0..dataset.num_users() as u32)
+    let mut users: Vec<u32> = (0..dataset.num_users() as u32)
         .filter(|&u| !targets_of(dataset, split, stage, u).is_empty())
         .collect();
+    if let Some(n) = config.users.filter(|&n| n > 0 && n < users.len()) {
+        users = (0..n).map(|i| users[i * users.len() / n]).collect();
+    }
     if users.is_empty() {
         return Err(EvalError::NoUsers { stage });
     }
@@ -179,7 +199,9 @@ pub fn evaluate(
     };
 
     let width = dataset.num_items() + 1;
-    let batch = (BATCH_BYTES / (4 * width)).clamp(1, 256);
+    let batch = (BATCH_BYTES / (4 * width))
+        .clamp(1, 256)
+        .min(model.batch_limit().unwrap_or(usize::MAX).max(1));
     let done = AtomicUsize::new(0);
     let cancelled = AtomicBool::new(false);
     let rank_chunk =
@@ -194,37 +216,65 @@ pub fn evaluate(
                     history: history_of(dataset, split, stage, u),
                 })
                 .collect();
+            // Each user's targets, and in a sampled protocol the items they are ranked among.
+            let targets: Vec<Vec<u32>> = chunk
+                .iter()
+                .map(|&u| {
+                    let mut t = targets_of(dataset, split, stage, u).to_vec();
+                    t.sort_unstable();
+                    t.dedup();
+                    t
+                })
+                .collect();
+            let candidates: Option<Vec<Vec<u32>>> = match config.protocol {
+                Protocol::Full => None,
+                Protocol::Sampled {
+                    negatives, seed, ..
+                } => Some(
+                    queries
+                        .iter()
+                        .zip(&targets)
+                        .zip(chunk)
+                        .map(|((query, targets), &user)| {
+                            let mut excluded: Vec<u32> =
+                                query.history.iter().chain(targets).copied().collect();
+                            excluded.sort_unstable();
+                            excluded.dedup();
+                            let mut drawn = draw_negatives(
+                                negatives,
+                                width - 1,
+                                &excluded,
+                                cumulative.as_deref(),
+                                seed,
+                                user,
+                            );
+                            drawn.extend_from_slice(targets);
+                            drawn
+                        })
+                        .collect(),
+                ),
+            };
             scores.clear();
             scores.resize(chunk.len() * width, 0.0);
-            model.score_batch(&queries, scores);
+            match &candidates {
+                None => model.score_batch(&queries, scores),
+                Some(lists) => {
+                    let among: Vec<&[u32]> = lists.iter().map(Vec::as_slice).collect();
+                    model.score_batch_among(&queries, &among, scores);
+                }
+            }
+            if let Some(message) = model.failure() {
+                return Err(EvalError::Model {
+                    model: model.name().to_string(),
+                    message,
+                });
+            }
             let mut out = Vec::with_capacity(chunk.len());
-            for (query, row) in queries.iter().zip(scores.chunks_exact_mut(width)) {
+            for (i, (query, row)) in queries.iter().zip(scores.chunks_exact_mut(width)).enumerate() {
                 let user = query.user.unwrap_or_default();
-                let mut targets = targets_of(dataset, split, stage, user).to_vec();
-                targets.sort_unstable();
-                targets.dedup();
-                let candidates = match config.protocol {
-                    Protocol::Full => None,
-                    Protocol::Sampled {
-                        negatives, seed, ..
-                    } => {
-                        let mut excluded: Vec<u32> =
-                            query.history.iter().chain(&targets).copied().collect();
-                        excluded.sort_unstable();
-                        excluded.dedup();
-                        let mut candidates = draw_negatives(
-                            negatives,
-                            width - 1,
-                            &excluded,
-                            cumulative.as_deref(),
-                            seed,
-                            user,
-                        );
-                        candidates.extend_from_slice(&targets);
-                        Some(candidates)
-                    }
-                };
-                let list = top_k_among(row, query.history, &targets, candidates.as_deref(), max_k)
+                let targets = targets[i].clone();
+                let candidates = candidates.as_ref().map(|lists| lists[i].as_slice());
+                let list = top_k_among(row, query.history, &targets, candidates, max_k)
                     .map_err(|e| e.for_model(model.name(), Some(user)))?;
                 out.push(UserRanking {
                     user,
@@ -286,7 +336,7 @@ pub fn evaluate(
     Ok(EvalReport {
         model: model.name().to_string(),
         stage,
-        protocol: config.protocol.label(),
+        protocol: config.label(),
         users: rankings.len(),
         metrics,
         seconds: started.elapsed().as_secs_f64(),

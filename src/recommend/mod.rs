@@ -7,6 +7,7 @@ mod content;
 mod itemknn;
 mod lm;
 mod pop;
+mod rerank;
 mod topk;
 
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,9 @@ pub use content::Content;
 pub use itemknn::{ItemKnn, ItemKnnConfig};
 pub use lm::{LmConfig, LmRecommender, UserVector, describe_items, recency_weighted_mean};
 pub use pop::Pop;
+pub use rerank::{
+    CandidateScorer, DEFAULT_CANDIDATES, LlmScorer, RerankBase, RerankConfig, Reranker,
+};
 pub use topk::{ScoreError, top_k_among, top_k_excluding};
 
 use crate::data::{Dataset, Split};
@@ -47,6 +51,26 @@ pub trait Recommender: Send + Sync {
         for (query, row) in queries.iter().zip(scores.chunks_exact_mut(width)) {
             self.score(*query, row);
         }
+    }
+
+    /// As [`Self::score_batch`] when the protocol ranks each query's targets among given
+    /// `candidates` only (a sampled protocol); only their scores are read. Models that treat
+    /// candidates apart (a re-ranker) override it.
+    fn score_batch_among(&self, queries: &[Query<'_>], candidates: &[&[u32]], scores: &mut [f32]) {
+        let _ = candidates;
+        self.score_batch(queries, scores);
+    }
+
+    /// Users to score per call at most, for models slow per user (an LLM) whose progress
+    /// should show often; `None` leaves it to the evaluator.
+    fn batch_limit(&self) -> Option<usize> {
+        None
+    }
+
+    /// The first failure of a model whose scoring can fail (an LLM ran out of context): the
+    /// evaluator stops with it rather than report scores it did not compute.
+    fn failure(&self) -> Option<String> {
+        None
     }
 
     /// How much each of the latest history items weighed in the model's last decision (oldest
@@ -101,13 +125,20 @@ pub enum BaselineConfig {
     Content,
     /// Sentence vectors of a pretrained language model (see [`LmRecommender`]).
     Lm(LmConfig),
+    /// A base model's top candidates re-ordered by a generative model (see [`Reranker`]).
+    Rerank(RerankConfig),
 }
+
+/// Opens a saved run's model (the training module knows how); what a re-ranker over a run needs.
+pub type OpenRun<'a> = dyn Fn(&std::path::Path) -> Result<Box<dyn Recommender>, String> + 'a;
 
 /// Why a baseline could not be fitted.
 #[derive(Debug, thiserror::Error)]
 pub enum FitError {
     #[error("the language model: {0}")]
     Lm(#[from] crate::lm::LmError),
+    #[error("the base run: {0}")]
+    Run(String),
 }
 
 impl BaselineConfig {
@@ -123,12 +154,28 @@ impl BaselineConfig {
                 UserVector::LlmProfile => "LM (llm-profile)",
                 UserVector::History => "LM (history)",
             },
+            BaselineConfig::Rerank(_) => "LLM rerank",
         }
     }
 
     /// Fits the baseline on the training part of `split`. The `lm` model embeds the catalogue
     /// (its texts, not the interactions), reading and writing the vector cache.
     pub fn fit(&self, dataset: &Dataset, split: &Split) -> Result<Box<dyn Recommender>, FitError> {
+        self.fit_with(dataset, split, &|path| {
+            Err(format!(
+                "{}: a re-ranker over a saved run needs the run opened by its caller",
+                path.display()
+            ))
+        })
+    }
+
+    /// As [`Self::fit`], opening a re-ranker's base run with `open_run`.
+    pub fn fit_with(
+        &self,
+        dataset: &Dataset,
+        split: &Split,
+        open_run: &OpenRun<'_>,
+    ) -> Result<Box<dyn Recommender>, FitError> {
         Ok(match self {
             BaselineConfig::Pop => Box::new(Pop::fit(dataset, split)),
             BaselineConfig::ItemKnn(config) => Box::new(ItemKnn::fit(dataset, split, config)),
@@ -140,6 +187,14 @@ impl BaselineConfig {
                     None => crate::data::cache::default_cache_dir(),
                 };
                 Box::new(LmRecommender::fit(config, dataset, cache_dir.as_deref())?)
+            }
+            BaselineConfig::Rerank(config) => {
+                let base = match &config.base {
+                    RerankBase::Baseline(base) => base.fit_with(dataset, split, open_run)?,
+                    RerankBase::Run(path) => open_run(path).map_err(FitError::Run)?,
+                };
+                let scorer = LlmScorer::open(config, std::sync::Arc::new(dataset.clone()))?;
+                Box::new(Reranker::new(base, Box::new(scorer), config.candidates))
             }
         })
     }

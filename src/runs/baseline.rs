@@ -6,7 +6,7 @@ use std::time::Instant;
 use super::{DatasetInfo, ModelInfo, RunFile, RunStatus};
 use crate::data::{Dataset, Split, SplitStrategy};
 use crate::eval::{EvalConfig, EvalError, EvalReport, Stage, evaluate};
-use crate::recommend::{BaselineConfig, Recommender};
+use crate::recommend::{BaselineConfig, OpenRun, Recommender};
 
 /// A fitted and evaluated baseline; its run is complete but not yet saved.
 pub struct BaselineRun {
@@ -27,6 +27,27 @@ pub fn run_baseline(
     seed: u64,
     progress: &(dyn Fn(usize, usize) -> bool + Sync),
 ) -> Result<BaselineRun, BaselineRunError> {
+    let no_runs = |path: &std::path::Path| {
+        Err(format!(
+            "{}: this caller cannot open a saved run as a re-ranker's base",
+            path.display()
+        ))
+    };
+    run_baseline_with(baseline, dataset, data_path, strategy, config, seed, progress, &no_runs)
+}
+
+/// As [`run_baseline`], opening a re-ranker's base run with `open_run`.
+#[allow(clippy::too_many_arguments)]
+pub fn run_baseline_with(
+    baseline: &BaselineConfig,
+    dataset: &Dataset,
+    data_path: &str,
+    strategy: SplitStrategy,
+    config: &EvalConfig,
+    seed: u64,
+    progress: &(dyn Fn(usize, usize) -> bool + Sync),
+    open_run: &OpenRun<'_>,
+) -> Result<BaselineRun, BaselineRunError> {
     let split =
         Split::new(dataset, strategy).map_err(|e| BaselineRunError::Split(e.to_string()))?;
     let mut run = RunFile::new(
@@ -36,13 +57,13 @@ pub fn run_baseline(
             config: serde_json::to_value(baseline).unwrap_or_default(),
         },
         DatasetInfo::of(data_path, dataset, strategy),
-        config.protocol.label(),
+        config.label(),
         config.cutoffs.clone(),
         seed,
         "cpu",
     );
     let started = Instant::now();
-    let model = baseline.fit(dataset, &split)?;
+    let model = baseline.fit_with(dataset, &split, open_run)?;
     run.timings_secs
         .insert("fit".into(), started.elapsed().as_secs_f64());
     // Every user's list is kept: the run saves each user's ranks (paired tests need them),

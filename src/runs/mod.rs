@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use baseline::{BaselineRun, BaselineRunError, run_baseline};
+pub use baseline::{BaselineRun, BaselineRunError, run_baseline, run_baseline_with};
 pub use compare::{Comparison, ComparisonRow, compare};
 
 use crate::data::{Dataset, Preprocessing, SplitStrategy};

@@ -46,7 +46,9 @@ pub fn model_from_run(
         let split = Split::new(dataset, run.dataset.split)
             .map_err(|e| TrainError::Config(e.to_string()))?;
         return baseline
-            .fit(dataset, &split)
+            .fit_with(dataset, &split, &|base| {
+                model_from_run(base, dataset).map_err(|e| e.to_string())
+            })
             .map_err(|e| TrainError::Config(e.to_string()));
     }
     let config: TrainConfig =

@@ -15,6 +15,7 @@ pub mod model;
 pub mod quant;
 #[cfg(target_arch = "x86_64")]
 mod quant_x86;
+pub mod score;
 mod tensor_type;
 pub mod tokenizer;
 pub mod weights;
@@ -465,6 +466,47 @@ impl Llm {
             });
         }
         Ok(with_decoder!(&self.engine, d => logits_of(d, ids, all_positions)))
+    }
+
+    /// The log-probability of each token of each continuation after `prefix` (see
+    /// [`score::continuation_logprobs`]).
+    pub fn continuation_logprobs(
+        &self,
+        prefix: &[u32],
+        continuations: &[Vec<u32>],
+    ) -> Result<Vec<Vec<f32>>> {
+        let c = &self.files.config;
+        if prefix.is_empty() {
+            return Err(LmError::Tokenize {
+                what: "a prompt".into(),
+                message: "it has no tokens".into(),
+            });
+        }
+        if let Some(id) = prefix
+            .iter()
+            .chain(continuations.iter().flatten())
+            .find(|&&id| id as usize >= c.vocab_size)
+        {
+            return Err(LmError::Tokenize {
+                what: "a prompt".into(),
+                message: format!(
+                    "token id {id} is outside the model's vocabulary of {}",
+                    c.vocab_size
+                ),
+            });
+        }
+        let longest = continuations.iter().map(Vec::len).max().unwrap_or(0);
+        if prefix.len() + longest > c.context_length {
+            return Err(LmError::Tokenize {
+                what: "a prompt".into(),
+                message: format!(
+                    "{} prompt tokens and a continuation of {longest} exceed the model's context of {} tokens",
+                    prefix.len(),
+                    c.context_length
+                ),
+            });
+        }
+        Ok(with_decoder!(&self.engine, d => score::continuation_logprobs(d, prefix, continuations)))
     }
 
     /// Bytes the loaded weights take.

@@ -92,6 +92,7 @@ struct Layer<B: Backend> {
 }
 
 /// Keys and values of every layer for the positions seen so far, per batch row.
+#[derive(Clone)]
 pub struct KvCache<B: Backend> {
     keys: Vec<Option<Tensor<B, 4>>>,
     values: Vec<Option<Tensor<B, 4>>>,
@@ -121,6 +122,20 @@ impl<B: Backend> KvCache<B> {
 
     pub fn batch(&self) -> usize {
         self.pads.len()
+    }
+
+    /// Copies of row 0, `rows` of them: one prompt's keys and values shared by several
+    /// continuations (a re-ranker's candidates), so the prompt is run once.
+    pub fn repeat_first_row(&mut self, rows: usize) {
+        let index = |t: &Tensor<B, 4>| {
+            Tensor::<B, 1, Int>::from_data(TensorData::new(vec![0i64; rows], [rows]), &t.device())
+        };
+        for slot in self.keys.iter_mut().chain(self.values.iter_mut()) {
+            if let Some(t) = slot.as_ref() {
+                *slot = Some(t.clone().select(0, index(t)));
+            }
+        }
+        self.pads = vec![self.pads.first().copied().unwrap_or(0); rows];
     }
 
     /// Keeps only the rows in `keep` (finished rows leave the batch).
