@@ -38,7 +38,7 @@ pub use capture::{FrameStats, LaunchOptions};
 pub use command::Command;
 pub use compare::ComparedRun;
 pub use compare::panel::curve_series;
-pub use language::Language;
+pub use language::{Language, top};
 pub use state::{AppState, ModelChoice, PanelKind};
 pub use training::live::{LiveStatus, LiveTraining};
 pub use window::{bench_frames, run_native};

@@ -13,6 +13,9 @@ use reclab::quantile::quantile;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// "Tell the storefront" with and without the generative model: genre precision@10 of the
+    /// direct and the LLM-described route over committed requests, and the latency of each.
+    Requests(super::bench_requests::RequestsArgs),
     /// Re-rank latency of the adaptive page (p50 / p99) for one simulated user with a SASRec
     /// over the ML-100K catalogue (the synthetic world's if ML-100K is not found), and simulated
     /// users per second in an A/B run.
@@ -99,6 +102,7 @@ pub enum BenchCommand {
 
 pub fn run(command: BenchCommand) -> Result<()> {
     match command {
+        BenchCommand::Requests(args) => super::bench_requests::run(args),
         BenchCommand::Gui {
             frames,
             no_training,
@@ -342,7 +346,7 @@ fn bench_train(
 }
 
 /// The ML-100K folder given, else `$RECLAB_DATASETS/ml-100k` when that is set.
-fn ml100k_or_env(given: Option<PathBuf>) -> Option<PathBuf> {
+pub(super) fn ml100k_or_env(given: Option<PathBuf>) -> Option<PathBuf> {
     given.or_else(|| std::env::var_os("RECLAB_DATASETS").map(|d| PathBuf::from(d).join("ml-100k")))
 }
 

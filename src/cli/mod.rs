@@ -1,6 +1,7 @@
 //! Subcommands of the `reclab` binary: thin wrappers over the library.
 
 mod bench;
+mod bench_requests;
 mod data;
 mod embed;
 mod eval;

@@ -123,13 +123,24 @@ impl Language {
 
     /// Embeds a request and each of its words (one batch), timing it.
     pub fn request(&self, text: &str, weight: f32) -> Result<(Request, f64), String> {
+        self.request_described(text, text, weight)
+    }
+
+    /// As [`Self::request`], with the items compared to `description` (what the generative
+    /// model wrote of an item that answers `text`) instead of `text`; the words stay `text`'s.
+    pub fn request_described(
+        &self,
+        text: &str,
+        description: &str,
+        weight: f32,
+    ) -> Result<(Request, f64), String> {
         let started = Instant::now();
         let words: Vec<String> = text
             .split(|c: char| !c.is_alphanumeric() && c != '-' && c != '\'')
             .filter(|w| w.chars().count() > 2)
             .map(str::to_lowercase)
             .collect();
-        let mut texts = vec![text.to_string()];
+        let mut texts = vec![description.to_string()];
         texts.extend(words.iter().cloned());
         // Two batches, so that the CPU encoder runs one per core side by side.
         let vectors = self

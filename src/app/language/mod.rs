@@ -7,7 +7,7 @@ pub mod panel;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use catalogue::{Language, PERSONA_TEMPERATURE};
+pub use catalogue::{Language, PERSONA_TEMPERATURE, top};
 
 use super::data::Loaded;
 use super::state::AppState;

@@ -7,6 +7,7 @@
 pub mod cache;
 pub mod descriptions;
 pub mod explanations;
+pub mod hypothetical;
 pub mod profiles;
 
 use std::path::Path;
