@@ -1188,3 +1188,137 @@ fn why_this_explains_a_recommendation_from_the_evidence_it_shows() {
     assert!(!cached);
     assert_eq!(expected, text);
 }
+
+#[test]
+#[ignore = "needs RECLAB_DATASETS (ml-100k) and RECLAB_MODELS (MiniLM, SmolLM2-135M-Instruct)"]
+fn the_generative_route_streams_the_described_item_into_the_live_preview_and_why_this_explains_a_card()
+ {
+    use reclab::lm::decoder::{Dtype, Llm};
+    use reclab::lm::written::Writer;
+    use reclab::lm::written::hypothetical::{HYPOTHETICAL_TOKENS, hypothetical_request};
+    let runs = tempfile::tempdir().unwrap();
+    let mut state = ml100k_state();
+    state.llm_path = smollm2_gguf().display().to_string();
+    let mut harness = harness(state, runs.path());
+    loaded(&mut harness);
+    embed_with_minilm(&mut harness);
+    click(&mut harness, "Live preview");
+    click(&mut harness, "Reset");
+
+    // A comment no earlier run has cached (it names this test's folder): written now, streamed.
+    let comment = format!(
+        "something funny for the kids tonight (run {})",
+        runs.path().display()
+    );
+    let field = harness.get_by_label("Tell the storefront");
+    field.focus();
+    field.type_text(&comment);
+    harness.step();
+    click(&mut harness, "describe it first");
+    assert!(harness.state().state.request_llm);
+    click(&mut harness, "Ask");
+    let done = |app: &Workbench| {
+        app.generative
+            .described
+            .as_ref()
+            .is_some_and(|d| d.written.done)
+    };
+    // The description streams into the panel before the page changes.
+    step_until(
+        &mut harness,
+        "the first written piece",
+        Duration::from_secs(120),
+        |app| {
+            app.generative
+                .described
+                .as_ref()
+                .is_some_and(|d| d.written.pieces > 0)
+        },
+    );
+    if !done(harness.state()) {
+        assert!(
+            harness
+                .state()
+                .live
+                .preview
+                .as_ref()
+                .unwrap()
+                .last_request
+                .is_none()
+        );
+        harness.get_by_label_contains("The generative model describes what");
+    }
+    step_until(
+        &mut harness,
+        "the description",
+        Duration::from_secs(300),
+        done,
+    );
+    let app = harness.state();
+    assert!(app.generative.error.is_none(), "{:?}", app.generative.error);
+    let described = app.generative.described.as_ref().unwrap();
+    assert!(
+        described.written.pieces > 1,
+        "{} pieces",
+        described.written.pieces
+    );
+    let text = described.written.text.clone();
+    harness.get_by_label(&text);
+
+    // The page was re-laid with the request's row, ranked by the description's vector.
+    let preview = harness.state().live.preview.as_ref().unwrap();
+    let timing = preview.last_request.unwrap();
+    assert!(timing.write_secs > 0.0 && timing.embed_secs > 0.0);
+    let row = &preview.sides[0].last.as_ref().unwrap().page.rows[0];
+    assert_eq!(row.kind, reclab::sim::RowKind::BecauseYouAsked);
+    let language = harness.state().language.catalogue.clone().unwrap();
+    let (expected, _) = language.request_described(&comment, &text, 0.5).unwrap();
+    let nearest = reclab::app::top(&expected.similarity, 1, &[])[0].0;
+    let request = preview.sides[0].request().unwrap();
+    assert_eq!(request.similarity, expected.similarity);
+    assert!(row.items.len() > 1 && expected.similarity[nearest as usize] > 0.0);
+    harness.get_by_label_contains("last request: writing");
+
+    // The library writes the same description (greedy decoding), without any cache.
+    let llm = Llm::open(
+        &smollm2_gguf(),
+        Dtype::Auto,
+        reclab::device::DeviceChoice::Cpu,
+    )
+    .unwrap();
+    let writer = Writer::new(&llm, HYPOTHETICAL_TOKENS).unwrap();
+    let prompt = writer.chat(&hypothetical_request(&comment)).unwrap();
+    let (again, cached) = writer
+        .write_streaming(&prompt, &mut writer.open_cache(None), &mut |_| true)
+        .unwrap();
+    assert!(!cached);
+    assert_eq!(again, text);
+
+    // Why this? explains the adaptive page's first card, from evidence shown beside it.
+    let first = {
+        let page = &harness.state().live.preview.as_ref().unwrap().sides[0]
+            .last
+            .as_ref()
+            .unwrap()
+            .page;
+        page.hero.unwrap_or(page.rows[0].items[0])
+    };
+    click(&mut harness, "Why this?");
+    step_until(
+        &mut harness,
+        "the explanation",
+        Duration::from_secs(300),
+        |app| {
+            app.generative
+                .explanation
+                .as_ref()
+                .is_some_and(|e| e.written.done)
+        },
+    );
+    let explanation = harness.state().generative.explanation.as_ref().unwrap();
+    assert_eq!(explanation.item, first);
+    assert!(!explanation.evidence.is_empty());
+    let written = explanation.written.text.clone();
+    harness.get_by_label(&written);
+    harness.get_by_label("Evidence given to the generative model:");
+}

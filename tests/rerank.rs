@@ -87,7 +87,10 @@ fn a_candidates_place_does_not_change_its_score_and_the_rest_keep_the_base_order
         assert!((a - b).abs() < 1e-4, "{forward:?} vs {reversed:?}");
     }
     // Scores differ between titles: the model reads them.
-    assert!(forward.iter().any(|&s| (s - forward[0]).abs() > 1e-2), "{forward:?}");
+    assert!(
+        forward.iter().any(|&s| (s - forward[0]).abs() > 1e-2),
+        "{forward:?}"
+    );
 
     // Over Pop, the re-ranker's top 5 are Pop's top 5 in another order, and what follows is
     // Pop's own list.

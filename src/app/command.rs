@@ -78,4 +78,6 @@ pub enum Command {
     },
     /// Stop writing the explanation.
     CancelExplanation,
+    /// Stop writing the description of what the storefront was told.
+    CancelDescription,
 }

@@ -208,7 +208,9 @@ impl Workbench {
             PanelKind::User => {
                 user::panel::user_ui(ui, cx, &mut self.user, model_error, &self.generative)
             }
-            PanelKind::Live => live::panel::live_ui(ui, cx, &self.live, model_error),
+            PanelKind::Live => {
+                live::panel::live_ui(ui, cx, &self.live, model_error, &self.generative)
+            }
         });
     }
 

@@ -99,6 +99,38 @@ pub fn metric_bars(
         .response
 }
 
+/// Bars stacked part on part, one bar per entry of `values` (x from 1), one colour per part.
+pub fn stacked_bars<const N: usize>(
+    ui: &mut egui::Ui,
+    id: &str,
+    x_label: &str,
+    parts: &[&str; N],
+    values: &[[f64; N]],
+) -> egui::Response {
+    Plot::new(id)
+        .height(140.0)
+        .legend(Legend::default())
+        .x_axis_label(x_label)
+        .show(ui, |plot| {
+            let mut below: Vec<f64> = vec![0.0; values.len()];
+            for (p, name) in parts.iter().enumerate() {
+                let bars = values
+                    .iter()
+                    .zip(&below)
+                    .enumerate()
+                    .map(|(i, (v, &base))| {
+                        Bar::new(i as f64 + 1.0, v[p]).base_offset(base).width(0.7)
+                    })
+                    .collect();
+                plot.bar_chart(BarChart::new(name.to_string(), bars).color(series_color(p)));
+                for (b, v) in below.iter_mut().zip(values) {
+                    *b += v[p];
+                }
+            }
+        })
+        .response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

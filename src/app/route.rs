@@ -94,8 +94,17 @@ impl Workbench {
                     self.reset_preview();
                 }
                 let language = self.language.for_data(self.data.loaded.as_ref());
-                self.live.ask(language, &self.state);
+                let comment = self.state.request.trim().to_string();
+                if self.state.request_llm && !comment.is_empty() {
+                    match language {
+                        Ok(language) => self.start_description(language, comment),
+                        Err(message) => self.live.error = Some(message),
+                    }
+                } else {
+                    self.live.ask(language, &self.state);
+                }
             }
+            Command::CancelDescription => self.tasks.request_stop(TaskKind::Describe),
             Command::PreviewPersona => {
                 if self.live.preview.is_none() {
                     self.reset_preview();
@@ -161,6 +170,11 @@ impl Workbench {
             }
             TaskKind::Profile => self.generative.on_profile_update(update),
             TaskKind::Explain => self.generative.on_explanation_update(update),
+            TaskKind::Describe => {
+                if let Some(described) = self.generative.on_description_update(update) {
+                    self.live.ask_described(described);
+                }
+            }
             TaskKind::Dialog => {
                 if let Some(Ok(dialog::Picked {
                     kind,
@@ -284,6 +298,28 @@ impl Workbench {
             .on_explain_start(user, item, evidence.clone());
         self.tasks.start(TaskKind::Explain, move |out| {
             generative::explain(&loaded, item, &evidence, path, kept, out)
+        });
+    }
+
+    /// The generative route of "Tell the storefront": the model describes an item that answers
+    /// `comment`, and the description becomes the request once written.
+    fn start_description(&mut self, language: std::sync::Arc<super::Language>, comment: String) {
+        if self.tasks.is_running(TaskKind::Describe) {
+            return;
+        }
+        let path = std::path::PathBuf::from(self.state.llm_path.trim());
+        if path.as_os_str().is_empty() {
+            self.live.error = Some(
+                "choose a generative model (a .gguf file or a folder) in the Data panel first"
+                    .into(),
+            );
+            return;
+        }
+        let kept = self.generative.llm.clone();
+        let weight = self.state.request_weight;
+        self.generative.on_describe_start(&comment);
+        self.tasks.start(TaskKind::Describe, move |out| {
+            generative::describe_request(&language, &comment, weight, path, kept, out)
         });
     }
 

@@ -179,6 +179,9 @@ pub struct AppState {
     /// The Live preview's "Tell the storefront" box and its weight against the model.
     pub request: String,
     pub request_weight: f32,
+    /// "Tell the storefront" has the generative model describe the item asked for first, and
+    /// embeds that description instead of the words.
+    pub request_llm: bool,
     /// The Live preview's persona description.
     pub persona: String,
     /// The generative model: a `.gguf` file or a Hugging Face folder (typed or dropped).
@@ -212,6 +215,7 @@ impl Default for AppState {
             map_history: false,
             request: String::new(),
             request_weight: 0.5,
+            request_llm: false,
             persona: String::new(),
             llm_path: String::new(),
             profile_prompt: crate::lm::written::profiles::DEFAULT_PROFILE_PROMPT.to_string(),

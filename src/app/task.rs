@@ -28,6 +28,7 @@ pub enum TaskKind {
     Dialog,
     Profile,
     Explain,
+    Describe,
 }
 
 impl TaskKind {
@@ -44,6 +45,7 @@ impl TaskKind {
             TaskKind::Dialog => "dialog",
             TaskKind::Profile => "profile",
             TaskKind::Explain => "explain",
+            TaskKind::Describe => "describe",
         }
     }
 }

@@ -90,7 +90,10 @@ fn genre_precision(dataset: &Dataset, wanted: &Wanted, items: &[u32]) -> f64 {
 pub fn run(args: RequestsArgs) -> Result<()> {
     let dir = super::bench::ml100k_or_env(args.ml100k.clone())
         .context("pass --ml100k DIR or set RECLAB_DATASETS")?;
-    let dataset = reclab::data::load(&reclab::data::LoadSpec::new(dir.display().to_string()), None)?;
+    let dataset = reclab::data::load(
+        &reclab::data::LoadSpec::new(dir.display().to_string()),
+        None,
+    )?;
     let requests = read_requests(&args.requests)?;
     for wanted in &requests {
         for genre in wanted.any_of.iter().chain(&wanted.none_of) {
@@ -114,7 +117,9 @@ pub fn run(args: RequestsArgs) -> Result<()> {
     let (mut direct_ms, mut write_ms, mut embed_ms) = (Vec::new(), Vec::new(), Vec::new());
     for (i, wanted) in requests.iter().enumerate() {
         let started = Instant::now();
-        let (direct, _) = language.request(&wanted.text, 1.0).map_err(anyhow::Error::msg)?;
+        let (direct, _) = language
+            .request(&wanted.text, 1.0)
+            .map_err(anyhow::Error::msg)?;
         let direct_top: Vec<u32> = reclab::app::top(&direct.similarity, 10, &[])
             .into_iter()
             .map(|(item, _)| item)
@@ -137,7 +142,11 @@ pub fn run(args: RequestsArgs) -> Result<()> {
         let ranked = Instant::now();
         // HyDE's own variant: the comment and the description embedded together.
         let (both, _) = language
-            .request_described(&wanted.text, &format!("{}. {description}", wanted.text), 1.0)
+            .request_described(
+                &wanted.text,
+                &format!("{}. {description}", wanted.text),
+                1.0,
+            )
             .map_err(anyhow::Error::msg)?;
         let both_top: Vec<u32> = reclab::app::top(&both.similarity, 10, &[])
             .into_iter()
@@ -181,7 +190,10 @@ pub fn run(args: RequestsArgs) -> Result<()> {
         test.mean_b, test.mean_difference, test.ci_low, test.ci_high, test.wilcoxon_p
     );
     let total: Vec<f64> = write_ms.iter().zip(&embed_ms).map(|(w, e)| w + e).collect();
-    println!("  latency, direct (embed + rank): {}", percentiles(&direct_ms));
+    println!(
+        "  latency, direct (embed + rank): {}",
+        percentiles(&direct_ms)
+    );
     println!("  latency, LLM route: {}", percentiles(&total));
     println!("    writing the description: {}", percentiles(&write_ms));
     println!("    embedding it + rank: {}", percentiles(&embed_ms));

@@ -270,7 +270,11 @@ pub fn evaluate(
                 });
             }
             let mut out = Vec::with_capacity(chunk.len());
-            for (i, (query, row)) in queries.iter().zip(scores.chunks_exact_mut(width)).enumerate() {
+            for (i, (query, row)) in queries
+                .iter()
+                .zip(scores.chunks_exact_mut(width))
+                .enumerate()
+            {
                 let user = query.user.unwrap_or_default();
                 let targets = targets[i].clone();
                 let candidates = candidates.as_ref().map(|lists| lists[i].as_slice());

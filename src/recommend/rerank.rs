@@ -50,9 +50,10 @@ impl RerankBase {
     pub fn name(&self) -> String {
         match self {
             RerankBase::Baseline(config) => config.name().to_string(),
-            RerankBase::Run(path) => path
-                .file_name()
-                .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned()),
+            RerankBase::Run(path) => path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
         }
     }
 }
@@ -100,13 +101,22 @@ impl Reranker {
 
     /// The base model's best candidates for `query` (among `allowed` when the protocol
     /// restricts the items), best first, ties to the lower index; the history is excluded.
-    fn base_candidates(&self, query: Query<'_>, scores: &[f32], allowed: Option<&[u32]>) -> Vec<u32> {
+    fn base_candidates(
+        &self,
+        query: Query<'_>,
+        scores: &[f32],
+        allowed: Option<&[u32]>,
+    ) -> Vec<u32> {
         let mut pool: Vec<u32> = match allowed {
             Some(items) => items.to_vec(),
             None => (1..scores.len() as u32).collect(),
         };
         pool.retain(|i| !query.history.contains(i) && scores[*i as usize].is_finite());
-        pool.sort_by(|&a, &b| scores[b as usize].total_cmp(&scores[a as usize]).then(a.cmp(&b)));
+        pool.sort_by(|&a, &b| {
+            scores[b as usize]
+                .total_cmp(&scores[a as usize])
+                .then(a.cmp(&b))
+        });
         pool.truncate(self.candidates);
         pool
     }
@@ -168,7 +178,11 @@ impl Recommender for Reranker {
     fn score_batch_among(&self, queries: &[Query<'_>], candidates: &[&[u32]], scores: &mut [f32]) {
         let width = self.num_items() + 1;
         self.base.score_batch(queries, scores);
-        for ((query, allowed), row) in queries.iter().zip(candidates).zip(scores.chunks_exact_mut(width)) {
+        for ((query, allowed), row) in queries
+            .iter()
+            .zip(candidates)
+            .zip(scores.chunks_exact_mut(width))
+        {
             self.rerank(*query, row, Some(allowed));
         }
     }
@@ -192,7 +206,10 @@ impl Recommender for Reranker {
     }
 
     fn failure(&self) -> Option<String> {
-        self.failure.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -229,7 +246,11 @@ impl LlmScorer {
             used += cost;
             lines.push(line);
         }
-        let history = if lines.is_empty() { "(nothing yet)".to_string() } else { lines.join("\n") };
+        let history = if lines.is_empty() {
+            "(nothing yet)".to_string()
+        } else {
+            lines.join("\n")
+        };
         let request = RANK_PROMPT.replacen("{history}", &history, 1);
         let chat = match &self.llm.files.chat {
             Some(_) => self.llm.chat_prompt(&[Message::new("user", &request)])?,
@@ -272,8 +293,12 @@ impl LlmScorer {
 
 impl CandidateScorer for LlmScorer {
     fn score_candidates(&self, history: &[u32], candidates: &[u32]) -> Result<Vec<f32>, String> {
-        self.mean_logprobs(history, candidates)
-            .map_err(|e| format!("the generative model {}: {e}", self.llm.files.path.display()))
+        self.mean_logprobs(history, candidates).map_err(|e| {
+            format!(
+                "the generative model {}: {e}",
+                self.llm.files.path.display()
+            )
+        })
     }
 }
 
@@ -303,7 +328,11 @@ mod tests {
     }
 
     impl CandidateScorer for Prefers {
-        fn score_candidates(&self, _history: &[u32], candidates: &[u32]) -> Result<Vec<f32>, String> {
+        fn score_candidates(
+            &self,
+            _history: &[u32],
+            candidates: &[u32],
+        ) -> Result<Vec<f32>, String> {
             self.shown.lock().unwrap().push(candidates.to_vec());
             Ok(candidates.iter().map(|&c| self.table[c as usize]).collect())
         }
@@ -336,7 +365,15 @@ mod tests {
         let table = vec![0.0, 0.1, 0.0, 0.5, 0.9, 1.0, 1.0];
         let model = reranker(base, table, 3);
         let history = [2];
-        let list = model.top_k(Query { user: None, history: &history }, 6).unwrap();
+        let list = model
+            .top_k(
+                Query {
+                    user: None,
+                    history: &history,
+                },
+                6,
+            )
+            .unwrap();
         assert_eq!(list, vec![4, 3, 1, 5, 6]);
     }
 
@@ -345,7 +382,15 @@ mod tests {
         // The scorer ties 2 and 3; 3 is better in the base, so it stays ahead.
         let base = vec![0.0, 1.0, 2.0, 3.0];
         let model = reranker(base, vec![0.0, 0.0, 0.5, 0.5], 3);
-        let list = model.top_k(Query { user: None, history: &[] }, 3).unwrap();
+        let list = model
+            .top_k(
+                Query {
+                    user: None,
+                    history: &[],
+                },
+                3,
+            )
+            .unwrap();
         assert_eq!(list, vec![3, 2, 1]);
     }
 
@@ -363,16 +408,34 @@ mod tests {
         let model = Reranker::new(Box::new(Fixed(base)), Box::new(scorer), 20);
         let mut scores = vec![0.0; 7];
         let allowed: &[u32] = &[5, 6];
-        model.score_batch_among(&[Query { user: None, history: &[] }], &[allowed], &mut scores);
+        model.score_batch_among(
+            &[Query {
+                user: None,
+                history: &[],
+            }],
+            &[allowed],
+            &mut scores,
+        );
         assert!(scores[6] > scores[5], "{scores:?}");
-        assert!(scores[5] > scores[1], "candidates rank above the rest: {scores:?}");
+        assert!(
+            scores[5] > scores[1],
+            "candidates rank above the rest: {scores:?}"
+        );
         assert_eq!(*shown.lock().unwrap(), vec![vec![5, 6]]);
     }
 
     #[test]
     fn a_scorer_failure_keeps_the_base_order_and_is_reported() {
         let model = Reranker::new(Box::new(Fixed(vec![0.0, 1.0, 2.0])), Box::new(Fails), 2);
-        let list = model.top_k(Query { user: None, history: &[] }, 2).unwrap();
+        let list = model
+            .top_k(
+                Query {
+                    user: None,
+                    history: &[],
+                },
+                2,
+            )
+            .unwrap();
         assert_eq!(list, vec![2, 1]);
         assert_eq!(model.failure().as_deref(), Some("out of memory"));
     }

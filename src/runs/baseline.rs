@@ -33,7 +33,9 @@ pub fn run_baseline(
             path.display()
         ))
     };
-    run_baseline_with(baseline, dataset, data_path, strategy, config, seed, progress, &no_runs)
+    run_baseline_with(
+        baseline, dataset, data_path, strategy, config, seed, progress, &no_runs,
+    )
 }
 
 /// As [`run_baseline`], opening a re-ranker's base run with `open_run`.

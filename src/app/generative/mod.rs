@@ -1,7 +1,7 @@
 //! The generative concern: the generative model the workbench writes with (a GGUF file or a
 //! Hugging Face folder, loaded once by the first task that needs it and kept), and what it
-//! wrote, streamed into the User panel as it forms and cached: a user's profile, and why an
-//! item was recommended.
+//! wrote, streamed into the User panel and the Live preview as it forms and cached: a user's
+//! profile, why an item was recommended, and the item a comment to the storefront asks for.
 
 pub mod panel;
 
@@ -10,12 +10,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::data::Loaded;
+use super::language::Language;
 use super::task::{Reporter, Update};
 use crate::device::DeviceChoice;
 use crate::lm::decoder::{Dtype, Llm};
 use crate::lm::written::Writer;
 use crate::lm::written::explanations::{DEFAULT_EXPLANATION_TOKENS, explanation_request};
+use crate::lm::written::hypothetical::{HYPOTHETICAL_TOKENS, hypothetical_request};
 use crate::lm::written::profiles::{DEFAULT_HISTORY_TOKENS, DEFAULT_PROFILE_TOKENS, ProfilePrompt};
+use crate::sim::Request;
 
 /// A generative model loaded from its path.
 pub type LoadedLlm = (PathBuf, Arc<Llm>);
@@ -28,6 +31,8 @@ pub struct GenerativeState {
     pub profile: Option<WrittenText>,
     /// The explanation being written, or the last one.
     pub explanation: Option<WrittenExplanation>,
+    /// The item description being written for a comment to the storefront, or the last one.
+    pub described: Option<WrittenDescription>,
     pub error: Option<String>,
 }
 
@@ -49,6 +54,26 @@ pub struct WrittenExplanation {
     /// The history items the model was shown as evidence.
     pub evidence: Vec<u32>,
     pub written: WrittenText,
+}
+
+/// The item a comment asks for, as the generative model describes it (the Live preview).
+pub struct WrittenDescription {
+    pub comment: String,
+    pub written: WrittenText,
+}
+
+/// What the description task ends with: the text, and the request it became once embedded.
+pub struct DescribedOutcome {
+    written: WrittenOutcome,
+    request: Request,
+    embed_secs: f64,
+}
+
+/// A described request ready for the storefront, with what writing and embedding it took.
+pub struct DescribedRequest {
+    pub request: Request,
+    pub write_secs: f64,
+    pub embed_secs: f64,
 }
 
 /// What the profile and explanation tasks end with.
@@ -82,6 +107,48 @@ impl GenerativeState {
             && let Some(outcome) = profile.on_update(update, &mut self.error)
         {
             self.llm = Some(outcome);
+        }
+    }
+
+    /// Before the description for `comment` starts.
+    pub fn on_describe_start(&mut self, comment: &str) {
+        self.error = None;
+        self.described = Some(WrittenDescription {
+            comment: comment.to_string(),
+            written: WrittenText::new(0),
+        });
+    }
+
+    /// Takes a piece or the end of the description task; at its end, the request to apply.
+    pub fn on_description_update(&mut self, update: Update) -> Option<DescribedRequest> {
+        let described = self.described.as_mut()?;
+        if let Some(piece) = update.partial::<String>() {
+            described.written.text.push_str(piece);
+            described.written.pieces += 1;
+            return None;
+        }
+        let outcome = update.outcome::<DescribedOutcome>()?;
+        described.written.done = true;
+        match outcome {
+            Ok(DescribedOutcome {
+                written,
+                request,
+                embed_secs,
+            }) => {
+                described.written.text = written.text;
+                described.written.from_cache = written.from_cache;
+                described.written.secs = written.secs;
+                self.llm = Some(written.llm);
+                Some(DescribedRequest {
+                    request,
+                    write_secs: written.secs,
+                    embed_secs,
+                })
+            }
+            Err(message) => {
+                self.error = Some(message);
+                None
+            }
         }
     }
 
@@ -177,6 +244,36 @@ pub fn explain(
         text,
         from_cache,
         secs,
+    })
+}
+
+/// The description task's worker: the item that would satisfy `comment`, written (streamed,
+/// cached), then embedded against the catalogue as the storefront's request.
+pub fn describe_request(
+    language: &Language,
+    comment: &str,
+    weight: f32,
+    path: PathBuf,
+    kept: Option<LoadedLlm>,
+    out: &Reporter,
+) -> Result<DescribedOutcome, String> {
+    let started = Instant::now();
+    let llm = model(&path, kept)?;
+    let writer = Writer::new(&llm, HYPOTHETICAL_TOKENS).map_err(|e| e.to_string())?;
+    let prompt = writer
+        .chat(&hypothetical_request(comment))
+        .map_err(|e| e.to_string())?;
+    let (text, from_cache, secs) = stream(&writer, &prompt, out, started)?;
+    let (request, embed_secs) = language.request_described(comment, &text, weight)?;
+    Ok(DescribedOutcome {
+        written: WrittenOutcome {
+            llm: (path, llm),
+            text,
+            from_cache,
+            secs,
+        },
+        request,
+        embed_secs,
     })
 }
 

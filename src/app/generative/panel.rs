@@ -64,3 +64,72 @@ pub fn profile_ui(ui: &mut Ui, cx: &mut PanelContext, own: &GenerativeState, use
         ui.label(RichText::new(source).weak());
     }
 }
+
+/// The last explanation written for this user: the item, the evidence the model was given, and
+/// what it wrote (streaming in while it is written).
+pub fn explanation_ui(
+    ui: &mut Ui,
+    cx: &mut PanelContext,
+    generative: &GenerativeState,
+    dataset: &crate::data::Dataset,
+    user: usize,
+) {
+    let Some(explanation) = generative.explanation.as_ref().filter(|e| e.user == user) else {
+        return;
+    };
+    ui.add_space(6.0);
+    ui.label(RichText::new(format!("Why {}?", dataset.item_label(explanation.item))).strong());
+    ui.label("Evidence given to the generative model:");
+    for &item in &explanation.evidence {
+        ui.label(format!(
+            "  {}",
+            crate::lm::written::profiles::history_line(dataset, item)
+        ));
+    }
+    let written = &explanation.written;
+    ui.label(RichText::new(&written.text).italics());
+    if !written.done {
+        ui.horizontal(|ui| {
+            widgets::busy(ui);
+            if ui.button("Cancel").clicked() {
+                cx.send(Command::CancelExplanation);
+            }
+        });
+    } else if generative.error.is_none() {
+        let source = if written.from_cache {
+            "from the cache".to_string()
+        } else {
+            format!("written in {:.1} s", written.secs)
+        };
+        ui.label(RichText::new(source).weak());
+    }
+}
+
+/// The generative route of "Tell the storefront": the item description streaming in while it
+/// is written, then what it took.
+pub fn description_ui(ui: &mut Ui, cx: &mut PanelContext, generative: &GenerativeState) {
+    let Some(described) = &generative.described else {
+        return;
+    };
+    let written = &described.written;
+    ui.label(format!(
+        "The generative model describes what “{}” asks for:",
+        described.comment
+    ));
+    ui.label(RichText::new(&written.text).italics());
+    if !written.done {
+        ui.horizontal(|ui| {
+            widgets::busy(ui);
+            if ui.button("Cancel").clicked() {
+                cx.send(Command::CancelDescription);
+            }
+        });
+    } else if generative.error.is_none() {
+        let source = if written.from_cache {
+            "from the cache".to_string()
+        } else {
+            format!("written in {:.1} s", written.secs)
+        };
+        ui.label(RichText::new(source).weak());
+    }
+}

@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 
 use super::data::Loaded;
 use super::evaluation::OpenedModel;
+use super::generative::DescribedRequest;
 use super::language::{Language, PERSONA_TEMPERATURE};
 use super::state::AppState;
 use super::task::{Reporter, Update};
 use crate::data::{Split, SplitStrategy};
 use crate::recommend::{BaselineConfig, Recommender};
-use preview::Preview;
+use preview::{Preview, RequestTiming};
 
 /// What the preview does after a frame.
 pub enum Playing {
@@ -78,16 +79,38 @@ impl LiveState {
             return;
         };
         if text.is_empty() {
-            preview.ask(None, 0.0);
+            preview.ask(None, RequestTiming::default());
             return;
         }
         match language.and_then(|l| l.request(text, settings.request_weight)) {
             Ok((request, embed_secs)) => {
                 self.error = None;
-                preview.ask(Some(request), embed_secs);
+                preview.ask(
+                    Some(request),
+                    RequestTiming {
+                        embed_secs,
+                        ..RequestTiming::default()
+                    },
+                );
             }
             Err(message) => self.error = Some(message),
         }
+    }
+
+    /// Applies a request the generative model described (its description embedded).
+    pub fn ask_described(&mut self, described: DescribedRequest) {
+        let Some(preview) = &mut self.preview else {
+            return;
+        };
+        self.error = None;
+        preview.ask(
+            Some(described.request),
+            RequestTiming {
+                write_secs: described.write_secs,
+                embed_secs: described.embed_secs,
+                rerank_secs: 0.0,
+            },
+        );
     }
 
     /// Sets the simulated person's hidden taste from a description (`settings.persona`).

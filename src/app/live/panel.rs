@@ -9,6 +9,8 @@ use super::preview::{Preview, PreviewSide};
 use crate::app::Command;
 use crate::app::context::PanelContext;
 use crate::app::evaluation::panel::model_picker_ui;
+use crate::app::generative::GenerativeState;
+use crate::app::generative::panel::{description_ui, explanation_ui};
 use crate::app::plots;
 use crate::app::task::TaskKind;
 use crate::app::widgets;
@@ -23,11 +25,23 @@ const POLICIES: [PolicyKind; 5] = [
 ];
 
 /// `model_error`: why the last model could not be opened (the Evaluate panel's, shown here too).
-pub fn live_ui(ui: &mut Ui, cx: &mut PanelContext, own: &LiveState, model_error: Option<&str>) {
+pub fn live_ui(
+    ui: &mut Ui,
+    cx: &mut PanelContext,
+    own: &LiveState,
+    model_error: Option<&str>,
+    generative: &GenerativeState,
+) {
     // Any run's model (Transformer or baseline); Pop when none is open.
     model_picker_ui(ui, cx, model_error);
     controls_ui(ui, cx, own);
     language_ui(ui, cx, own);
+    if cx.settings.request_llm {
+        description_ui(ui, cx, generative);
+    }
+    if let Some(message) = &generative.error {
+        widgets::error(ui, message);
+    }
     if let Some(message) = &own.error {
         widgets::error(ui, message);
     }
@@ -36,6 +50,7 @@ pub fn live_ui(ui: &mut Ui, cx: &mut PanelContext, own: &LiveState, model_error:
         return;
     };
     egui::ScrollArea::vertical().show(ui, |ui| {
+        why_this_ui(ui, cx, preview, generative);
         ui.columns(2, |columns| {
             for (side, ui) in preview.sides.iter().zip(columns.iter_mut()) {
                 storefront_ui(ui, preview, side);
@@ -133,7 +148,23 @@ fn language_ui(ui: &mut Ui, cx: &mut PanelContext, own: &LiveState) {
                 egui::Slider::new(&mut cx.settings.request_weight, 0.0..=1.0)
                     .text("weight of the words"),
             );
-            if ui.button("Ask").clicked() || entered || slider.drag_stopped() {
+            let has_llm = !cx.settings.llm_path.trim().is_empty();
+            ui.add_enabled(
+                has_llm,
+                egui::Checkbox::new(&mut cx.settings.request_llm, "describe it first"),
+            )
+            .on_hover_text(
+                "The generative model first writes the description of an item that would \
+                 satisfy the words, and that description is embedded instead of the words \
+                 (hypothetical-document retrieval)",
+            )
+            .on_disabled_hover_text("Choose a generative model in the Data panel first");
+            cx.settings.request_llm &= has_llm;
+            let describing = cx.is_running(TaskKind::Describe);
+            let asked = ui
+                .add_enabled(!describing, egui::Button::new("Ask"))
+                .clicked();
+            if asked || (!describing && (entered || slider.drag_stopped())) {
                 cx.send(Command::PreviewAsk);
             }
         });
@@ -147,11 +178,16 @@ fn language_ui(ui: &mut Ui, cx: &mut PanelContext, own: &LiveState) {
                 cx.send(Command::PreviewPersona);
             }
             if let Some(preview) = &own.preview {
-                if let Some((embed, rerank)) = preview.last_request {
+                if let Some(t) = preview.last_request {
+                    let writing = if t.write_secs > 0.0 {
+                        format!("writing {:.0} ms + ", t.write_secs * 1000.0)
+                    } else {
+                        String::new()
+                    };
                     ui.label(format!(
-                        "last request: embedding {:.1} ms + re-rank {:.2} ms",
-                        embed * 1000.0,
-                        rerank * 1000.0
+                        "last request: {writing}embedding {:.1} ms + re-rank {:.2} ms",
+                        t.embed_secs * 1000.0,
+                        t.rerank_secs * 1000.0
                     ));
                 }
                 if let Some(persona) = &preview.persona {
@@ -162,6 +198,55 @@ fn language_ui(ui: &mut Ui, cx: &mut PanelContext, own: &LiveState) {
     })
     .response
     .on_disabled_hover_text("Embed the catalogue with a language model in the Data panel first");
+}
+
+/// *Why this?* for the adaptive page's first card: the generative model explains it from the
+/// history items the model attended to most (else the newest), shown with what it wrote.
+fn why_this_ui(
+    ui: &mut Ui,
+    cx: &mut PanelContext,
+    preview: &Preview,
+    generative: &GenerativeState,
+) {
+    let side = &preview.sides[0];
+    let Some(step) = &side.last else {
+        return;
+    };
+    let first = step
+        .page
+        .hero
+        .or_else(|| step.page.rows.iter().find_map(|r| r.items.first().copied()));
+    let Some(item) = first else {
+        return;
+    };
+    ui.horizontal(|ui| {
+        let has_llm = !cx.settings.llm_path.trim().is_empty();
+        let explaining = cx.is_running(TaskKind::Explain);
+        let clicked = ui
+            .add_enabled(has_llm && !explaining, egui::Button::new("Why this?"))
+            .on_hover_text("Have the generative model explain the adaptive page's first card")
+            .on_disabled_hover_text("Choose a generative model in the Data panel first")
+            .clicked();
+        ui.label(format!(
+            "first card: {}",
+            preview.world.titles[item as usize]
+        ));
+        if clicked {
+            let evidence: Vec<u32> = if side.attended.is_empty() {
+                side.history().iter().rev().take(3).copied().collect()
+            } else {
+                side.attended.iter().take(3).map(|&(i, _)| i).collect()
+            };
+            cx.send(Command::Explain { item, evidence });
+        }
+    });
+    if let Some(data) = cx.data {
+        let user = cx
+            .settings
+            .user
+            .min(data.dataset.num_users().saturating_sub(1));
+        explanation_ui(ui, cx, generative, &data.dataset, user);
+    }
 }
 
 /// A stable colour per genre.
@@ -367,6 +452,27 @@ fn charts_ui(ui: &mut Ui, preview: &Preview) {
             });
         }
     });
+    if !preview.requests.is_empty() {
+        ui.label("Each request's latency by part (ms): writing the item (generative route), embedding, re-ranking");
+        let parts: Vec<[f64; 3]> = preview
+            .requests
+            .iter()
+            .map(|t| {
+                [
+                    t.write_secs * 1000.0,
+                    t.embed_secs * 1000.0,
+                    t.rerank_secs * 1000.0,
+                ]
+            })
+            .collect();
+        plots::stacked_bars(
+            ui,
+            "live-request-parts",
+            "request",
+            &["writing", "embedding", "re-ranking"],
+            &parts,
+        );
+    }
     ui.label("How far each side's belief is from the hidden taste (total variation; 0 = learnt)");
     let gaps: Vec<(String, Vec<[f64; 2]>)> = preview
         .sides

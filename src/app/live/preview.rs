@@ -18,6 +18,17 @@ use crate::sim::{
     simulated_users,
 };
 
+/// What a request to the storefront took, part by part, in seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RequestTiming {
+    /// The generative model writing the item asked for (0 on the direct route).
+    pub write_secs: f64,
+    /// Embedding the request (or the description) and its words.
+    pub embed_secs: f64,
+    /// Re-laying the pages.
+    pub rerank_secs: f64,
+}
+
 pub struct PreviewSide {
     pub policy: PolicyKind,
     session: Session,
@@ -46,6 +57,11 @@ pub struct PreviewSide {
 impl PreviewSide {
     pub fn is_over(&self) -> bool {
         self.session.is_over()
+    }
+
+    /// The simulated user's history, oldest first.
+    pub fn history(&self) -> &[u32] {
+        &self.session.user.history
     }
 
     /// The hidden taste of this side's user (it drifts as the user clicks).
@@ -152,8 +168,9 @@ pub struct Preview {
     pub config: SessionConfig,
     /// The description the simulated person was given, if any.
     pub persona: Option<String>,
-    /// The last request's embedding and re-ranking times, in seconds.
-    pub last_request: Option<(f64, f64)>,
+    /// The last request's times, and every request's of this session, oldest first.
+    pub last_request: Option<RequestTiming>,
+    pub requests: Vec<RequestTiming>,
 }
 
 impl Preview {
@@ -207,6 +224,7 @@ impl Preview {
             config,
             persona: None,
             last_request: None,
+            requests: Vec::new(),
         })
     }
 
@@ -223,9 +241,9 @@ impl Preview {
         self.sides.iter().all(PreviewSide::is_over)
     }
 
-    /// Applies (or clears) a request on both sides and re-lays their pages at once;
-    /// `embed_secs` is what turning the words into vectors took.
-    pub fn ask(&mut self, request: Option<Request>, embed_secs: f64) {
+    /// Applies (or clears) a request on both sides and re-lays their pages at once; `timing`
+    /// says what writing (the generative route) and embedding the request took.
+    pub fn ask(&mut self, request: Option<Request>, timing: RequestTiming) {
         let request = request.map(Arc::new);
         let mut rerank = 0.0f64;
         for side in &mut self.sides {
@@ -233,10 +251,20 @@ impl Preview {
             rerank = rerank.max(secs);
             if request.is_some() {
                 let x = side.pages.max(1) as f64;
-                side.request_ms.push([x, (embed_secs + secs) * 1000.0]);
+                let before = timing.write_secs + timing.embed_secs;
+                side.request_ms.push([x, (before + secs) * 1000.0]);
             }
         }
-        self.last_request = request.is_some().then_some((embed_secs, rerank));
+        if request.is_some() {
+            let timing = RequestTiming {
+                rerank_secs: rerank,
+                ..timing
+            };
+            self.last_request = Some(timing);
+            self.requests.push(timing);
+        } else {
+            self.last_request = None;
+        }
     }
 
     /// Gives the simulated person a hidden taste from words (both sides: the same person).

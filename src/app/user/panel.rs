@@ -16,7 +16,6 @@ use crate::app::generative::GenerativeState;
 use crate::app::generative::panel::profile_ui;
 use crate::app::task::TaskKind;
 use crate::app::widgets;
-use crate::data::Dataset;
 use crate::lm::written::explanations;
 use crate::recommend::{Query, top_k_excluding};
 
@@ -160,7 +159,7 @@ pub fn user_ui(
         if let Some(command) = explain.take() {
             cx.send(command);
         }
-        explanation_ui(ui, cx, generative, &loaded.dataset, user);
+        crate::app::generative::panel::explanation_ui(ui, cx, generative, &loaded.dataset, user);
         if !view.attended.is_empty() {
             ui.add_space(6.0);
             ui.label("Why: the model attended most to");
@@ -258,44 +257,4 @@ fn lm_column_ui(ui: &mut Ui, loaded: &Loaded, list: &[(u32, f32)], model: Option
                 ui.end_row();
             }
         });
-}
-
-/// The last explanation written for this user: the item, the evidence the model was given, and
-/// what it wrote (streaming in while it is written).
-fn explanation_ui(
-    ui: &mut Ui,
-    cx: &mut PanelContext,
-    generative: &GenerativeState,
-    dataset: &Dataset,
-    user: usize,
-) {
-    let Some(explanation) = generative.explanation.as_ref().filter(|e| e.user == user) else {
-        return;
-    };
-    ui.add_space(6.0);
-    ui.label(RichText::new(format!("Why {}?", dataset.item_label(explanation.item))).strong());
-    ui.label("Evidence given to the generative model:");
-    for &item in &explanation.evidence {
-        ui.label(format!(
-            "  {}",
-            crate::lm::written::profiles::history_line(dataset, item)
-        ));
-    }
-    let written = &explanation.written;
-    ui.label(RichText::new(&written.text).italics());
-    if !written.done {
-        ui.horizontal(|ui| {
-            widgets::busy(ui);
-            if ui.button("Cancel").clicked() {
-                cx.send(Command::CancelExplanation);
-            }
-        });
-    } else if generative.error.is_none() {
-        let source = if written.from_cache {
-            "from the cache".to_string()
-        } else {
-            format!("written in {:.1} s", written.secs)
-        };
-        ui.label(RichText::new(source).weak());
-    }
 }

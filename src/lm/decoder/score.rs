@@ -34,7 +34,12 @@ pub fn continuation_logprobs<B: Backend>(
     for chunk in continuations.chunks(rows) {
         // A continuation's first token is scored by the prompt's last position; the rest by
         // running all but each continuation's last token after the prompt.
-        let steps = chunk.iter().map(Vec::len).max().unwrap_or(0).saturating_sub(1);
+        let steps = chunk
+            .iter()
+            .map(Vec::len)
+            .max()
+            .unwrap_or(0)
+            .saturating_sub(1);
         let rest = if steps == 0 {
             Vec::new()
         } else {
