@@ -335,3 +335,73 @@ fn written_item_descriptions_feed_the_item_text_template() {
     );
     assert!(a.iter().zip(&b).any(|(x, y)| (x - y).abs() > 1e-3));
 }
+
+/// A text-aware SASRec's item vectors with `{llm_description}` in its template: the generative
+/// model describes every item first, and each vector is the encoder's vector of the augmented
+/// text (checked against the library's steps taken one by one, without the cache); without a
+/// generative model the template is refused, naming the field.
+#[test]
+#[ignore = "needs RECLAB_MODELS (SmolLM2-135M-Instruct, all-MiniLM-L6-v2)"]
+fn text_aware_item_vectors_carry_the_llm_descriptions() {
+    use reclab::lm::written::descriptions::{
+        DEFAULT_DESCRIPTION_PROMPT, DEFAULT_DESCRIPTION_TOKENS, with_descriptions,
+        write_descriptions,
+    };
+    use reclab::model::ItemText;
+    use reclab::train::{TrainConfig, item_text_vectors};
+
+    let cache = tempfile::tempdir().unwrap();
+    // SAFETY: nextest runs each test in a process of its own, and no other thread of this
+    // test reads the environment while it is set; it only redirects the caches.
+    unsafe { std::env::set_var("RECLAB_CACHE_DIR", cache.path()) };
+    let minilm = models().join("all-MiniLM-L6-v2");
+    let template = "{title}. {llm_description}";
+    let mut config = TrainConfig {
+        device: DeviceChoice::Cpu,
+        lm: Some(minilm.clone()),
+        item_template: Some(template.into()),
+        ..TrainConfig::default()
+    };
+    config.data.synthetic.users = 30;
+    config.data.synthetic.items = 6;
+    config.data.synthetic.max_seq_len = 5;
+    config.transformer.item_text = ItemText::Frozen;
+    let dataset = data::load(&config.data, None).unwrap();
+
+    let refused = item_text_vectors(&dataset, &mut config.clone()).unwrap_err();
+    assert!(
+        refused.to_string().contains("{llm_description}"),
+        "{refused}"
+    );
+
+    config.llm = Some(smollm2());
+    let vectors = item_text_vectors(&dataset, &mut config).unwrap().unwrap();
+    assert_eq!(config.transformer.text_dim, 384);
+
+    let llm = Llm::open(&smollm2(), Dtype::Auto, DeviceChoice::Cpu).unwrap();
+    let writer = Writer::new(&llm, DEFAULT_DESCRIPTION_TOKENS).unwrap();
+    let written = write_descriptions(
+        &writer,
+        &dataset,
+        DEFAULT_DESCRIPTION_PROMPT,
+        &mut writer.open_cache(None),
+        &mut |_, _| true,
+    )
+    .unwrap();
+    assert!(written.texts.iter().all(|t| !t.is_empty()));
+    let augmented = with_descriptions(&dataset, &written.texts);
+    let texts: Vec<String> = (1..=dataset.num_items() as u32)
+        .map(|i| {
+            Template::for_dataset(&augmented, Some(template))
+                .unwrap()
+                .render(&augmented, i)
+        })
+        .collect();
+    assert!(texts[0].contains(&written.texts[0]), "{}", texts[0]);
+    let embedder = Embedder::open(&minilm, DeviceChoice::Cpu).unwrap();
+    let expected = embedder.encode(&texts, 8, &mut |_, _| true).unwrap();
+    for (i, row) in expected.rows().enumerate() {
+        let got = vectors.row(i + 1);
+        assert!(lm::cosine(got, row) > 0.999, "item {}", i + 1);
+    }
+}

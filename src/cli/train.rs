@@ -74,9 +74,14 @@ pub struct TrainArgs {
     /// The Hugging Face model folder that embeds the item texts (e.g. all-MiniLM-L6-v2).
     #[arg(long)]
     lm: Option<PathBuf>,
-    /// The item-text template, e.g. "{title}. {categories}. {brand}." (default: per dataset).
+    /// The item-text template, e.g. "{title}. {categories}. {brand}." (default: per dataset);
+    /// `{llm_description}` adds the description `--llm` writes of each item (cached).
     #[arg(long)]
     template: Option<String>,
+    /// The generative model (a GGUF file or a Hugging Face folder) that writes the item
+    /// descriptions of `{llm_description}`.
+    #[arg(long)]
+    llm: Option<PathBuf>,
     /// auto (CUDA if built in and a GPU is present, else CPU), cpu, cuda or wgpu.
     #[arg(long)]
     device: Option<DeviceChoice>,
@@ -139,6 +144,9 @@ impl TrainArgs {
         }
         if self.template.is_some() {
             config.item_template = self.template.clone();
+        }
+        if self.llm.is_some() {
+            config.llm = self.llm.clone();
         }
         if let Some(loss) = self.loss {
             config.loss = match loss {

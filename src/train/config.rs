@@ -78,6 +78,10 @@ pub struct TrainConfig {
     pub lm: Option<std::path::PathBuf>,
     /// The item-text template for those vectors (default: per dataset).
     pub item_template: Option<String>,
+    /// The generative model that writes the descriptions a template's `{llm_description}`
+    /// asks for (cached per model and item).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<std::path::PathBuf>,
     /// The seed group this run belongs to (`reclab train --seeds`): runs that differ only in
     /// their seed, compared as one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -105,6 +109,7 @@ impl Default for TrainConfig {
             seed: 42,
             lm: None,
             item_template: None,
+            llm: None,
             group: None,
         }
     }

@@ -91,10 +91,31 @@ pub fn item_text_vectors(
             "item text needs a language model (lm = PATH, --lm PATH)".into(),
         ));
     };
+    let cache_dir = crate::data::cache::default_cache_dir();
+    // A template with {llm_description}: the generative model describes every item first
+    // (through its text cache), and the encoder embeds the augmented texts.
+    let augmented;
+    let dataset = match &config.item_template {
+        Some(template) if crate::lm::written::descriptions::wants_descriptions(template) => {
+            let describe = crate::recommend::LmConfig {
+                llm: config.llm.clone(),
+                device: config.device,
+                ..Default::default()
+            };
+            augmented = crate::recommend::describe_items(
+                &describe,
+                dataset,
+                cache_dir.as_deref(),
+                &mut |_, _| true,
+            )
+            .map_err(lm_error)?;
+            &augmented
+        }
+        _ => dataset,
+    };
     let embedder = crate::lm::Embedder::open(folder, config.device).map_err(lm_error)?;
     let template = crate::lm::Template::for_dataset(dataset, config.item_template.as_deref())
         .map_err(TrainError::Config)?;
-    let cache_dir = crate::data::cache::default_cache_dir();
     let items = crate::lm::embed_items(
         &embedder,
         dataset,

@@ -45,12 +45,14 @@ impl TrainingState {
         form.lm.template = item_template.clone();
         // The generative model, for `llm-profile` and `{llm_description}`, is the Data panel's.
         let llm = settings.llm_path.trim();
-        form.lm.llm = (!llm.is_empty()).then(|| PathBuf::from(llm));
+        let llm = (!llm.is_empty()).then(|| PathBuf::from(llm));
+        form.lm.llm = llm.clone();
         let mut config = form.transformer.clone();
         config.data = loaded.spec.clone();
         if config.transformer.item_text != crate::model::ItemText::None {
             config.lm = Some(lm_dir);
             config.item_template = item_template;
+            config.llm = llm;
         }
         let root = settings.runs_root.clone();
         let live = match form.baseline() {
