@@ -1322,3 +1322,62 @@ fn the_generative_route_streams_the_described_item_into_the_live_preview_and_why
     harness.get_by_label(&written);
     harness.get_by_label("Evidence given to the generative model:");
 }
+
+#[test]
+#[ignore = "needs RECLAB_MODELS (MiniLM, SmolLM2-135M-Instruct)"]
+fn embedding_a_template_with_llm_description_describes_the_items_first() {
+    use reclab::lm::decoder::{Dtype, Llm};
+    use reclab::lm::written::Writer;
+    use reclab::lm::written::descriptions::{
+        DEFAULT_DESCRIPTION_PROMPT, DEFAULT_DESCRIPTION_TOKENS, with_descriptions,
+        write_descriptions,
+    };
+    let runs = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    // SAFETY: nextest runs each test in a process of its own, and the workbench's threads are
+    // not started yet; it only redirects the caches.
+    unsafe { std::env::set_var("RECLAB_CACHE_DIR", cache.path()) };
+    let mut state = AppState::default();
+    state.dataset.synthetic.users = 30;
+    state.dataset.synthetic.items = 6;
+    state.dataset.synthetic.max_seq_len = 5;
+    state.llm_path = smollm2_gguf().display().to_string();
+    let template = "{title}. {llm_description}";
+    state
+        .item_templates
+        .insert(state.dataset.path.clone(), template.to_string());
+    let mut harness = harness(state, runs.path());
+    loaded(&mut harness);
+    embed_with_minilm(&mut harness);
+    let app = harness.state();
+    assert!(app.language.error.is_none(), "{:?}", app.language.error);
+    let language = app.language.catalogue.clone().unwrap();
+    let dataset = app.data.loaded.as_ref().unwrap().dataset.clone();
+
+    // The texts embedded are the titles with the descriptions the library writes.
+    let llm = Llm::open(
+        &smollm2_gguf(),
+        Dtype::Auto,
+        reclab::device::DeviceChoice::Cpu,
+    )
+    .unwrap();
+    let writer = Writer::new(&llm, DEFAULT_DESCRIPTION_TOKENS).unwrap();
+    let written = write_descriptions(
+        &writer,
+        &dataset,
+        DEFAULT_DESCRIPTION_PROMPT,
+        &mut writer.open_cache(None),
+        &mut |_, _| true,
+    )
+    .unwrap();
+    let augmented = with_descriptions(&dataset, &written.texts);
+    let expected = reclab::lm::Template::for_dataset(&augmented, Some(template))
+        .unwrap()
+        .render_all(&augmented);
+    assert_eq!(language.texts, expected);
+    assert!(
+        language.texts[1].contains(&written.texts[0]),
+        "{:?}",
+        language.texts
+    );
+}

@@ -82,8 +82,10 @@ impl Workbench {
                     .language
                     .prepare(&self.state, self.data.loaded.as_ref());
                 if let Some((loaded, dir, template)) = prepared {
+                    let llm = self.state.llm_path.trim();
+                    let llm = (!llm.is_empty()).then(|| PathBuf::from(llm));
                     self.tasks.start(TaskKind::Embed, move |out| {
-                        language::embed(&loaded, &dir, &template, out)
+                        language::embed(&loaded, &dir, &template, llm, out)
                     });
                 }
             }

@@ -129,15 +129,37 @@ pub fn item_template(settings: &AppState, loaded: Option<&Arc<Loaded>>) -> Optio
 
 /// The embedding task's worker: opens a model folder and embeds the catalogue's item texts
 /// (through the vector cache), then maps them to 2-D and finds each genre's centroid.
+/// A template with `{llm_description}` has the generative model `llm` describe every item
+/// first (progress counts the items described, then the items embedded; cached per model and
+/// item, so a cancel keeps what was written).
 pub fn embed(
     loaded: &Loaded,
     model_dir: &std::path::Path,
     template: &str,
+    llm: Option<PathBuf>,
     out: &Reporter,
 ) -> Result<Arc<Language>, String> {
     let mut progress = |done, total| {
         out.progress(done, total);
         !out.stop_requested()
     };
-    Language::build(&loaded.dataset, model_dir, Some(template), &mut progress).map(Arc::new)
+    let augmented;
+    let dataset = if crate::lm::written::descriptions::wants_descriptions(template) {
+        let describe = crate::recommend::LmConfig {
+            llm,
+            ..Default::default()
+        };
+        let cache_dir = crate::data::cache::default_cache_dir();
+        augmented = crate::recommend::describe_items(
+            &describe,
+            &loaded.dataset,
+            cache_dir.as_deref(),
+            &mut progress,
+        )
+        .map_err(|e| e.to_string())?;
+        &augmented
+    } else {
+        &loaded.dataset
+    };
+    Language::build(dataset, model_dir, Some(template), &mut progress).map(Arc::new)
 }
