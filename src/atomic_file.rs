@@ -17,3 +17,24 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     temp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
+/// An exclusive advisory lock on `path` (created if missing), held until the file is dropped:
+/// what makes a read-modify-write of a shared file safe between processes, on one machine or
+/// on the nodes of a cluster sharing the folder (flock over NFS v4 and Lustre).
+pub fn lock_exclusive(path: &Path) -> std::io::Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock takes a descriptor this function owns (open until `file` drops) and
+        // only blocks until the lock is granted; the lock ends when the descriptor closes.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(file)
+}
+

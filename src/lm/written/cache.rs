@@ -100,7 +100,7 @@ impl TextCache {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        let _lock = lock(&path.with_extension("lock"))?;
+        let _lock = crate::atomic_file::lock_exclusive(&path.with_extension("lock"))?;
         let on_disk = TextCache::open(path.parent().and_then(Path::parent), &model_of(&path));
         for (key, entry) in on_disk.entries {
             self.entries.entry(key).or_insert(entry);
@@ -117,24 +117,6 @@ fn model_of(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// An exclusive advisory lock on `path`, held until the file is dropped.
-fn lock(path: &Path) -> std::io::Result<std::fs::File> {
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsRawFd;
-        // SAFETY: flock takes a descriptor this function owns (open until `file` drops) and
-        // only blocks until the lock is granted; the lock ends when the descriptor closes.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(file)
-}
 
 #[cfg(test)]
 mod tests {

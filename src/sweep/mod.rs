@@ -32,6 +32,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub mod slurm;
+pub mod trial;
+
 use crate::data::{LoadSpec, SplitStrategy};
 use crate::eval::EvalConfig;
 use crate::recommend::BaselineConfig;
@@ -43,6 +46,8 @@ use crate::train::{TrainConfig, TrainEvent, train_on_chosen_device};
 pub const STATE_FILE: &str = "sweep.json";
 /// The best trial's whole config, written back as TOML.
 pub const BEST_FILE: &str = "best.toml";
+/// Held while the state is read and rewritten.
+const STATE_LOCK: &str = "sweep.lock";
 
 const RESERVED: [&str; 5] = ["kind", "out", "metric", "trials", "seed"];
 
@@ -350,10 +355,49 @@ pub fn run_sweep(
     stop: Arc<AtomicBool>,
     on_event: &mut dyn FnMut(SweepEvent<'_>),
 ) -> Result<SweepState, String> {
+    let mut state = open_state(sweep)?;
+    let total = state.trials.len();
+    for i in 0..total {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let finished = state.trials[i].finished;
+        on_event(SweepEvent::Trial {
+            trial: &state.trials[i],
+            of: total,
+            skipped: finished,
+        });
+        if finished {
+            continue;
+        }
+        let run = run_trial(sweep, &state.trials[i], None, stop.clone(), on_event)?;
+        state = record(sweep, state.trials[i].index, &run)?;
+        on_event(SweepEvent::Finished {
+            trial: &state.trials[i],
+        });
+    }
+    Ok(state)
+}
+
+/// The sweep's state from its folder, created (with every trial planned) when the folder has
+/// none; an error when the folder holds another sweep's trials.
+pub fn open_state(sweep: &Sweep) -> Result<SweepState, String> {
     std::fs::create_dir_all(&sweep.out).map_err(|e| format!("{}: {e}", sweep.out.display()))?;
+    let _lock = lock_state(sweep)?;
+    let state = read_or_plan(sweep)?;
+    save_state(&sweep.out.join(STATE_FILE), &state)?;
+    Ok(state)
+}
+
+fn lock_state(sweep: &Sweep) -> Result<std::fs::File, String> {
+    let path = sweep.out.join(STATE_LOCK);
+    crate::atomic_file::lock_exclusive(&path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn read_or_plan(sweep: &Sweep) -> Result<SweepState, String> {
     let state_path = sweep.out.join(STATE_FILE);
     let planned = sweep.plan();
-    let mut state = match std::fs::read(&state_path) {
+    match std::fs::read(&state_path) {
         Ok(bytes) => {
             let saved: SweepState = serde_json::from_slice(&bytes)
                 .map_err(|e| format!("{}: {e}", state_path.display()))?;
@@ -369,83 +413,88 @@ pub fn run_sweep(
                     state_path.display()
                 ));
             }
-            saved
+            Ok(saved)
         }
-        Err(_) => SweepState {
+        Err(_) => Ok(SweepState {
             metric: sweep.metric.clone(),
             trials: planned,
-        },
-    };
-    let total = state.trials.len();
-    for i in 0..total {
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
-        let finished = state.trials[i].finished;
-        on_event(SweepEvent::Trial {
-            trial: &state.trials[i],
-            of: total,
-            skipped: finished,
-        });
-        if finished {
-            continue;
-        }
-        let config = sweep.config_of(&state.trials[i])?;
-        let run = match sweep.kind {
-            SweepKind::Train => {
-                let config: TrainConfig =
-                    serde_json::from_value(config).map_err(|e| e.to_string())?;
-                let dataset = crate::data::load(
-                    &config.data,
-                    crate::data::cache::default_cache_dir().as_deref(),
-                )
-                .map_err(|e| e.to_string())?;
-                let outcome = train_on_chosen_device(
-                    &dataset,
-                    &config,
-                    &sweep.out,
-                    None,
-                    stop.clone(),
-                    &mut |event| on_event(SweepEvent::Train(event)),
-                )
-                .map_err(|e| e.to_string())?;
-                outcome.run
-            }
-            SweepKind::Eval => {
-                let trial: EvalTrial = serde_json::from_value(config).map_err(|e| e.to_string())?;
-                let dataset = crate::data::load(
-                    &trial.data,
-                    crate::data::cache::default_cache_dir().as_deref(),
-                )
-                .map_err(|e| e.to_string())?;
-                let eval = EvalConfig {
-                    cutoffs: trial.cutoffs.clone(),
-                    ..EvalConfig::default()
-                };
-                let stop = stop.clone();
-                let done = run_baseline(
-                    &trial.baseline,
-                    &dataset,
-                    &trial.data.path,
-                    trial.split,
-                    &eval,
-                    trial.seed,
-                    &move |_, _| !stop.load(Ordering::Relaxed),
-                )
-                .map_err(|e| e.to_string())?;
-                done.run.save(&sweep.out).map_err(|e| e.to_string())?;
-                done.run
-            }
-        };
-        let trial = &mut state.trials[i];
-        trial.run = Some(run.run_id.clone());
-        trial.valid = run.valid_metrics.get(&sweep.metric).copied();
-        trial.finished = run.status == RunStatus::Completed;
-        save_state(&state_path, &state)?;
-        on_event(SweepEvent::Finished {
-            trial: &state.trials[i],
-        });
+        }),
     }
+}
+
+/// Runs one trial into the sweep's folder (resuming the training run in `resume` when given)
+/// and returns its run; the sweep's state is not touched.
+pub fn run_trial(
+    sweep: &Sweep,
+    trial: &Trial,
+    resume: Option<&Path>,
+    stop: Arc<AtomicBool>,
+    on_event: &mut dyn FnMut(SweepEvent<'_>),
+) -> Result<RunFile, String> {
+    let config = sweep.config_of(trial)?;
+    Ok(match sweep.kind {
+        SweepKind::Train => {
+            let config: TrainConfig = serde_json::from_value(config).map_err(|e| e.to_string())?;
+            let dataset = crate::data::load(
+                &config.data,
+                crate::data::cache::default_cache_dir().as_deref(),
+            )
+            .map_err(|e| e.to_string())?;
+            let outcome = train_on_chosen_device(
+                &dataset,
+                &config,
+                &sweep.out,
+                resume,
+                stop,
+                &mut |event| on_event(SweepEvent::Train(event)),
+            )
+            .map_err(|e| e.to_string())?;
+            outcome.run
+        }
+        SweepKind::Eval => {
+            let trial: EvalTrial = serde_json::from_value(config).map_err(|e| e.to_string())?;
+            let dataset = crate::data::load(
+                &trial.data,
+                crate::data::cache::default_cache_dir().as_deref(),
+            )
+            .map_err(|e| e.to_string())?;
+            let eval = EvalConfig {
+                cutoffs: trial.cutoffs.clone(),
+                ..EvalConfig::default()
+            };
+            let done = run_baseline(
+                &trial.baseline,
+                &dataset,
+                &trial.data.path,
+                trial.split,
+                &eval,
+                trial.seed,
+                &move |_, _| !stop.load(Ordering::Relaxed),
+            )
+            .map_err(|e| e.to_string())?;
+            done.run.save(&sweep.out).map_err(|e| e.to_string())?;
+            done.run
+        }
+    })
+}
+
+/// Records the run of trial number `index` (as shown: from 1) in the sweep's state and rewrites the best trial's config. The
+/// state is re-read under the folder's lock first, so trials finishing at once (array tasks on
+/// several nodes) never lose each other's results.
+pub fn record(sweep: &Sweep, index: usize, run: &RunFile) -> Result<SweepState, String> {
+    let _lock = lock_state(sweep)?;
+    let mut state = read_or_plan(sweep)?;
+    let Some(trial) = state.trials.iter_mut().find(|t| t.index == index) else {
+        return Err(format!(
+            "{}: no trial {index} (the sweep's trials are 1 to {})",
+            sweep.out.display(),
+            state.trials.len()
+        ));
+    };
+    trial.run = Some(run.run_id.clone());
+    trial.valid = run.valid_metrics.get(&sweep.metric).copied();
+    trial.finished = run.status == RunStatus::Completed;
+    save_state(&sweep.out.join(STATE_FILE), &state)?;
     if let Some(best) = best(&state) {
         let mut config = sweep.config_of(best)?;
         drop_nulls(&mut config);
