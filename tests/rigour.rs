@@ -414,3 +414,60 @@ fn simulate_over_seeds_groups_its_runs() {
     // The same world: one dataset fingerprint for both.
     assert_eq!(runs[0].dataset.fingerprint, runs[1].dataset.fingerprint);
 }
+
+/// Array tasks finishing at once on several nodes each record their trial in `sweep.json`:
+/// with sixteen writers released together, none loses another's result.
+#[test]
+fn trials_recorded_at_once_never_lose_each_others_results() {
+    use std::sync::{Arc, Barrier};
+    let root = tempfile::tempdir().unwrap();
+    let file = root.path().join("sweep.toml");
+    let neighbours: Vec<String> = (1..=16).map(|n| (n * 5).to_string()).collect();
+    std::fs::write(
+        &file,
+        format!(
+            "model = \"itemknn\"\nshrink = 0.0\nneighbours = 10\n[data]\npath = \"synthetic\"\n\
+             [sweep]\nkind = \"eval\"\nout = \"{}\"\nmetric = \"ndcg@10\"\nneighbours = [{}]\n",
+            root.path().join("sweep").display(),
+            neighbours.join(", ")
+        ),
+    )
+    .unwrap();
+    let sweep = Arc::new(
+        reclab::sweep::Sweep::parse(&std::fs::read_to_string(&file).unwrap(), &file).unwrap(),
+    );
+    let state = reclab::sweep::open_state(&sweep).unwrap();
+    assert_eq!(state.trials.len(), 16);
+    // One real run, recorded sixteen times under different names and scores.
+    let run = reclab::sweep::run_trial(
+        &sweep,
+        &state.trials[0],
+        None,
+        Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        &mut |_| {},
+    )
+    .unwrap();
+    let barrier = Arc::new(Barrier::new(16));
+    let writers: Vec<_> = (1..=16)
+        .map(|index| {
+            let (sweep, barrier, mut run) = (Arc::clone(&sweep), Arc::clone(&barrier), run.clone());
+            run.run_id = format!("run-{index}");
+            run.valid_metrics.insert("ndcg@10".into(), index as f64 / 100.0);
+            std::thread::spawn(move || {
+                barrier.wait();
+                reclab::sweep::record(&sweep, index, &run).unwrap();
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    let saved = reclab::sweep::load_state(&sweep.out).unwrap();
+    for trial in &saved.trials {
+        assert!(trial.finished, "trial {} lost", trial.index);
+        assert_eq!(trial.run.as_deref(), Some(format!("run-{}", trial.index).as_str()));
+        assert_eq!(trial.valid, Some(trial.index as f64 / 100.0));
+    }
+    let best = std::fs::read_to_string(sweep.out.join("best.toml")).unwrap();
+    assert!(best.contains("trial 16,"), "{best}");
+}
