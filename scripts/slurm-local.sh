@@ -26,6 +26,9 @@ if [ "$command" = stop ]; then
   exit 0
 fi
 
+# A cluster this script started before in the same folder is stopped first.
+stop
+
 if ! command -v slurmctld > /dev/null || ! command -v munged > /dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y --no-install-recommends slurm-wlm munge > "$dir/install.log" 2>&1 ||

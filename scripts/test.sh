@@ -19,8 +19,21 @@ else
   echo "RECLAB_DATASETS is not set: tests on real data are skipped" >&2
   ignored=()
 fi
+# The Slurm integration test runs on a one-node cluster of this machine (scripts/slurm-local.sh,
+# which needs root to install and start it) unless SLURM_CONF names a cluster already.
+filter=()
+if [ -n "${ignored[*]}" ] && [ -z "${SLURM_CONF:-}" ]; then
+  slurm_dir="$CARGO_TARGET_DIR/slurm-local"
+  if [ "$(id -u)" = 0 ] && started="$(bash scripts/slurm-local.sh start "$slurm_dir")"; then
+    eval "$started"
+    trap 'bash scripts/slurm-local.sh stop "$slurm_dir"' EXIT
+  else
+    echo "no Slurm cluster (SLURM_CONF unset, and none could be started here): the Slurm test is skipped" >&2
+    filter=(-E 'not binary(slurm)')
+  fi
+fi
 if command -v cargo-nextest >/dev/null; then
-  cargo nextest run --locked --no-fail-fast "${ignored[@]}"
+  cargo nextest run --locked --no-fail-fast "${ignored[@]}" "${filter[@]}"
   # nextest does not run doctests.
   cargo test --locked --doc
 else

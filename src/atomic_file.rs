@@ -37,4 +37,3 @@ pub fn lock_exclusive(path: &Path) -> std::io::Result<std::fs::File> {
     }
     Ok(file)
 }
-

@@ -1381,3 +1381,56 @@ fn embedding_a_template_with_llm_description_describes_the_items_first() {
         language.texts
     );
 }
+
+/// The Compare panel follows a sweep that runs elsewhere (a Slurm array writing into a folder
+/// this machine mounts): trials appear as they finish, and unfinished ones show their state.
+#[test]
+fn the_compare_panel_follows_a_running_sweep() {
+    let root = tempfile::tempdir().unwrap();
+    let file = root.path().join("sweep.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "model = \"itemknn\"\nshrink = 0.0\nneighbours = 10\n[data]\npath = \"synthetic\"\n\
+             [sweep]\nkind = \"eval\"\nout = \"{}\"\nmetric = \"ndcg@10\"\nneighbours = [5, 50]\n",
+            root.path().join("sweep").display()
+        ),
+    )
+    .unwrap();
+    let sweep =
+        reclab::sweep::Sweep::parse(&std::fs::read_to_string(&file).unwrap(), &file).unwrap();
+    let state = reclab::sweep::open_state(&sweep).unwrap();
+    let runs = tempfile::tempdir().unwrap();
+    let mut harness = harness(
+        AppState {
+            panel: PanelKind::Compare,
+            ..AppState::default()
+        },
+        runs.path(),
+    );
+    loaded(&mut harness);
+    harness
+        .state_mut()
+        .send(reclab::app::Command::OpenSweep(sweep.out.clone()));
+    harness.step();
+    harness.step();
+    harness.get_by_label_contains("2 trial(s) not finished");
+    harness.get_by_label("trial 1: pending");
+
+    // Trial 1 finishes "on the cluster": the panel shows it without being asked.
+    let run = reclab::sweep::run_trial(
+        &sweep,
+        &state.trials[0],
+        None,
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        &mut |_| {},
+    )
+    .unwrap();
+    reclab::sweep::record(&sweep, 1, &run).unwrap();
+    std::thread::sleep(reclab::app::compare::SWEEP_REFRESH + Duration::from_millis(100));
+    harness.step();
+    harness.step();
+    harness.get_by_label("Open trial 1 as model");
+    harness.get_by_label_contains("1 trial(s) not finished");
+    assert!(harness.query_by_label("trial 1: pending").is_none());
+}

@@ -452,7 +452,8 @@ fn trials_recorded_at_once_never_lose_each_others_results() {
         .map(|index| {
             let (sweep, barrier, mut run) = (Arc::clone(&sweep), Arc::clone(&barrier), run.clone());
             run.run_id = format!("run-{index}");
-            run.valid_metrics.insert("ndcg@10".into(), index as f64 / 100.0);
+            run.valid_metrics
+                .insert("ndcg@10".into(), index as f64 / 100.0);
             std::thread::spawn(move || {
                 barrier.wait();
                 reclab::sweep::record(&sweep, index, &run).unwrap();
@@ -465,7 +466,10 @@ fn trials_recorded_at_once_never_lose_each_others_results() {
     let saved = reclab::sweep::load_state(&sweep.out).unwrap();
     for trial in &saved.trials {
         assert!(trial.finished, "trial {} lost", trial.index);
-        assert_eq!(trial.run.as_deref(), Some(format!("run-{}", trial.index).as_str()));
+        assert_eq!(
+            trial.run.as_deref(),
+            Some(format!("run-{}", trial.index).as_str())
+        );
         assert_eq!(trial.valid, Some(trial.index as f64 / 100.0));
     }
     let best = std::fs::read_to_string(sweep.out.join("best.toml")).unwrap();

@@ -19,8 +19,15 @@ fn reclab(args: &[&str], cwd: &Path) -> std::process::Output {
 }
 
 fn status(dir: &Path, cwd: &Path) -> Value {
-    let out = reclab(&["sweep", "status", &dir.display().to_string(), "--json"], cwd);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = reclab(
+        &["sweep", "status", &dir.display().to_string(), "--json"],
+        cwd,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -34,7 +41,13 @@ fn states(status: &Value) -> Vec<String> {
 }
 
 /// Polls the status until `done` holds of it; fails after `limit`, showing the last status.
-fn wait_for(dir: &Path, cwd: &Path, what: &str, limit: Duration, done: impl Fn(&Value) -> bool) -> Value {
+fn wait_for(
+    dir: &Path,
+    cwd: &Path,
+    what: &str,
+    limit: Duration,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     let started = Instant::now();
     loop {
         let s = status(dir, cwd);
@@ -44,7 +57,10 @@ fn wait_for(dir: &Path, cwd: &Path, what: &str, limit: Duration, done: impl Fn(&
         if done(&s) {
             return s;
         }
-        assert!(started.elapsed() < limit, "waited {limit:?} for {what}: {s:#}");
+        assert!(
+            started.elapsed() < limit,
+            "waited {limit:?} for {what}: {s:#}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -105,31 +121,69 @@ fn a_sweep_runs_as_a_job_array_survives_a_scancel_and_matches_a_local_run() {
 
     // The script is shown without submitting.
     let dry = reclab(
-        &["sweep", "--config", &config.display().to_string(), "--slurm", "--max-running", "2", "--cpus", "1", "--dry-run"],
+        &[
+            "sweep",
+            "--config",
+            &config.display().to_string(),
+            "--slurm",
+            "--max-running",
+            "2",
+            "--cpus",
+            "1",
+            "--dry-run",
+        ],
         cwd,
     );
-    assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
     let script = String::from_utf8_lossy(&dry.stdout);
     assert!(script.contains("#SBATCH --array=1-4%2"), "{script}");
 
     let submitted = reclab(
-        &["sweep", "--config", &config.display().to_string(), "--slurm", "--max-running", "2", "--cpus", "1"],
+        &[
+            "sweep",
+            "--config",
+            &config.display().to_string(),
+            "--slurm",
+            "--max-running",
+            "2",
+            "--cpus",
+            "1",
+        ],
         cwd,
     );
-    assert!(submitted.status.success(), "{}", String::from_utf8_lossy(&submitted.stderr));
+    assert!(
+        submitted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&submitted.stderr)
+    );
     assert!(dir.join("slurm/submit-1.sh").is_file());
     let first = status(&dir, cwd);
-    assert!(states(&first).iter().all(|s| s == "queued" || s == "running" || s == "done"), "{first}");
+    assert!(
+        states(&first)
+            .iter()
+            .all(|s| s == "queued" || s == "running" || s == "done"),
+        "{first}"
+    );
 
     // Catch a long trial running, with its run folder, and cancel its task.
-    let long = wait_for(&dir, cwd, "a long trial running", Duration::from_secs(120), |s| {
-        s["trials"].as_array().unwrap().iter().any(|t| {
-            t["state"] == "running"
-                && t["params"]["epochs"] == 150
-                && reclab::sweep::trial::read_mark(&dir, t["index"].as_u64().unwrap() as usize)
-                    .is_some_and(|m| m.run_dir.is_some())
-        })
-    });
+    let long = wait_for(
+        &dir,
+        cwd,
+        "a long trial running",
+        Duration::from_secs(120),
+        |s| {
+            s["trials"].as_array().unwrap().iter().any(|t| {
+                t["state"] == "running"
+                    && t["params"]["epochs"] == 150
+                    && reclab::sweep::trial::read_mark(&dir, t["index"].as_u64().unwrap() as usize)
+                        .is_some_and(|m| m.run_dir.is_some())
+            })
+        },
+    );
     let victim = long["trials"]
         .as_array()
         .unwrap()
@@ -143,31 +197,65 @@ fn a_sweep_runs_as_a_job_array_survives_a_scancel_and_matches_a_local_run() {
     let cancelled = Command::new("scancel").arg(&job).status().unwrap();
     assert!(cancelled.success());
 
-    let after = wait_for(&dir, cwd, "every other trial done", Duration::from_secs(600), |s| {
-        let states = states(s);
-        states.iter().filter(|t| *t == "done").count() == 3 && states[index - 1] == "failed"
-    });
+    let after = wait_for(
+        &dir,
+        cwd,
+        "every other trial done",
+        Duration::from_secs(600),
+        |s| {
+            let states = states(s);
+            states.iter().filter(|t| *t == "done").count() == 3 && states[index - 1] == "failed"
+        },
+    );
     let failed = &after["trials"][index - 1];
     assert!(failed["error"].as_str().is_some(), "{failed}");
     assert_eq!(after["queue_answered"], true);
 
     // Resubmitted, the failed trial alone runs again and completes.
     let resubmitted = reclab(
-        &["sweep", "status", &dir.display().to_string(), "--resubmit-failed"],
+        &[
+            "sweep",
+            "status",
+            &dir.display().to_string(),
+            "--resubmit-failed",
+        ],
         cwd,
     );
-    assert!(resubmitted.status.success(), "{}", String::from_utf8_lossy(&resubmitted.stderr));
+    assert!(
+        resubmitted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resubmitted.stderr)
+    );
     assert!(dir.join("slurm/submit-2.sh").is_file());
     let script = std::fs::read_to_string(dir.join("slurm/submit-2.sh")).unwrap();
-    assert!(script.contains(&format!("#SBATCH --array={index}%2")), "{script}");
-    let done = wait_for(&dir, cwd, "the resubmitted trial", Duration::from_secs(600), |s| {
-        states(s).iter().all(|t| t == "done")
-    });
+    assert!(
+        script.contains(&format!("#SBATCH --array={index}%2")),
+        "{script}"
+    );
+    let done = wait_for(
+        &dir,
+        cwd,
+        "the resubmitted trial",
+        Duration::from_secs(600),
+        |s| states(s).iter().all(|t| t == "done"),
+    );
 
     // The same sweep on this machine: every trial's validation and test metrics equal.
     let local_config = sweep_file(cwd, "here");
-    let local = reclab(&["sweep", "--config", &local_config.display().to_string(), "--json"], cwd);
-    assert!(local.status.success(), "{}", String::from_utf8_lossy(&local.stderr));
+    let local = reclab(
+        &[
+            "sweep",
+            "--config",
+            &local_config.display().to_string(),
+            "--json",
+        ],
+        cwd,
+    );
+    assert!(
+        local.status.success(),
+        "{}",
+        String::from_utf8_lossy(&local.stderr)
+    );
     let local: Value = serde_json::from_slice(&local.stdout).unwrap();
     for (remote, here) in done["trials"]
         .as_array()
@@ -191,7 +279,12 @@ fn local_best(local: &Value) -> Value {
     let trials = local["trials"].as_array().unwrap();
     let best = trials
         .iter()
-        .max_by(|a, b| a["valid"].as_f64().unwrap().total_cmp(&b["valid"].as_f64().unwrap()))
+        .max_by(|a, b| {
+            a["valid"]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&b["valid"].as_f64().unwrap())
+        })
         .unwrap();
     best["index"].clone()
 }

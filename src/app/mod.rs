@@ -12,7 +12,7 @@
 mod bars;
 mod capture;
 mod command;
-mod compare;
+pub mod compare;
 mod context;
 mod data;
 mod dialog;
@@ -166,6 +166,9 @@ impl Workbench {
         if self.tasks.any_running() {
             // Elapsed-time counters and busy indicators move even between task updates.
             ctx.request_repaint_after(std::time::Duration::from_millis(250));
+        }
+        if let Some(wait) = self.compare.follow_sweep() {
+            ctx.request_repaint_after(wait);
         }
         match self.live.play_due_page(self.state.preview_speed) {
             live::Playing::NextPageIn(wait) => ctx.request_repaint_after(wait),

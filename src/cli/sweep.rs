@@ -106,8 +106,8 @@ pub fn run(args: SweepArgs) -> Result<()> {
     let Some(config) = &args.config else {
         anyhow::bail!("give --config FILE (a sweep file), or `reclab sweep status DIR`");
     };
-    let text = std::fs::read_to_string(config)
-        .with_context(|| format!("reading {}", config.display()))?;
+    let text =
+        std::fs::read_to_string(config).with_context(|| format!("reading {}", config.display()))?;
     let sweep = Sweep::parse(&text, config).map_err(anyhow::Error::msg)?;
     if args.slurm {
         return submit(&sweep, config, &args);
@@ -228,7 +228,10 @@ fn submit(sweep: &Sweep, config: &std::path::Path, args: &SweepArgs) -> Result<(
         .map(|t| t.index)
         .collect();
     if trials.is_empty() {
-        println!("{}: every trial has finished; nothing to submit", sweep.out.display());
+        println!(
+            "{}: every trial has finished; nothing to submit",
+            sweep.out.display()
+        );
         return Ok(());
     }
     let mut record = match existing {
@@ -236,9 +239,17 @@ fn submit(sweep: &Sweep, config: &std::path::Path, args: &SweepArgs) -> Result<(
             record.options = args.slurm_options.options();
             record
         }
-        None => slurm::new_record(config, args.slurm_options.options()).map_err(anyhow::Error::msg)?,
+        None => {
+            slurm::new_record(config, args.slurm_options.options()).map_err(anyhow::Error::msg)?
+        }
     };
-    let (script, submission) = slurm::submit(&mut record, &sweep.out, &job_name(sweep), &trials, args.dry_run)?;
+    let (script, submission) = slurm::submit(
+        &mut record,
+        &sweep.out,
+        &job_name(sweep),
+        &trials,
+        args.dry_run,
+    )?;
     match submission {
         None => print!("{script}"),
         Some(s) => println!(
@@ -311,9 +322,14 @@ fn status(dir: &std::path::Path, json: bool, resubmit_failed: bool) -> Result<()
     .collect();
     println!("{}: {}", dir.display(), counts.join(", "));
     if !status.queue_answered {
-        println!("(squeue did not answer: running and queued are as the folder last recorded them)");
+        println!(
+            "(squeue did not answer: running and queued are as the folder last recorded them)"
+        );
     }
-    println!("{:>5}  {:<8} {:<12} {:<40} {:>9}", "trial", "state", "job", "parameters", "valid");
+    println!(
+        "{:>5}  {:<8} {:<12} {:<40} {:>9}",
+        "trial", "state", "job", "parameters", "valid"
+    );
     for t in &status.trials {
         println!(
             "{:>5}  {:<8} {:<12} {:<40} {:>9}",
@@ -336,8 +352,16 @@ fn status(dir: &std::path::Path, json: bool, resubmit_failed: bool) -> Result<()
             dir.join(BEST_FILE).display()
         );
     }
-    for t in status.trials.iter().filter(|t| t.state == TrialState::Failed) {
-        println!("\ntrial {} failed: {}", t.index, t.error.as_deref().unwrap_or("-"));
+    for t in status
+        .trials
+        .iter()
+        .filter(|t| t.state == TrialState::Failed)
+    {
+        println!(
+            "\ntrial {} failed: {}",
+            t.index,
+            t.error.as_deref().unwrap_or("-")
+        );
         if let Some(tail) = &t.log_tail {
             println!("{tail}");
         }

@@ -440,15 +440,11 @@ pub fn run_trial(
                 crate::data::cache::default_cache_dir().as_deref(),
             )
             .map_err(|e| e.to_string())?;
-            let outcome = train_on_chosen_device(
-                &dataset,
-                &config,
-                &sweep.out,
-                resume,
-                stop,
-                &mut |event| on_event(SweepEvent::Train(event)),
-            )
-            .map_err(|e| e.to_string())?;
+            let outcome =
+                train_on_chosen_device(&dataset, &config, &sweep.out, resume, stop, &mut |event| {
+                    on_event(SweepEvent::Train(event))
+                })
+                .map_err(|e| e.to_string())?;
             outcome.run
         }
         SweepKind::Eval => {

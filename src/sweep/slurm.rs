@@ -73,12 +73,16 @@ impl SlurmRecord {
     fn save(&self, dir: &Path) -> Result<(), String> {
         let path = dir.join(SLURM_FILE);
         let json = serde_json::to_vec_pretty(self).map_err(|e| e.to_string())?;
-        crate::atomic_file::write_atomic(&path, &json).map_err(|e| format!("{}: {e}", path.display()))
+        crate::atomic_file::write_atomic(&path, &json)
+            .map_err(|e| format!("{}: {e}", path.display()))
     }
 
     /// The latest submission that holds trial `index`.
     pub fn latest_for(&self, index: usize) -> Option<&Submission> {
-        self.submissions.iter().rev().find(|s| s.trials.contains(&index))
+        self.submissions
+            .iter()
+            .rev()
+            .find(|s| s.trials.contains(&index))
     }
 }
 
@@ -123,7 +127,10 @@ pub fn batch_script(
     let logs = sweep_dir.join(SLURM_DIR).join("trial-%a-job-%A.log");
     let mut lines = vec![
         "#!/bin/bash".to_string(),
-        format!("# reclab sweep {}: one task per trial.", sweep_dir.display()),
+        format!(
+            "# reclab sweep {}: one task per trial.",
+            sweep_dir.display()
+        ),
         format!("#SBATCH --job-name=reclab-{name}"),
         format!("#SBATCH --array={array}"),
         format!("#SBATCH --output={}", logs.display()),
@@ -144,7 +151,10 @@ pub fn batch_script(
         lines.push(format!("#SBATCH {extra}"));
     }
     lines.push("set -euo pipefail".into());
-    lines.push(format!("cd {}", shell_quote(&record.workdir.display().to_string())));
+    lines.push(format!(
+        "cd {}",
+        shell_quote(&record.workdir.display().to_string())
+    ));
     // exec: the task's signals (scancel, the time limit) reach reclab itself.
     lines.push(format!(
         "exec {} sweep --config {} --trial \"$SLURM_ARRAY_TASK_ID\"",
@@ -155,7 +165,9 @@ pub fn batch_script(
 }
 
 fn shell_quote(s: &str) -> String {
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:,".contains(c)) {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,".contains(c))
+    {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
@@ -192,7 +204,8 @@ pub fn submit(
     }
     let other = |e: String| SlurmError::Other(e);
     let slurm_dir = sweep_dir.join(SLURM_DIR);
-    std::fs::create_dir_all(&slurm_dir).map_err(|e| other(format!("{}: {e}", slurm_dir.display())))?;
+    std::fs::create_dir_all(&slurm_dir)
+        .map_err(|e| other(format!("{}: {e}", slurm_dir.display())))?;
     let path = slurm_dir.join(format!("submit-{}.sh", record.submissions.len() + 1));
     crate::atomic_file::write_atomic(&path, script.as_bytes())
         .map_err(|e| other(format!("{}: {e}", path.display())))?;
@@ -325,10 +338,21 @@ pub fn status(dir: &Path) -> Result<SweepStatus, String> {
         .filter_map(|t| read_mark(dir, t.index).map(|m| (t.index, m)))
         .collect();
     let queue = match &record {
-        Some(r) => queue_states(&r.submissions.iter().map(|s| s.job_id.clone()).collect::<Vec<_>>()),
+        Some(r) => queue_states(
+            &r.submissions
+                .iter()
+                .map(|s| s.job_id.clone())
+                .collect::<Vec<_>>(),
+        ),
         None => Some(HashMap::new()),
     };
-    Ok(derive_status(dir, &state, &marks, record.as_ref(), queue.as_ref()))
+    Ok(derive_status(
+        dir,
+        &state,
+        &marks,
+        record.as_ref(),
+        queue.as_ref(),
+    ))
 }
 
 /// The status from what was read: the sweep's state says which trials finished, a mark what
@@ -469,7 +493,12 @@ mod tests {
 
     #[test]
     fn the_batch_script_asks_for_what_was_given_and_runs_the_trial() {
-        let script = batch_script(&record(), Path::new("/shared/sweeps/out"), "s", &[0, 1, 2, 3]);
+        let script = batch_script(
+            &record(),
+            Path::new("/shared/sweeps/out"),
+            "s",
+            &[0, 1, 2, 3],
+        );
         for line in [
             "#!/bin/bash",
             "#SBATCH --array=0-3%2",
@@ -484,7 +513,10 @@ mod tests {
             "cd /shared/project",
             "exec /shared/bin/reclab sweep --config /shared/sweeps/s.toml --trial \"$SLURM_ARRAY_TASK_ID\"",
         ] {
-            assert!(script.lines().any(|l| l == line), "{line:?} missing from:\n{script}");
+            assert!(
+                script.lines().any(|l| l == line),
+                "{line:?} missing from:\n{script}"
+            );
         }
         assert!(script.starts_with("#!/bin/bash\n"));
     }
@@ -539,7 +571,13 @@ mod tests {
         let states: Vec<TrialState> = status.trials.iter().map(|t| t.state).collect();
         use TrialState::*;
         assert_eq!(states, vec![Done, Running, Queued, Failed, Failed, Failed]);
-        assert!(status.trials[3].error.as_deref().unwrap().contains("killed"));
+        assert!(
+            status.trials[3]
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("killed")
+        );
         assert_eq!(status.trials[4].error.as_deref(), Some("boom"));
         assert_eq!(status.best, Some(0));
 

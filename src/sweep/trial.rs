@@ -114,22 +114,16 @@ pub fn run_one_trial(
     };
     write_mark(&sweep.out, index, &mark)?;
     let mut mark_error = None;
-    let outcome = run_trial(
-        sweep,
-        &trial,
-        resume.as_deref(),
-        stop,
-        &mut |event| {
-            if let SweepEvent::Train(TrainEvent::Started { run_dir, .. }) = &event {
-                // Absolute: the status is read from anywhere the folder is mounted.
-                mark.run_dir = Some(std::path::absolute(run_dir).unwrap_or_else(|_| run_dir.clone()));
-                if let Err(e) = write_mark(&sweep.out, index, &mark) {
-                    mark_error = Some(e);
-                }
+    let outcome = run_trial(sweep, &trial, resume.as_deref(), stop, &mut |event| {
+        if let SweepEvent::Train(TrainEvent::Started { run_dir, .. }) = &event {
+            // Absolute: the status is read from anywhere the folder is mounted.
+            mark.run_dir = Some(std::path::absolute(run_dir).unwrap_or_else(|_| run_dir.clone()));
+            if let Err(e) = write_mark(&sweep.out, index, &mark) {
+                mark_error = Some(e);
             }
-            on_event(event);
-        },
-    );
+        }
+        on_event(event);
+    });
     if let Some(e) = mark_error {
         eprintln!("warning: {e}");
     }

@@ -10,6 +10,31 @@ use super::task::{Reporter, TaskKind, Tasks, Update};
 use crate::runs::significance::{LoadedRun, PairedReport, paired_report};
 use crate::runs::{self, ListedRun, RunFile};
 
+/// How often an opened, unfinished sweep's folder is read again.
+pub const SWEEP_REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Trial states from the folder alone (reading is cheap; asking squeue from the GUI thread
+/// could wait on a busy controller, so the app does not).
+fn folder_status(
+    dir: &Path,
+    state: &Result<crate::sweep::SweepState, String>,
+) -> Option<crate::sweep::slurm::SweepStatus> {
+    let state = state.as_ref().ok()?;
+    let marks = state
+        .trials
+        .iter()
+        .filter_map(|t| crate::sweep::trial::read_mark(dir, t.index).map(|m| (t.index, m)))
+        .collect();
+    let record = crate::sweep::slurm::SlurmRecord::load(dir).ok().flatten();
+    Some(crate::sweep::slurm::derive_status(
+        dir,
+        state,
+        &marks,
+        record.as_ref(),
+        None,
+    ))
+}
+
 /// A run picked for comparison: its folder and its file, or why it could not be read.
 pub struct ComparedRun {
     pub dir: PathBuf,
@@ -34,6 +59,10 @@ pub struct CompareState {
     paired_running: Option<Vec<PathBuf>>,
     /// A sweep opened here: its folder and state, or why it could not be read.
     pub sweep: Option<(PathBuf, Result<crate::sweep::SweepState, String>)>,
+    /// Each trial's state (queued, running, done, failed) from the sweep folder's own files,
+    /// and when they were read: a running sweep is read again every [`SWEEP_REFRESH`].
+    pub sweep_status: Option<crate::sweep::slurm::SweepStatus>,
+    sweep_read_at: Option<std::time::Instant>,
 }
 
 impl CompareState {
@@ -67,7 +96,30 @@ impl CompareState {
 
     pub fn open_sweep(&mut self, dir: PathBuf) {
         let state = crate::sweep::load_state(&dir);
+        self.sweep_status = folder_status(&dir, &state);
+        self.sweep_read_at = Some(std::time::Instant::now());
         self.sweep = Some((dir, state));
+    }
+
+    /// Reads an unfinished sweep's folder again when it is due (a sweep running elsewhere, on
+    /// a cluster whose file system this machine mounts, shows its trials as they finish);
+    /// returns when to look next, or `None` when nothing is left to follow.
+    pub fn follow_sweep(&mut self) -> Option<std::time::Duration> {
+        let (dir, state) = self.sweep.as_ref()?;
+        let unfinished = match state {
+            Ok(state) => state.trials.iter().any(|t| !t.finished),
+            Err(_) => true,
+        };
+        if !unfinished {
+            return None;
+        }
+        let due = self
+            .sweep_read_at
+            .is_none_or(|at| at.elapsed() >= SWEEP_REFRESH);
+        if due {
+            self.open_sweep(dir.clone());
+        }
+        Some(SWEEP_REFRESH)
     }
 
     pub fn on_paired_update(&mut self, update: Update) {

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::sweep::slurm::TrialState;
 use eframe::egui::{self, Ui};
 
 use super::CompareState;
@@ -411,8 +412,26 @@ fn sweep_ui(ui: &mut Ui, cx: &mut PanelContext, own: &CompareState) {
     let unfinished = state.trials.len() - ranked.len();
     if unfinished > 0 {
         ui.label(format!(
-            "{unfinished} trial(s) not finished: `reclab sweep` on the same file resumes."
+            "{unfinished} trial(s) not finished: `reclab sweep` on the same file resumes; \
+             a sweep running elsewhere (on Slurm) is read again every {} s.",
+            crate::app::compare::SWEEP_REFRESH.as_secs()
         ));
+        if let Some(status) = &own.sweep_status {
+            for t in status.trials.iter().filter(|t| t.state != TrialState::Done) {
+                let mut line = format!(
+                    "trial {}: {}",
+                    t.index,
+                    format!("{:?}", t.state).to_lowercase()
+                );
+                if let Some(job) = &t.job {
+                    line.push_str(&format!(" (job {job})"));
+                }
+                if let Some(error) = &t.error {
+                    line.push_str(&format!(" — {error}"));
+                }
+                ui.label(line);
+            }
+        }
     }
     // The validation metric against each swept value (numbers on their axis; other values by
     // their order).

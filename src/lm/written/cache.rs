@@ -117,7 +117,6 @@ fn model_of(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
