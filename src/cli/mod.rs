@@ -9,6 +9,7 @@ mod generate;
 mod profiles;
 mod runs;
 mod simulate;
+mod slurm_seeds;
 mod sweep;
 mod train;
 

@@ -65,7 +65,7 @@ pub struct SlurmArgs {
 }
 
 impl SlurmArgs {
-    fn options(&self) -> SlurmOptions {
+    pub fn options(&self) -> SlurmOptions {
         SlurmOptions {
             partition: self.partition.clone(),
             time: self.time.clone(),

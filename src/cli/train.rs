@@ -98,6 +98,21 @@ pub struct TrainArgs {
     /// `reclab runs compare` (mean ± sd over seeds, paired tests on per-user means).
     #[arg(long, value_delimiter = ',', conflicts_with = "resume")]
     seeds: Vec<u64>,
+    /// With --seeds: submit the seeds to Slurm as one job array (a task per seed, the runs
+    /// grouped as here) instead of training them on this machine.
+    #[arg(long, requires = "seeds")]
+    slurm: bool,
+    #[command(flatten)]
+    slurm_options: super::sweep::SlurmArgs,
+    /// With --slurm: print the batch script without submitting it.
+    #[arg(long, requires = "slurm")]
+    dry_run: bool,
+    /// A Slurm task of --seeds --slurm: train only the seed at this position of --seeds.
+    #[arg(long, hide = true, requires = "seeds")]
+    seed_task: Option<usize>,
+    /// The seed group the runs join (set by --slurm for its tasks).
+    #[arg(long, hide = true)]
+    group: Option<String>,
 }
 
 impl TrainArgs {
@@ -176,6 +191,20 @@ fn set<T>(field: &mut T, value: Option<T>) {
 pub fn run(args: TrainArgs) -> Result<()> {
     let config = args.config()?;
     let seeds = args.seeds.clone();
+    if args.slurm {
+        let group = format!(
+            "{}-{}-seeds",
+            chrono::Utc::now().format("%Y%m%d-%H%M%S"),
+            config.model.name().to_lowercase()
+        );
+        return super::slurm_seeds::submit(
+            &args.out,
+            &group,
+            seeds.len(),
+            &args.slurm_options,
+            args.dry_run,
+        );
+    }
     let cache_dir = if args.options.no_cache {
         None
     } else {
@@ -200,11 +229,26 @@ pub fn run(args: TrainArgs) -> Result<()> {
         return Ok(());
     }
     // One run per seed, grouped: `reclab runs compare` takes the group as one.
-    let group = format!(
-        "{}-{}-seeds",
-        chrono::Utc::now().format("%Y%m%d-%H%M%S"),
-        config.model.name().to_lowercase()
-    );
+    let group = args.group.clone().unwrap_or_else(|| {
+        format!(
+            "{}-{}-seeds",
+            chrono::Utc::now().format("%Y%m%d-%H%M%S"),
+            config.model.name().to_lowercase()
+        )
+    });
+    if let Some(task) = args.seed_task {
+        let Some(&seed) = seeds.get(task) else {
+            anyhow::bail!("--seed-task {task}: --seeds has {} seeds", seeds.len());
+        };
+        let config = TrainConfig {
+            seed,
+            group: Some(group.clone()),
+            ..config.clone()
+        };
+        eprintln!("seed {seed} ({group})");
+        train_once(&args, &config, &dataset, stop)?;
+        return Ok(());
+    }
     let mut tests = Vec::new();
     for &seed in &seeds {
         let config = TrainConfig {

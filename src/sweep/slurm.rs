@@ -119,21 +119,45 @@ pub fn batch_script(
     name: &str,
     trials: &[usize],
 ) -> String {
-    let o = &record.options;
-    let mut array = array_spec(trials);
+    let command = format!(
+        "{} sweep --config {} --trial \"$SLURM_ARRAY_TASK_ID\"",
+        shell_quote(&record.reclab.display().to_string()),
+        shell_quote(&record.config.display().to_string())
+    );
+    array_script(
+        &record.options,
+        &record.workdir,
+        &format!("reclab sweep {}: one task per trial.", sweep_dir.display()),
+        name,
+        &array_spec(trials),
+        &sweep_dir.join(SLURM_DIR).join("trial-%a-job-%A.log"),
+        &command,
+    )
+}
+
+/// A job array's batch script: `#SBATCH` lines from `options`, logs at `log` (Slurm's `%a`
+/// task, `%A` job), requeue on node failure, SIGTERM a minute before the time limit, then
+/// `command` started in `workdir` with `exec` (so the task's signals reach reclab itself).
+pub fn array_script(
+    options: &SlurmOptions,
+    workdir: &Path,
+    about: &str,
+    name: &str,
+    array: &str,
+    log: &Path,
+    command: &str,
+) -> String {
+    let o = options;
+    let mut array = array.to_string();
     if let Some(k) = o.max_running {
         array.push_str(&format!("%{k}"));
     }
-    let logs = sweep_dir.join(SLURM_DIR).join("trial-%a-job-%A.log");
     let mut lines = vec![
         "#!/bin/bash".to_string(),
-        format!(
-            "# reclab sweep {}: one task per trial.",
-            sweep_dir.display()
-        ),
+        format!("# {about}"),
         format!("#SBATCH --job-name=reclab-{name}"),
         format!("#SBATCH --array={array}"),
-        format!("#SBATCH --output={}", logs.display()),
+        format!("#SBATCH --output={}", log.display()),
         "#SBATCH --requeue".to_string(),
         "#SBATCH --signal=B:TERM@60".to_string(),
     ];
@@ -153,18 +177,39 @@ pub fn batch_script(
     lines.push("set -euo pipefail".into());
     lines.push(format!(
         "cd {}",
-        shell_quote(&record.workdir.display().to_string())
+        shell_quote(&workdir.display().to_string())
     ));
-    // exec: the task's signals (scancel, the time limit) reach reclab itself.
-    lines.push(format!(
-        "exec {} sweep --config {} --trial \"$SLURM_ARRAY_TASK_ID\"",
-        shell_quote(&record.reclab.display().to_string()),
-        shell_quote(&record.config.display().to_string())
-    ));
+    lines.push(format!("exec {command}"));
     lines.join("\n") + "\n"
 }
 
-fn shell_quote(s: &str) -> String {
+/// Submits a written batch script; returns the job id.
+pub fn sbatch(script: &Path) -> Result<String, SlurmError> {
+    let output = Command::new("sbatch")
+        .arg("--parsable")
+        .arg(script)
+        .output()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => SlurmError::NoSbatch,
+            _ => SlurmError::Other(format!("sbatch: {e}")),
+        })?;
+    if !output.status.success() {
+        let message = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        return Err(SlurmError::Refused(message));
+    }
+    // `--parsable` prints `jobid` or `jobid;cluster`.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let job_id = stdout.trim().split(';').next().unwrap_or("").to_string();
+    if job_id.is_empty() {
+        return Err(SlurmError::Other(format!(
+            "sbatch printed no job id: {stdout:?}"
+        )));
+    }
+    Ok(job_id)
+}
+
+/// A word for a shell command line, quoted when it needs to be.
+pub fn shell_quote(s: &str) -> String {
     if s.chars()
         .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,".contains(c))
     {
@@ -209,24 +254,7 @@ pub fn submit(
     let path = slurm_dir.join(format!("submit-{}.sh", record.submissions.len() + 1));
     crate::atomic_file::write_atomic(&path, script.as_bytes())
         .map_err(|e| other(format!("{}: {e}", path.display())))?;
-    let output = Command::new("sbatch")
-        .arg("--parsable")
-        .arg(&path)
-        .output()
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => SlurmError::NoSbatch,
-            _ => other(format!("sbatch: {e}")),
-        })?;
-    if !output.status.success() {
-        let message = String::from_utf8_lossy(&output.stderr).trim().to_string();
-        return Err(SlurmError::Refused(message));
-    }
-    // `--parsable` prints `jobid` or `jobid;cluster`.
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let job_id = stdout.trim().split(';').next().unwrap_or("").to_string();
-    if job_id.is_empty() {
-        return Err(other(format!("sbatch printed no job id: {stdout:?}")));
-    }
+    let job_id = sbatch(&path)?;
     for &t in trials {
         clear_mark(sweep_dir, t).map_err(other)?;
     }

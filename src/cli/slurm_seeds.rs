@@ -1,0 +1,123 @@
+//! `reclab train … --seeds 1,2,3 --slurm`: a seed group as one Slurm job array. Task `i` runs
+//! the same command line (without the Slurm flags) for the `i`-th seed only, into the same
+//! group, so `reclab runs compare` and the app read the runs as one group wherever they ran.
+
+use std::path::Path;
+
+use anyhow::Result;
+use reclab::sweep::slurm::{array_script, sbatch, shell_quote, unshared_warning};
+
+use super::sweep::SlurmArgs;
+
+/// Flags of the submission that the tasks must not repeat, with and without a value.
+const WITH_VALUE: [&str; 7] = [
+    "--partition",
+    "--time",
+    "--cpus",
+    "--mem",
+    "--gres",
+    "--max-running",
+    "--sbatch-arg",
+];
+const WITHOUT_VALUE: [&str; 2] = ["--slurm", "--dry-run"];
+
+/// `args` without the submission's own flags (`--flag value` and `--flag=value` alike).
+pub fn task_args(args: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut skip_value = false;
+    for arg in args {
+        if skip_value {
+            skip_value = false;
+            continue;
+        }
+        let name = arg.split('=').next().unwrap_or(arg);
+        if WITHOUT_VALUE.contains(&name) {
+            continue;
+        }
+        if WITH_VALUE.contains(&name) {
+            skip_value = !arg.contains('=');
+            continue;
+        }
+        out.push(arg.clone());
+    }
+    out
+}
+
+/// Writes the array's script into `out/slurm-<group>/` and submits it (unless `dry_run`).
+pub fn submit(
+    out: &Path,
+    group: &str,
+    seeds: usize,
+    slurm: &SlurmArgs,
+    dry_run: bool,
+) -> Result<()> {
+    if let Some(warning) = unshared_warning(out) {
+        eprintln!("warning: {warning}");
+    }
+    let exe = std::env::current_exe()?;
+    let workdir = std::env::current_dir()?;
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut words = vec![shell_quote(&exe.display().to_string())];
+    words.extend(task_args(&argv).iter().map(|a| shell_quote(a)));
+    words.push(format!("--group {}", shell_quote(group)));
+    words.push("--seed-task \"$SLURM_ARRAY_TASK_ID\"".into());
+    let dir = std::path::absolute(out.join(format!("slurm-{group}")))?;
+    let script = array_script(
+        &slurm.options(),
+        &workdir,
+        &format!("reclab seed group {group}: one task per seed."),
+        group,
+        &format!("0-{}", seeds.saturating_sub(1)),
+        &dir.join("seed-%a-job-%A.log"),
+        &words.join(" "),
+    );
+    if dry_run {
+        print!("{script}");
+        return Ok(());
+    }
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("submit.sh");
+    reclab::atomic_file::write_atomic(&path, script.as_bytes())?;
+    let job = sbatch(&path)?;
+    println!(
+        "submitted job {job}: {seeds} seeds as group {group}; script {}; the runs appear in {} as they finish",
+        path.display(),
+        out.display()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tasks_repeat_the_command_without_the_submission_flags() {
+        let args: Vec<String> = [
+            "train",
+            "--config",
+            "c.toml",
+            "--seeds",
+            "1,2,3",
+            "--slurm",
+            "--time",
+            "01:00:00",
+            "--gres=gpu:1",
+            "--max-running",
+            "2",
+            "--sbatch-arg=--account=lab",
+            "--dry-run",
+            "--data",
+            "ml-100k",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            task_args(&args),
+            [
+                "train", "--config", "c.toml", "--seeds", "1,2,3", "--data", "ml-100k"
+            ]
+        );
+    }
+}
