@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use super::data::ml100k_or_env;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use rand::{Rng, SeedableRng};
@@ -343,11 +344,6 @@ fn bench_train(
         }
     }
     Ok(())
-}
-
-/// The ML-100K folder given, else `$RECLAB_DATASETS/ml-100k` when that is set.
-pub(super) fn ml100k_or_env(given: Option<PathBuf>) -> Option<PathBuf> {
-    given.or_else(|| std::env::var_os("RECLAB_DATASETS").map(|d| PathBuf::from(d).join("ml-100k")))
 }
 
 fn bench_gui(frames: usize, with_training: bool) -> Result<()> {

@@ -88,7 +88,7 @@ fn genre_precision(dataset: &Dataset, wanted: &Wanted, items: &[u32]) -> f64 {
 }
 
 pub fn run(args: RequestsArgs) -> Result<()> {
-    let dir = super::bench::ml100k_or_env(args.ml100k.clone())
+    let dir = super::data::ml100k_or_env(args.ml100k.clone())
         .context("pass --ml100k DIR or set RECLAB_DATASETS")?;
     let dataset = reclab::data::load(
         &reclab::data::LoadSpec::new(dir.display().to_string()),

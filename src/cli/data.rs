@@ -271,3 +271,8 @@ pub fn write_split(dataset: &Dataset, split: &Split, out: &Path) -> Result<()> {
     )?;
     Ok(())
 }
+
+/// The ML-100K folder given, else `$RECLAB_DATASETS/ml-100k` when that is set (benchmarks).
+pub(super) fn ml100k_or_env(given: Option<PathBuf>) -> Option<PathBuf> {
+    given.or_else(|| std::env::var_os("RECLAB_DATASETS").map(|d| PathBuf::from(d).join("ml-100k")))
+}

@@ -71,7 +71,7 @@ pub struct EvalArgs {
     #[arg(long, requires = "seeds")]
     slurm: bool,
     #[command(flatten)]
-    slurm_options: super::sweep::SlurmArgs,
+    slurm_options: super::slurm::SlurmArgs,
     /// With --slurm: print the batch script without submitting it.
     #[arg(long, requires = "slurm")]
     dry_run: bool,
@@ -263,7 +263,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         .to_lowercase()
     });
     if args.slurm {
-        return super::slurm_seeds::submit(
+        return super::slurm::submit(
             &args.out,
             &group,
             args.seeds.len(),

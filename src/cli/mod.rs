@@ -9,7 +9,7 @@ mod generate;
 mod profiles;
 mod runs;
 mod simulate;
-mod slurm_seeds;
+mod slurm;
 mod sweep;
 mod train;
 

@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use reclab::sweep::slurm::{self, SlurmOptions, SlurmRecord, TrialState};
+use reclab::sweep::slurm::{self, SlurmRecord, TrialState};
 use reclab::sweep::trial::run_one_trial;
 use reclab::sweep::{BEST_FILE, Sweep, SweepEvent, open_state, ranked, run_sweep, trial_run};
 use reclab::train::TrainEvent;
@@ -32,50 +32,10 @@ pub struct SweepArgs {
     #[arg(long)]
     slurm: bool,
     #[command(flatten)]
-    slurm_options: SlurmArgs,
+    slurm_options: super::slurm::SlurmArgs,
     /// With --slurm: print the batch script without submitting it.
     #[arg(long)]
     dry_run: bool,
-}
-
-/// How each task is submitted (`sbatch` options).
-#[derive(Debug, Clone, Args)]
-pub struct SlurmArgs {
-    /// Slurm partition.
-    #[arg(long)]
-    partition: Option<String>,
-    /// Time limit per task, HH:MM:SS.
-    #[arg(long)]
-    time: Option<String>,
-    /// CPUs per task.
-    #[arg(long)]
-    cpus: Option<u32>,
-    /// Memory per task, e.g. 8G.
-    #[arg(long)]
-    mem: Option<String>,
-    /// Generic resources per task, e.g. gpu:1.
-    #[arg(long)]
-    gres: Option<String>,
-    /// Tasks running at once at most (the array's %K).
-    #[arg(long)]
-    max_running: Option<usize>,
-    /// A further sbatch argument, e.g. --sbatch-arg=--account=lab (repeatable).
-    #[arg(long = "sbatch-arg", allow_hyphen_values = true)]
-    sbatch_args: Vec<String>,
-}
-
-impl SlurmArgs {
-    pub fn options(&self) -> SlurmOptions {
-        SlurmOptions {
-            partition: self.partition.clone(),
-            time: self.time.clone(),
-            cpus: self.cpus,
-            mem: self.mem.clone(),
-            gres: self.gres.clone(),
-            max_running: self.max_running,
-            extra: self.sbatch_args.clone(),
-        }
-    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -103,7 +103,7 @@ pub struct TrainArgs {
     #[arg(long, requires = "seeds")]
     slurm: bool,
     #[command(flatten)]
-    slurm_options: super::sweep::SlurmArgs,
+    slurm_options: super::slurm::SlurmArgs,
     /// With --slurm: print the batch script without submitting it.
     #[arg(long, requires = "slurm")]
     dry_run: bool,
@@ -197,7 +197,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             chrono::Utc::now().format("%Y%m%d-%H%M%S"),
             config.model.name().to_lowercase()
         );
-        return super::slurm_seeds::submit(
+        return super::slurm::submit(
             &args.out,
             &group,
             seeds.len(),

@@ -1,13 +1,53 @@
-//! `reclab train … --seeds 1,2,3 --slurm`: a seed group as one Slurm job array. Task `i` runs
-//! the same command line (without the Slurm flags) for the `i`-th seed only, into the same
-//! group, so `reclab runs compare` and the app read the runs as one group wherever they ran.
+//! The Slurm options every submitting command shares, and `reclab train|eval … --seeds 1,2,3
+//! --slurm`: a seed group as one job array. Task `i` runs the same command line (without the
+//! Slurm flags) for the `i`-th seed only, into the same group, so `reclab runs compare` and the
+//! app read the runs as one group wherever they ran.
 
 use std::path::Path;
 
 use anyhow::Result;
-use reclab::sweep::slurm::{array_script, sbatch, shell_quote, unshared_warning};
+use clap::Args;
+use reclab::sweep::slurm::{SlurmOptions, array_script, sbatch, shell_quote, unshared_warning};
 
-use super::sweep::SlurmArgs;
+/// How each task is submitted (`sbatch` options).
+#[derive(Debug, Clone, Args)]
+pub struct SlurmArgs {
+    /// Slurm partition.
+    #[arg(long)]
+    partition: Option<String>,
+    /// Time limit per task, HH:MM:SS.
+    #[arg(long)]
+    time: Option<String>,
+    /// CPUs per task.
+    #[arg(long)]
+    cpus: Option<u32>,
+    /// Memory per task, e.g. 8G.
+    #[arg(long)]
+    mem: Option<String>,
+    /// Generic resources per task, e.g. gpu:1.
+    #[arg(long)]
+    gres: Option<String>,
+    /// Tasks running at once at most (the array's %K).
+    #[arg(long)]
+    max_running: Option<usize>,
+    /// A further sbatch argument, e.g. --sbatch-arg=--account=lab (repeatable).
+    #[arg(long = "sbatch-arg", allow_hyphen_values = true)]
+    sbatch_args: Vec<String>,
+}
+
+impl SlurmArgs {
+    pub fn options(&self) -> SlurmOptions {
+        SlurmOptions {
+            partition: self.partition.clone(),
+            time: self.time.clone(),
+            cpus: self.cpus,
+            mem: self.mem.clone(),
+            gres: self.gres.clone(),
+            max_running: self.max_running,
+            extra: self.sbatch_args.clone(),
+        }
+    }
+}
 
 /// Flags of the submission that the tasks must not repeat, with and without a value.
 const WITH_VALUE: [&str; 7] = [
