@@ -39,7 +39,7 @@ shot data --lm "$lm" --search "a space adventure with robots" --screenshot-after
 shot evaluate --panel evaluate --open-model "$sasrec" --evaluate --screenshot-after 20
 shot compare --panel compare --compare-all --screenshot-after 8
 shot user --panel user --open-model "$sasrec" --lm "$lm" --llm "$llm" --screenshot-after 30
-shot live --panel live --open-model "$sasrec" --lm "$lm" --preview-steps 6 \
+shot live --panel live --open-model "$sasrec" --lm "$lm" --llm "$llm" --preview-steps 6 \
   --persona "a teenager who loves horror and sci-fi" --ask "something light and funny" \
   --screenshot-after 20
 # Last: its training is stopped when the window closes, and listed as cancelled in the runs.

@@ -333,20 +333,23 @@ fn run_once(args: &EvalArgs, group: Option<&str>) -> Result<()> {
     let split = Split::new(&dataset, strategy)?;
 
     eprintln!("fitting {} on {} …", baseline.name(), dataset.name);
-    // When the current pass (validation, then test) began and how far it had come: the rate
-    // tells the users of slow models (an LLM) how long to wait.
-    let pass = std::sync::Mutex::new((std::time::Instant::now(), 0usize));
+    // When the current pass (validation, then test) was first seen and how far it was then:
+    // the rate tells the users of slow models (an LLM) how long to wait.
+    let pass = std::sync::Mutex::new((std::time::Instant::now(), 0usize, 0usize));
     let progress = |done: usize, total: usize| {
         let mut pass = pass.lock().unwrap_or_else(|e| e.into_inner());
-        if done < pass.1 {
-            *pass = (std::time::Instant::now(), 0);
+        if done < pass.2 {
+            // A new pass: count from here.
+            *pass = (std::time::Instant::now(), done, done);
         }
-        pass.1 = done;
-        let rate = done as f64 / pass.0.elapsed().as_secs_f64().max(1e-9);
-        eprint!(
-            "\r{} {done}/{total} users ({rate:.1} users/s)   ",
-            baseline.name()
-        );
+        pass.2 = done;
+        let secs = pass.0.elapsed().as_secs_f64();
+        let rate = if secs >= 1.0 {
+            format!(" ({:.1} users/s)", (done - pass.1) as f64 / secs)
+        } else {
+            String::new()
+        };
+        eprint!("\r{} {done}/{total} users{rate}   ", baseline.name());
         let _ = std::io::stderr().flush();
         true
     };
