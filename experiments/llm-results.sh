@@ -33,6 +33,9 @@ for step in ${STEPS-pop uni19 itemknn sasrec profile}; do
       run="$(ls -td "$out"/runs/*/ | head -1)"
       "$reclab" eval --model rerank --base "$run" --llm "$llm" "${sample[@]}" \
         > "$out/rerank-sasrec.json"
+      # The run's own list on the same users: one candidate leaves any list as it is.
+      "$reclab" eval --model rerank --base "$run" --candidates 1 --llm "$llm" "${sample[@]}" \
+        > "$out/sasrec.json"
       ;;
     profile)
       for vector in history profile llm-profile; do
