@@ -66,21 +66,8 @@ pub struct EvalArgs {
     /// sampled protocols' negatives), the runs grouped for `reclab runs compare`.
     #[arg(long, value_delimiter = ',')]
     seeds: Vec<u64>,
-    /// With --seeds: submit the seeds to Slurm as one job array (a task per seed, the runs
-    /// grouped as here) instead of evaluating them on this machine.
-    #[arg(long, requires = "seeds")]
-    slurm: bool,
     #[command(flatten)]
-    slurm_options: super::slurm::SlurmArgs,
-    /// With --slurm: print the batch script without submitting it.
-    #[arg(long, requires = "slurm")]
-    dry_run: bool,
-    /// A Slurm task of --seeds --slurm: evaluate only the seed at this position of --seeds.
-    #[arg(long, hide = true, requires = "seeds")]
-    seed_task: Option<usize>,
-    /// The seed group the runs join (set by --slurm for its tasks).
-    #[arg(long, hide = true)]
-    group: Option<String>,
+    cluster: super::slurm::SeedsOnSlurm,
     /// The model's seed for one of `--seeds` (the synthetic world keeps `--seed`'s).
     #[arg(skip)]
     model_seed: Option<u64>,
@@ -254,7 +241,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     if args.seeds.is_empty() {
         return run_once(&args, None);
     }
-    let group = args.group.clone().unwrap_or_else(|| {
+    let group = args.cluster.group.clone().unwrap_or_else(|| {
         format!(
             "{}-{:?}-seeds",
             chrono::Utc::now().format("%Y%m%d-%H%M%S"),
@@ -262,16 +249,16 @@ pub fn run(args: EvalArgs) -> Result<()> {
         )
         .to_lowercase()
     });
-    if args.slurm {
+    if args.cluster.slurm {
         return super::slurm::submit(
             &args.out,
             &group,
             args.seeds.len(),
-            &args.slurm_options,
-            args.dry_run,
+            &args.cluster.options,
+            args.cluster.dry_run,
         );
     }
-    if let Some(task) = args.seed_task {
+    if let Some(task) = args.cluster.seed_task {
         let Some(&seed) = args.seeds.get(task) else {
             anyhow::bail!("--seed-task {task}: --seeds has {} seeds", args.seeds.len());
         };

@@ -49,6 +49,26 @@ impl SlurmArgs {
     }
 }
 
+/// `--seeds … --slurm` of `reclab train` and `reclab eval`: a seed group as a job array.
+#[derive(Debug, Clone, Args)]
+pub struct SeedsOnSlurm {
+    /// With --seeds: submit the seeds to Slurm as one job array (a task per seed, the runs
+    /// grouped as here) instead of running them on this machine.
+    #[arg(long, requires = "seeds")]
+    pub slurm: bool,
+    #[command(flatten)]
+    pub options: SlurmArgs,
+    /// With --slurm: print the batch script without submitting it.
+    #[arg(long, requires = "slurm")]
+    pub dry_run: bool,
+    /// A Slurm task of --seeds --slurm: run only the seed at this position of --seeds.
+    #[arg(long, hide = true, requires = "seeds")]
+    pub seed_task: Option<usize>,
+    /// The seed group the runs join (set by --slurm for its tasks).
+    #[arg(long, hide = true)]
+    pub group: Option<String>,
+}
+
 /// Flags of the submission that the tasks must not repeat, with and without a value.
 const WITH_VALUE: [&str; 7] = [
     "--partition",

@@ -98,21 +98,8 @@ pub struct TrainArgs {
     /// `reclab runs compare` (mean ± sd over seeds, paired tests on per-user means).
     #[arg(long, value_delimiter = ',', conflicts_with = "resume")]
     seeds: Vec<u64>,
-    /// With --seeds: submit the seeds to Slurm as one job array (a task per seed, the runs
-    /// grouped as here) instead of training them on this machine.
-    #[arg(long, requires = "seeds")]
-    slurm: bool,
     #[command(flatten)]
-    slurm_options: super::slurm::SlurmArgs,
-    /// With --slurm: print the batch script without submitting it.
-    #[arg(long, requires = "slurm")]
-    dry_run: bool,
-    /// A Slurm task of --seeds --slurm: train only the seed at this position of --seeds.
-    #[arg(long, hide = true, requires = "seeds")]
-    seed_task: Option<usize>,
-    /// The seed group the runs join (set by --slurm for its tasks).
-    #[arg(long, hide = true)]
-    group: Option<String>,
+    cluster: super::slurm::SeedsOnSlurm,
 }
 
 impl TrainArgs {
@@ -191,7 +178,7 @@ fn set<T>(field: &mut T, value: Option<T>) {
 pub fn run(args: TrainArgs) -> Result<()> {
     let config = args.config()?;
     let seeds = args.seeds.clone();
-    if args.slurm {
+    if args.cluster.slurm {
         let group = format!(
             "{}-{}-seeds",
             chrono::Utc::now().format("%Y%m%d-%H%M%S"),
@@ -201,8 +188,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
             &args.out,
             &group,
             seeds.len(),
-            &args.slurm_options,
-            args.dry_run,
+            &args.cluster.options,
+            args.cluster.dry_run,
         );
     }
     let cache_dir = if args.options.no_cache {
@@ -229,14 +216,14 @@ pub fn run(args: TrainArgs) -> Result<()> {
         return Ok(());
     }
     // One run per seed, grouped: `reclab runs compare` takes the group as one.
-    let group = args.group.clone().unwrap_or_else(|| {
+    let group = args.cluster.group.clone().unwrap_or_else(|| {
         format!(
             "{}-{}-seeds",
             chrono::Utc::now().format("%Y%m%d-%H%M%S"),
             config.model.name().to_lowercase()
         )
     });
-    if let Some(task) = args.seed_task {
+    if let Some(task) = args.cluster.seed_task {
         let Some(&seed) = seeds.get(task) else {
             anyhow::bail!("--seed-task {task}: --seeds has {} seeds", seeds.len());
         };

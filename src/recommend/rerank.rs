@@ -154,6 +154,20 @@ impl Reranker {
         }
     }
 
+    /// The base model's scores for every query, each row's candidates (among `allowed[i]`
+    /// when given) then re-ordered.
+    fn rerank_batch(&self, queries: &[Query<'_>], allowed: Option<&[&[u32]]>, scores: &mut [f32]) {
+        let width = self.num_items() + 1;
+        self.base.score_batch(queries, scores);
+        for (i, (query, row)) in queries
+            .iter()
+            .zip(scores.chunks_exact_mut(width))
+            .enumerate()
+        {
+            self.rerank(*query, row, allowed.map(|a| a[i]));
+        }
+    }
+
     fn fail(&self, message: String) {
         // A poisoned lock only means a panic elsewhere; the slot is still a plain Option.
         let mut slot = self.failure.lock().unwrap_or_else(|e| e.into_inner());
@@ -176,23 +190,11 @@ impl Recommender for Reranker {
     }
 
     fn score_batch_among(&self, queries: &[Query<'_>], candidates: &[&[u32]], scores: &mut [f32]) {
-        let width = self.num_items() + 1;
-        self.base.score_batch(queries, scores);
-        for ((query, allowed), row) in queries
-            .iter()
-            .zip(candidates)
-            .zip(scores.chunks_exact_mut(width))
-        {
-            self.rerank(*query, row, Some(allowed));
-        }
+        self.rerank_batch(queries, Some(candidates), scores);
     }
 
     fn score_batch(&self, queries: &[Query<'_>], scores: &mut [f32]) {
-        let width = self.num_items() + 1;
-        self.base.score_batch(queries, scores);
-        for (query, row) in queries.iter().zip(scores.chunks_exact_mut(width)) {
-            self.rerank(*query, row, None);
-        }
+        self.rerank_batch(queries, None, scores);
     }
 
     fn scores_in_parallel(&self) -> bool {

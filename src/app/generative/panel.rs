@@ -86,23 +86,13 @@ pub fn explanation_ui(
             crate::lm::written::profiles::history_line(dataset, item)
         ));
     }
-    let written = &explanation.written;
-    ui.label(RichText::new(&written.text).italics());
-    if !written.done {
-        ui.horizontal(|ui| {
-            widgets::busy(ui);
-            if ui.button("Cancel").clicked() {
-                cx.send(Command::CancelExplanation);
-            }
-        });
-    } else if generative.error.is_none() {
-        let source = if written.from_cache {
-            "from the cache".to_string()
-        } else {
-            format!("written in {:.1} s", written.secs)
-        };
-        ui.label(RichText::new(source).weak());
-    }
+    written_ui(
+        ui,
+        cx,
+        &explanation.written,
+        generative,
+        Command::CancelExplanation,
+    );
 }
 
 /// The generative route of "Tell the storefront": the item description streaming in while it
@@ -116,12 +106,24 @@ pub fn description_ui(ui: &mut Ui, cx: &mut PanelContext, generative: &Generativ
         "The generative model describes what “{}” asks for:",
         described.comment
     ));
+    written_ui(ui, cx, written, generative, Command::CancelDescription);
+}
+
+/// A text the model writes: streaming in with a busy mark and `cancel` while it is written,
+/// then where it came from (the cache, or how long writing took).
+fn written_ui(
+    ui: &mut Ui,
+    cx: &mut PanelContext,
+    written: &super::WrittenText,
+    generative: &GenerativeState,
+    cancel: Command,
+) {
     ui.label(RichText::new(&written.text).italics());
     if !written.done {
         ui.horizontal(|ui| {
             widgets::busy(ui);
             if ui.button("Cancel").clicked() {
-                cx.send(Command::CancelDescription);
+                cx.send(cancel);
             }
         });
     } else if generative.error.is_none() {
