@@ -14,6 +14,7 @@ pub mod memory;
 pub mod model;
 pub mod quantile;
 pub mod recommend;
+pub mod rl;
 pub mod runs;
 pub mod sim;
 pub mod stats;

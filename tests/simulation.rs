@@ -143,6 +143,7 @@ fn adaptive_greedy_with_sasrec_beats_the_static_page() {
         users: 1000,
         session: SessionConfig::default(),
         seed: 3,
+        pool: reclab::sim::UserPool::All,
     };
     let report = run_ab(model.as_ref(), &dataset, &split, &ab);
     let (stat, greedy) = (&report.outcomes[0], &report.outcomes[1]);

@@ -347,6 +347,7 @@ impl Workbench {
                     users: self.state.ab_users.max(1),
                     session: crate::sim::SessionConfig::default(),
                     seed: 42,
+                    pool: crate::sim::UserPool::All,
                 };
                 let root = self.state.runs_root.clone();
                 self.tasks.start(TaskKind::Ab, move |out| {

@@ -407,7 +407,15 @@ fn bench_simulate(
         patience: f64::INFINITY,
         ..SessionConfig::default()
     };
-    let user = simulated_users(&dataset, &split, &world, 1, config.patience).remove(0);
+    let user = simulated_users(
+        &dataset,
+        &split,
+        &world,
+        1,
+        config.patience,
+        reclab::sim::UserPool::All,
+    )
+    .remove(0);
     let mut session = Session::new(user, Policy::new(PolicyKind::Greedy, config.cards), &config);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
     // A page is re-scored when the session changed, i.e. on the first page and after a click;
@@ -458,6 +466,7 @@ fn bench_simulate(
         users,
         session: SessionConfig::default(),
         seed: 1,
+        pool: reclab::sim::UserPool::All,
     };
     let report = run_ab(recommender.as_ref(), &dataset, &split, &ab);
     let pages_each = report.outcomes[0].pages_per_session.mean;

@@ -7,6 +7,7 @@ mod embed;
 mod eval;
 mod generate;
 mod profiles;
+mod rl;
 mod runs;
 mod simulate;
 mod slurm;
@@ -130,6 +131,9 @@ enum Command {
     Train(train::TrainArgs),
     /// Simulated users through page policies (A/B): CTR, dwell, coverage; saves a run.
     Simulate(simulate::SimulateArgs),
+    /// Reinforcement learning: a page policy that learns long-term value in the simulator.
+    #[command(subcommand)]
+    Rl(rl::RlCommand),
     /// List and compare saved runs.
     #[command(subcommand)]
     Runs(runs::RunsCommand),
@@ -156,6 +160,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Sweep(args)) => sweep::run(args),
         Some(Command::Train(args)) => train::run(args),
         Some(Command::Simulate(args)) => simulate::run(args),
+        Some(Command::Rl(command)) => rl::run(command),
         Some(Command::Bench(command)) => bench::run(command),
         Some(Command::Generate(args)) => generate::run(args),
         Some(Command::Profiles(args)) => profiles::run(args),

@@ -1,13 +1,16 @@
 //! `reclab simulate …`: simulated users through two or more page policies (A/B with common
 //! random numbers); prints the outcome table and saves it as a run.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use reclab::data::{Split, SplitStrategy};
 use reclab::recommend::{BaselineConfig, BprConfig, ItemKnnConfig, Recommender};
-use reclab::sim::{AbConfig, AbReport, PolicyKind, SessionConfig, ab_run_file, run_ab};
+use reclab::sim::{
+    AbConfig, AbReport, PageValues, PolicyKind, SessionConfig, UserPool, ab_run_file, run_ab_with,
+};
 
 use super::data::DatasetOptions;
 
@@ -17,9 +20,13 @@ pub struct SimulateArgs {
     /// content (fitted here).
     #[arg(long, default_value = "pop")]
     model: String,
-    /// Policies, comma-separated: static, greedy, mmr[:λ], bandit[:ε], thompson.
+    /// Policies, comma-separated: static, greedy, mmr[:λ], bandit[:ε], thompson, rl:RUN (a
+    /// policy from `reclab rl train`; with it, every policy meets the held-out users only).
     #[arg(long, value_delimiter = ',', default_value = "static,greedy")]
     policies: Vec<String>,
+    /// Satiation added per click to the clicked item's genres (0: users never tire of a genre).
+    #[arg(long, default_value_t = SessionConfig::default().satiation)]
+    satiation: f64,
     /// Simulated users.
     #[arg(long, default_value_t = 1000)]
     users: usize,
@@ -47,13 +54,31 @@ pub struct SimulateArgs {
 }
 
 pub fn run(args: SimulateArgs) -> Result<()> {
-    let policies: Vec<PolicyKind> = args
-        .policies
-        .iter()
-        .map(|p| PolicyKind::parse(p.trim()))
-        .collect::<Result<_, _>>()
-        .map_err(anyhow::Error::msg)?;
+    let mut learned: Option<(Arc<dyn PageValues>, String)> = None;
+    let mut policies: Vec<PolicyKind> = Vec::new();
+    for text in args.policies.iter().map(|p| p.trim()) {
+        if let Some(run) = text.strip_prefix("rl:") {
+            anyhow::ensure!(
+                learned.is_none(),
+                "--policies: one learned policy (rl:RUN) per simulation"
+            );
+            let (policy, config) = reclab::rl::load_policy(Path::new(run))
+                .with_context(|| format!("--policies {text}"))?;
+            learned = Some((policy.as_page_values(), config.recommender));
+            policies.push(PolicyKind::Learned);
+        } else {
+            policies.push(PolicyKind::parse(text).map_err(anyhow::Error::msg)?);
+        }
+    }
     anyhow::ensure!(!policies.is_empty(), "--policies needs at least one policy");
+    if let Some((_, trained_with)) = &learned
+        && trained_with != &args.model
+    {
+        eprintln!(
+            "note: the learned policy was trained on the candidates of `{trained_with}`; here `{}` ranks them",
+            args.model
+        );
+    }
     anyhow::ensure!(args.users > 0, "--users must be at least 1");
     let dataset = args.options.load(&args.data)?;
     let split = Split::new(&dataset, SplitStrategy::LeaveOneOut)?;
@@ -73,7 +98,15 @@ pub fn run(args: SimulateArgs) -> Result<()> {
         if let Some(group) = &group {
             eprintln!("seed {seed} ({group})");
         }
-        simulate_once(&args, &dataset, &split, &policies, seed, group.as_deref())?;
+        simulate_once(
+            &args,
+            &dataset,
+            &split,
+            &policies,
+            learned.as_ref().map(|(values, _)| values),
+            seed,
+            group.as_deref(),
+        )?;
     }
     Ok(())
 }
@@ -83,28 +116,26 @@ fn simulate_once(
     dataset: &reclab::data::Dataset,
     split: &Split,
     policies: &[PolicyKind],
+    learned: Option<&Arc<dyn PageValues>>,
     seed: u64,
     group: Option<&str>,
 ) -> Result<()> {
-    let model: Box<dyn Recommender> = match args.model.as_str() {
-        "pop" => BaselineConfig::Pop.fit(dataset, split)?,
-        "itemknn" => BaselineConfig::ItemKnn(ItemKnnConfig::default()).fit(dataset, split)?,
-        "bpr" => BaselineConfig::Bpr(BprConfig {
-            seed,
-            ..BprConfig::default()
-        })
-        .fit(dataset, split)?,
-        "content" => BaselineConfig::Content.fit(dataset, split)?,
-        run => reclab::train::model_from_run(std::path::Path::new(run), dataset)?,
-    };
+    let model = recommender(&args.model, dataset, split, seed)?;
     let config = AbConfig {
         policies: policies.to_vec(),
         users: args.users,
         session: SessionConfig {
             max_steps: args.steps,
+            satiation: args.satiation,
             ..SessionConfig::default()
         },
         seed,
+        // A learned policy is measured on users it did not train on; so is everything beside it.
+        pool: if learned.is_some() {
+            UserPool::HeldOut
+        } else {
+            UserPool::All
+        },
     };
     eprintln!(
         "simulating {} users × {} policies with {} …",
@@ -112,7 +143,10 @@ fn simulate_once(
         config.policies.len(),
         model.name()
     );
-    let report = run_ab(model.as_ref(), dataset, split, &config);
+    if learned.is_some() {
+        eprintln!("the users are the held-out half (even-indexed) of the dataset's, cycled");
+    }
+    let report = run_ab_with(model.as_ref(), dataset, split, &config, learned);
     let saved = if args.no_save {
         None
     } else {
@@ -129,6 +163,27 @@ fn simulate_once(
         }
     }
     Ok(())
+}
+
+/// The recommender named on the command line: pop, itemknn, bpr, content (fitted here), or a
+/// run folder.
+pub(super) fn recommender(
+    name: &str,
+    dataset: &reclab::data::Dataset,
+    split: &Split,
+    seed: u64,
+) -> Result<Box<dyn Recommender>> {
+    Ok(match name {
+        "pop" => BaselineConfig::Pop.fit(dataset, split)?,
+        "itemknn" => BaselineConfig::ItemKnn(ItemKnnConfig::default()).fit(dataset, split)?,
+        "bpr" => BaselineConfig::Bpr(BprConfig {
+            seed,
+            ..BprConfig::default()
+        })
+        .fit(dataset, split)?,
+        "content" => BaselineConfig::Content.fit(dataset, split)?,
+        run => reclab::train::model_from_run(Path::new(run), dataset)?,
+    })
 }
 
 fn print_table(report: &AbReport) {

@@ -6,6 +6,9 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
+use super::observe::PageValues;
 use super::policy::{Policy, PolicyKind};
 use super::session::{SessionConfig, SessionTrace, run_session};
 use super::user::{SimUser, World};
@@ -19,6 +22,36 @@ pub struct AbConfig {
     pub users: usize,
     pub session: SessionConfig,
     pub seed: u64,
+    /// Which of the dataset's users are simulated.
+    #[serde(default)]
+    pub pool: UserPool,
+}
+
+/// Which of the dataset's users a run simulates: a learned policy trains on one half and is
+/// compared on the other, so it is never measured on the users it learned from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UserPool {
+    #[default]
+    All,
+    /// The even-indexed users, held out from a learned policy's training.
+    HeldOut,
+    /// The odd-indexed users, the ones a learned policy trains on.
+    Training,
+}
+
+impl UserPool {
+    /// The dataset user of the `k`-th simulated user (the pool cycled) among `n` users.
+    pub fn user(self, k: usize, n: usize) -> usize {
+        let n = n.max(1);
+        match self {
+            UserPool::All => k % n,
+            UserPool::HeldOut => 2 * (k % n.div_ceil(2)),
+            // With a single user there is no odd half: that user serves both.
+            UserPool::Training if n < 2 => 0,
+            UserPool::Training => 2 * (k % (n / 2)) + 1,
+        }
+    }
 }
 
 /// A mean with its 95% confidence half-width (normal approximation over users).
@@ -80,7 +113,7 @@ pub struct AbReport {
     pub seconds: f64,
 }
 
-/// The simulated users: the first `users` of the dataset (cycled), each from its true taste on
+/// The simulated users: the first `users` of the pool (cycled), each from its true taste on
 /// a synthetic world or from its training history otherwise, starting from that history.
 pub fn simulated_users(
     dataset: &Dataset,
@@ -88,11 +121,12 @@ pub fn simulated_users(
     world: &World,
     users: usize,
     patience: f64,
+    pool: UserPool,
 ) -> Vec<SimUser> {
     let n = dataset.num_users().max(1);
     (0..users)
         .map(|k| {
-            let u = k % n;
+            let u = pool.user(k, n);
             let history = split.before_test(dataset, u);
             SimUser::from_truth(dataset, u, history, patience)
                 .unwrap_or_else(|| SimUser::from_history(world, history, patience))
@@ -106,6 +140,18 @@ pub fn run_ab(
     split: &Split,
     config: &AbConfig,
 ) -> AbReport {
+    run_ab_with(model, dataset, split, config, None)
+}
+
+/// [`run_ab`] with the values of the learned policy (`rl`) among the policies; without them
+/// `rl` lays out the greedy page.
+pub fn run_ab_with(
+    model: &dyn Recommender,
+    dataset: &Dataset,
+    split: &Split,
+    config: &AbConfig,
+    learned: Option<&Arc<dyn PageValues>>,
+) -> AbReport {
     let started = std::time::Instant::now();
     let world = World::of(dataset);
     let users = simulated_users(
@@ -114,6 +160,7 @@ pub fn run_ab(
         &world,
         config.users,
         config.session.patience,
+        config.pool,
     );
     let outcomes = config
         .policies
@@ -127,7 +174,12 @@ pub fn run_ab(
                     let mut rng = ChaCha8Rng::seed_from_u64(
                         config.seed ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
                     );
-                    let policy = Policy::new(kind, config.session.cards);
+                    let policy = match (kind, learned) {
+                        (PolicyKind::Learned, Some(values)) => {
+                            Policy::learned(config.session.cards, Arc::clone(values))
+                        }
+                        _ => Policy::new(kind, config.session.cards),
+                    };
                     run_session(
                         user.clone(),
                         policy,

@@ -9,14 +9,19 @@
 pub mod ab;
 pub mod choice;
 pub mod layout;
+pub mod observe;
 pub mod policy;
 pub mod request;
 pub mod session;
 pub mod user;
 
-pub use ab::{AbConfig, AbReport, Estimate, PolicyOutcome, ab_run_file, run_ab, simulated_users};
+pub use ab::{
+    AbConfig, AbReport, Estimate, PolicyOutcome, UserPool, ab_run_file, run_ab, run_ab_with,
+    simulated_users,
+};
 pub use choice::{Choice, ChoiceModel};
 pub use layout::{Page, Row, RowKind, Slot};
+pub use observe::{Catalogue, Observation, ObservedSession, PageValues};
 pub use policy::{Policy, PolicyKind};
 pub use request::Request;
 pub use session::{Session, SessionConfig, SessionTrace, StepTrace, run_session};

@@ -1,13 +1,15 @@
 //! Policies that lay out the page from the user's live session: static (popular, the same for
 //! everyone), adaptive greedy (the model's scores on the current session), adaptive with
-//! diversity (MMR re-ranking of the top picks), and two bandits that learn, from clicks, which
-//! rows to put first: ε-greedy and Thompson sampling.
+//! diversity (MMR re-ranking of the top picks), two bandits that learn, from clicks, which
+//! rows to put first: ε-greedy and Thompson sampling, and a learned policy (`rl`) whose values
+//! come from outside the simulator through [`PageValues`].
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::choice::Choice;
 use super::layout::{Page, Row, RowKind};
+use super::observe::{Observation, ObservedSession, PageValues};
 use super::request::Request;
 use super::user::World;
 use crate::recommend::{Query, Recommender};
@@ -28,6 +30,10 @@ pub enum PolicyKind {
     /// Thompson sampling over the order of the rows: each row kind's click rate has a Beta
     /// posterior (uniform prior); rows are ordered by one draw from each.
     Thompson,
+    /// A learned policy (reinforcement learning): the hero and the top picks in the order of
+    /// values handed in through [`PageValues`] (see [`Policy::learned`]).
+    #[serde(rename = "rl")]
+    Learned,
 }
 
 impl PolicyKind {
@@ -38,6 +44,7 @@ impl PolicyKind {
             PolicyKind::Mmr { lambda } => format!("mmr(λ={lambda})"),
             PolicyKind::Bandit { epsilon } => format!("bandit(ε={epsilon})"),
             PolicyKind::Thompson => "thompson".into(),
+            PolicyKind::Learned => "rl".into(),
         }
     }
 
@@ -65,8 +72,11 @@ impl PolicyKind {
                 epsilon: number(0.1)?,
             }),
             "thompson" if value.is_none() => Ok(PolicyKind::Thompson),
+            "rl" => Err(format!(
+                "`{text}`: a learned policy is named by its run, `rl:RUN` (from `reclab rl train`)"
+            )),
             _ => Err(format!(
-                "unknown policy `{text}`; expected static, greedy, mmr[:λ], bandit[:ε] or thompson"
+                "unknown policy `{text}`; expected static, greedy, mmr[:λ], bandit[:ε], thompson or rl:RUN"
             )),
         }
     }
@@ -107,6 +117,11 @@ pub struct Policy {
     request: Option<std::sync::Arc<Request>>,
     /// The model's scores blended with the request, when there is one.
     blended: Vec<f32>,
+    /// The learned policy's values, and where they come from.
+    learned: Option<std::sync::Arc<dyn PageValues>>,
+    values: Vec<f32>,
+    /// What the storefront logged of this session: all a learned policy sees besides the scores.
+    observed: ObservedSession,
 }
 
 /// The model and session a policy's cached scores belong to.
@@ -130,7 +145,23 @@ impl Policy {
             scored_for: None,
             request: None,
             blended: Vec::new(),
+            learned: None,
+            values: Vec::new(),
+            observed: ObservedSession::default(),
         }
+    }
+
+    /// A learned policy whose page follows `values`.
+    pub fn learned(cards: usize, values: std::sync::Arc<dyn PageValues>) -> Policy {
+        Policy {
+            learned: Some(values),
+            ..Policy::new(PolicyKind::Learned, cards)
+        }
+    }
+
+    /// What this policy has logged of the session.
+    pub fn observed(&self) -> &ObservedSession {
+        &self.observed
     }
 
     /// The scores the last page was built from (the model's for the session — blended with the
@@ -228,7 +259,24 @@ impl Policy {
             blended.extend_from_slice(&scores);
             request.blend(&mut blended);
         }
-        let ranked: &[f32] = if request.is_some() { &blended } else { &scores };
+        let mut ranked: &[f32] = if request.is_some() { &blended } else { &scores };
+        // A learned policy orders the page by its own values of the (blended) scores; without
+        // values handed in it lays out the greedy page.
+        let mut values = std::mem::take(&mut self.values);
+        if let Some(learned) = self.learned.as_ref().filter(|_| personal) {
+            learned.values(
+                &Observation {
+                    catalogue: world.catalogue(),
+                    history,
+                    scores: ranked,
+                    session: &self.observed,
+                },
+                &mut values,
+            );
+            if values.len() == width {
+                ranked = &values;
+            }
+        }
         let take = |used: &mut Vec<bool>,
                     n: usize,
                     score: &dyn Fn(usize) -> f32,
@@ -329,6 +377,7 @@ impl Policy {
         self.scores = scores;
         self.like_last = like_last;
         self.blended = blended;
+        self.values = values;
         match self.kind {
             PolicyKind::Bandit { epsilon } => {
                 let estimates = self.row_estimates();
@@ -369,6 +418,7 @@ impl Policy {
 
     /// Learns from what the user did on `page` (the bandit counts shows and clicks per row).
     pub fn feedback(&mut self, page: &Page, choice: &Choice) {
+        self.observed.record(page, choice);
         for row in &page.rows {
             if let Some(a) = arm(row.kind) {
                 self.shows[a] += 1.0;

@@ -9,7 +9,7 @@ mod error;
 pub mod events;
 mod inference;
 pub mod profile;
-mod record;
+pub mod record;
 mod saved;
 mod tensor_check;
 

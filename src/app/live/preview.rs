@@ -14,8 +14,8 @@ use crate::app::data::Loaded;
 use crate::data::{Split, SplitStrategy};
 use crate::recommend::{Query, Recommender};
 use crate::sim::{
-    Choice, Policy, PolicyKind, Request, RowKind, Session, SessionConfig, StepTrace, World,
-    simulated_users,
+    Choice, Policy, PolicyKind, Request, RowKind, Session, SessionConfig, StepTrace, UserPool,
+    World, simulated_users,
 };
 
 /// What a request to the storefront took, part by part, in seconds.
@@ -194,9 +194,16 @@ impl Preview {
         }
         let user = user.min(users - 1);
         // `simulated_users` takes the first n: build user `user` alone.
-        let sim = simulated_users(&loaded.dataset, &split, &world, user + 1, config.patience)
-            .pop()
-            .ok_or("no simulated user")?;
+        let sim = simulated_users(
+            &loaded.dataset,
+            &split,
+            &world,
+            user + 1,
+            config.patience,
+            UserPool::All,
+        )
+        .pop()
+        .ok_or("no simulated user")?;
         let side = |policy: PolicyKind| PreviewSide {
             policy,
             session: Session::new(sim.clone(), Policy::new(policy, config.cards), &config),
