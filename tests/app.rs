@@ -1434,3 +1434,51 @@ fn the_compare_panel_follows_a_running_sweep() {
     harness.get_by_label_contains("1 trial(s) not finished");
     assert!(harness.query_by_label("trial 1: pending").is_none());
 }
+
+#[test]
+fn a_learned_policy_trains_in_the_live_preview_and_lays_out_one_side() {
+    let runs = tempfile::tempdir().unwrap();
+    let state = AppState {
+        rl_episodes: 60,
+        ..AppState::default()
+    };
+    let mut harness = harness(state, runs.path());
+    loaded(&mut harness);
+    click(&mut harness, "Live preview");
+    // The rl side needs a learned policy: asking for it first says so.
+    harness.state_mut().state.preview_policies = [
+        reclab::sim::PolicyKind::Learned,
+        reclab::sim::PolicyKind::Greedy,
+    ];
+    click(&mut harness, "Reset");
+    let error = harness.state().live.error.clone().unwrap_or_default();
+    assert!(error.contains("train or open one"), "{error}");
+    click(&mut harness, "Train policy");
+    step_until(
+        &mut harness,
+        "the learned policy to train",
+        Duration::from_secs(120),
+        |app| app.live.learned.is_some() || app.live.error.is_some(),
+    );
+    let live = &harness.state().live;
+    assert!(live.learned.is_some(), "{:?}", live.error);
+    let curve = live.learning.as_ref().unwrap();
+    assert_eq!(curve.returns.len(), 60);
+    assert!(!curve.evaluations.is_empty());
+    // Saved as a run in the runs folder.
+    let dir = live.learned.as_ref().unwrap().dir.clone();
+    assert!(dir.starts_with(runs.path()) && dir.join("q_network.bin").is_file());
+    click(&mut harness, "Reset");
+    for _ in 0..3 {
+        click(&mut harness, "Step");
+    }
+    let preview = harness.state().live.preview.as_ref().unwrap();
+    let (rl, greedy) = (&preview.sides[0], &preview.sides[1]);
+    assert_eq!(rl.policy.name(), "rl");
+    assert_eq!(rl.variety.len(), 3);
+    // The network judges both sides' cards, page by page.
+    assert_eq!(rl.judged_now.len(), 3);
+    assert_eq!(greedy.judged_later.len(), 3);
+    assert!(rl.judged_now.iter().all(|p| p[1] >= 0.0 && p[1] <= 7.0));
+    harness.check_accessibility();
+}

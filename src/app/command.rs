@@ -48,6 +48,13 @@ pub enum Command {
     PreviewStep,
     /// Simulate many users through both policies in the background and save the result as a run.
     RunAb,
+    /// Train a learned page policy over the preview's model (`AppState::rl_episodes`), saved as
+    /// a run and then used by the `rl` policy.
+    TrainLearnedPolicy,
+    /// Stop the training (what was learned so far is saved).
+    StopLearnedPolicy,
+    /// Use the learned policy saved in this run folder.
+    OpenLearnedPolicy(PathBuf),
     /// Embed the loaded catalogue with the language model in `AppState::lm_dir` (on a worker).
     Embed,
     /// Cancel the running embedding.

@@ -74,6 +74,9 @@ impl Workbench {
             Command::PreviewPlay(play) => self.live.play(play),
             Command::PreviewStep => self.live.step(),
             Command::RunAb => self.start_ab(),
+            Command::TrainLearnedPolicy => self.start_learning(),
+            Command::StopLearnedPolicy => self.tasks.request_stop(TaskKind::Rl),
+            Command::OpenLearnedPolicy(dir) => self.live.open_learned(&dir),
             Command::Embed => {
                 if self.is_embedding() {
                     return;
@@ -168,6 +171,12 @@ impl Workbench {
                     self.commands.push(Command::RefreshRuns);
                     self.commands
                         .push(Command::CompareRun { dir, include: true });
+                }
+            }
+            TaskKind::Rl => {
+                if let Some(dir) = self.live.on_learning_update(update) {
+                    self.status = format!("learned policy saved to {}", dir.display());
+                    self.commands.push(Command::RefreshRuns);
                 }
             }
             TaskKind::Profile => self.generative.on_profile_update(update),
@@ -333,6 +342,37 @@ impl Workbench {
         );
     }
 
+    fn start_learning(&mut self) {
+        if self.tasks.is_running(TaskKind::Rl) {
+            return;
+        }
+        let Some(loaded) = self.data.loaded.clone() else {
+            self.live.error = Some("load a dataset first".into());
+            return;
+        };
+        match live::preview_model(&loaded, self.evaluation.model.as_ref()) {
+            Ok(model) => {
+                let config = crate::rl::RlConfig {
+                    episodes: self.state.rl_episodes.max(1),
+                    eval_every: (self.state.rl_episodes / 8).max(1),
+                    recommender: self
+                        .evaluation
+                        .model
+                        .as_ref()
+                        .map_or_else(|| "pop".to_string(), |m| m.run_dir.display().to_string()),
+                    ..crate::rl::RlConfig::default()
+                };
+                let root = self.state.runs_root.clone();
+                self.live.learning = Some(live::learned::LearningCurve::default());
+                self.live.error = None;
+                self.tasks.start(TaskKind::Rl, move |out| {
+                    live::learned::train(&loaded, model.as_ref(), &config, &root, out)
+                });
+            }
+            Err(message) => self.live.error = Some(message),
+        }
+    }
+
     fn start_ab(&mut self) {
         if self.tasks.is_running(TaskKind::Ab) {
             return;
@@ -342,16 +382,41 @@ impl Workbench {
         };
         match live::preview_model(&loaded, self.evaluation.model.as_ref()) {
             Ok(model) => {
+                let policies = self.state.preview_policies.to_vec();
+                let uses_learned = policies.contains(&crate::sim::PolicyKind::Learned);
+                let learned = self
+                    .live
+                    .learned
+                    .as_ref()
+                    .map(|l| l.policy.as_page_values());
+                if uses_learned && learned.is_none() {
+                    self.live.error = Some(
+                        "the rl policy needs a learned policy: train or open one first".into(),
+                    );
+                    return;
+                }
                 let config = crate::sim::AbConfig {
-                    policies: self.state.preview_policies.to_vec(),
+                    policies,
                     users: self.state.ab_users.max(1),
                     session: crate::sim::SessionConfig::default(),
                     seed: 42,
-                    pool: crate::sim::UserPool::All,
+                    // A learned policy is measured on users it did not train on.
+                    pool: if uses_learned {
+                        crate::sim::UserPool::HeldOut
+                    } else {
+                        crate::sim::UserPool::All
+                    },
                 };
                 let root = self.state.runs_root.clone();
                 self.tasks.start(TaskKind::Ab, move |out| {
-                    live::run_ab(&loaded, model.as_ref(), &config, &root, out)
+                    live::run_ab(
+                        &loaded,
+                        model.as_ref(),
+                        &config,
+                        learned.as_ref(),
+                        &root,
+                        out,
+                    )
                 });
             }
             Err(message) => self.live.error = Some(message),

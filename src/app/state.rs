@@ -168,6 +168,8 @@ pub struct AppState {
     pub preview_policies: [PolicyKind; 2],
     pub preview_speed: f64,
     pub ab_users: usize,
+    /// Episodes of a learned policy's training started in the Live preview.
+    pub rl_episodes: usize,
     /// The language model's folder (typed, picked or dropped; the last one remembered).
     pub lm_dir: String,
     /// Item-text templates edited per dataset (by its path); the dataset's default otherwise.
@@ -209,6 +211,7 @@ impl Default for AppState {
             preview_policies: [PolicyKind::Greedy, PolicyKind::Static],
             preview_speed: 2.0,
             ab_users: 500,
+            rl_episodes: 1000,
             lm_dir: String::new(),
             item_templates: Default::default(),
             search: String::new(),

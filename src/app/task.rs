@@ -29,6 +29,8 @@ pub enum TaskKind {
     Profile,
     Explain,
     Describe,
+    /// Training a learned page policy (reinforcement learning).
+    Rl,
 }
 
 impl TaskKind {
@@ -46,6 +48,7 @@ impl TaskKind {
             TaskKind::Profile => "profile",
             TaskKind::Explain => "explain",
             TaskKind::Describe => "describe",
+            TaskKind::Rl => "rl",
         }
     }
 }

@@ -101,26 +101,12 @@ impl QPolicy {
             .take()
     }
 
-    /// The network's click chance and long-term value of every candidate of this observation,
-    /// with the candidates (for the Live preview's chart).
-    pub fn assess(&self, observation: &Observation<'_>) -> Vec<(u32, f32, f32)> {
+    /// The network's click chance and long-term value of `items` shown after this observation
+    /// (any page's cards, for the Live preview's chart).
+    pub fn assess(&self, observation: &Observation<'_>, items: &[u32]) -> Vec<(f32, f32)> {
         let context = FeatureContext::new(observation, self.candidates);
-        let features: Vec<Features> = context
-            .candidates
-            .iter()
-            .map(|&i| context.features(i))
-            .collect();
-        let values = self
-            .net
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .evaluate(&features, &Default::default());
-        context
-            .candidates
-            .iter()
-            .zip(values)
-            .map(|(&i, (p, q))| (i, p, q))
-            .collect()
+        let features: Vec<Features> = items.iter().map(|&i| context.features(i)).collect();
+        self.assess_features(&features)
     }
 
     /// The network's click chance and long-term value of given feature rows.

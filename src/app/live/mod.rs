@@ -1,6 +1,7 @@
 //! The Live preview's concern: a simulated user's session page by page (on the GUI thread: a
 //! page takes milliseconds), the words that steer it, and the A/B test of many users (a task).
 
+pub mod learned;
 pub mod panel;
 pub mod preview;
 
@@ -16,6 +17,7 @@ use super::state::AppState;
 use super::task::{Reporter, Update};
 use crate::data::{Split, SplitStrategy};
 use crate::recommend::{BaselineConfig, Recommender};
+use learned::{LearnedPolicy, LearningCurve};
 use preview::{Preview, RequestTiming};
 
 /// What the preview does after a frame.
@@ -36,6 +38,10 @@ pub struct LiveState {
     /// When the next page is due while playing.
     next_page_at: Option<Instant>,
     pub ab_report: Option<crate::sim::AbReport>,
+    /// The learned policy (`rl`) the preview and the A/B run use, when one is open.
+    pub learned: Option<LearnedPolicy>,
+    /// The learning curve of the training running here (or the last one).
+    pub learning: Option<LearningCurve>,
 }
 
 impl LiveState {
@@ -53,7 +59,14 @@ impl LiveState {
             return;
         };
         let built = preview_model(loaded, model).and_then(|model| {
-            Preview::new(loaded, model, settings.user, settings.preview_policies, 7)
+            Preview::new(
+                loaded,
+                model,
+                settings.user,
+                settings.preview_policies,
+                self.learned.as_ref().map(|l| Arc::clone(&l.policy)),
+                7,
+            )
         });
         match built {
             Ok(preview) => self.preview = Some(preview),
@@ -160,6 +173,33 @@ impl LiveState {
     }
 
     /// Takes the A/B test's end; returns the run folder it was saved to.
+    /// Takes in the learned policy's training; returns its run folder when it is done.
+    pub fn on_learning_update(&mut self, update: Update) -> Option<PathBuf> {
+        let curve = self.learning.get_or_insert_with(LearningCurve::default);
+        match curve.on_update(update)? {
+            Ok(learned) => {
+                let dir = learned.dir.clone();
+                self.learned = Some(learned);
+                Some(dir)
+            }
+            Err(message) => {
+                self.error = Some(message);
+                None
+            }
+        }
+    }
+
+    /// Opens a learned policy's run for the preview and the A/B run.
+    pub fn open_learned(&mut self, dir: &std::path::Path) {
+        match LearnedPolicy::open(dir) {
+            Ok(learned) => {
+                self.error = None;
+                self.learned = Some(learned);
+            }
+            Err(message) => self.error = Some(message),
+        }
+    }
+
     pub fn on_ab_update(&mut self, update: Update) -> Option<PathBuf> {
         match update.outcome::<AbOutcome>()? {
             Ok(AbOutcome { report, dir }) => {
@@ -201,12 +241,13 @@ pub fn run_ab(
     loaded: &Loaded,
     model: &dyn Recommender,
     config: &crate::sim::AbConfig,
+    learned: Option<&Arc<dyn crate::sim::PageValues>>,
     runs_root: &std::path::Path,
     _out: &Reporter,
 ) -> Result<AbOutcome, String> {
     let split =
         Split::new(&loaded.dataset, SplitStrategy::LeaveOneOut).map_err(|e| e.to_string())?;
-    let report = crate::sim::run_ab(model, &loaded.dataset, &split, config);
+    let report = crate::sim::run_ab_with(model, &loaded.dataset, &split, config, learned);
     let run = crate::sim::ab_run_file(&report, config, &loaded.dataset, &loaded.spec.path);
     let dir = run.save(runs_root).map_err(|e| e.to_string())?;
     Ok(AbOutcome { report, dir })

@@ -16,12 +16,13 @@ use crate::app::task::TaskKind;
 use crate::app::widgets;
 use crate::sim::PolicyKind;
 
-const POLICIES: [PolicyKind; 5] = [
+const POLICIES: [PolicyKind; 6] = [
     PolicyKind::Static,
     PolicyKind::Greedy,
     PolicyKind::Mmr { lambda: 0.7 },
     PolicyKind::Bandit { epsilon: 0.1 },
     PolicyKind::Thompson,
+    PolicyKind::Learned,
 ];
 
 /// `model_error`: why the last model could not be opened (the Evaluate panel's, shown here too).
@@ -35,6 +36,7 @@ pub fn live_ui(
     // Any run's model (Transformer or baseline); Pop when none is open.
     model_picker_ui(ui, cx, model_error);
     controls_ui(ui, cx, own);
+    learned_ui(ui, cx, own);
     language_ui(ui, cx, own);
     if cx.settings.request_llm {
         description_ui(ui, cx, generative);
@@ -131,6 +133,94 @@ fn controls_ui(ui: &mut Ui, cx: &mut PanelContext, own: &LiveState) {
             ui.label(format!("model: {}", preview.model.name()));
         }
     });
+}
+
+/// The learned policy (`rl`): train one over the preview's model, or open a saved one; its
+/// learning curve against the greedy page on held-out users.
+fn learned_ui(ui: &mut Ui, cx: &mut PanelContext, own: &LiveState) {
+    let running = cx.is_running(TaskKind::Rl);
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Learned policy (rl):");
+        match &own.learned {
+            Some(learned) => ui.label(RichText::new(learned.label()).strong()),
+            None => ui.label(RichText::new("none").weak()),
+        };
+        widgets::number(ui, "episodes", &mut cx.settings.rl_episodes, 50..=100_000, 10.0);
+        if running {
+            if ui.button("Stop").clicked() {
+                cx.send(Command::StopLearnedPolicy);
+            }
+            widgets::busy(ui);
+        } else if ui
+            .add_enabled(cx.data.is_some(), egui::Button::new("Train policy"))
+            .on_hover_text("Q-learning over the model's candidates on the training half of the simulated users (the model opened above, or Pop)")
+            .clicked()
+        {
+            cx.send(Command::TrainLearnedPolicy);
+        }
+        let saved: Vec<&crate::runs::ListedRun> = cx
+            .runs
+            .iter()
+            .filter(|r| {
+                r.run
+                    .as_ref()
+                    .is_ok_and(|run| run.model.config.get("rl").is_some())
+            })
+            .collect();
+        let mut picked = None;
+        egui::ComboBox::from_label("saved")
+            .selected_text("open …")
+            .show_ui(ui, |ui| {
+                if saved.is_empty() {
+                    ui.label("no learned policy in the runs folder");
+                }
+                for run in &saved {
+                    let name = run
+                        .dir
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    if ui.selectable_label(false, name).clicked() {
+                        picked = Some(run.dir.clone());
+                    }
+                }
+            });
+        if let Some(dir) = picked {
+            cx.send(Command::OpenLearnedPolicy(dir));
+        }
+    });
+    let Some(curve) = &own.learning else {
+        return;
+    };
+    if curve.returns.is_empty() {
+        return;
+    }
+    ui.label(format!(
+        "Return per session while learning ({} of {} episodes; smoothed over 50) and on held-out users: the learned policy against the greedy page",
+        curve.returns.len(),
+        curve.episodes
+    ));
+    let learned: Vec<[f64; 2]> = curve
+        .evaluations
+        .iter()
+        .map(|&(e, l, _)| [e as f64, l])
+        .collect();
+    let greedy: Vec<[f64; 2]> = curve
+        .evaluations
+        .iter()
+        .map(|&(e, _, g)| [e as f64, g])
+        .collect();
+    plots::lines(
+        ui,
+        "rl-learning",
+        140.0,
+        "episode",
+        &[
+            ("training (exploring)".to_string(), curve.smoothed(50)),
+            ("rl, held-out".to_string(), learned),
+            ("greedy, held-out".to_string(), greedy),
+        ],
+    );
 }
 
 /// "Tell the storefront" and the persona: words that drive the page and the simulated person.
@@ -413,7 +503,37 @@ fn storefront_ui(ui: &mut Ui, preview: &Preview, side: &PreviewSide) {
     }
 }
 
+/// Per page, what each side placed: how many genres, and — as the learned policy's network
+/// judges the same cards — the clicks expected now against the return expected in all.
+fn choices_ui(ui: &mut Ui, preview: &Preview) {
+    let mut series: Vec<(String, Vec<[f64; 2]>)> = Vec::new();
+    for side in &preview.sides {
+        series.push((
+            format!("{} genres", side.policy.name()),
+            side.variety.clone(),
+        ));
+    }
+    ui.label("Distinct genres among the hero and the first row, by page");
+    plots::lines(ui, "live-variety", 120.0, "page", &series);
+    if preview.learned.is_some() {
+        let mut judged: Vec<(String, Vec<[f64; 2]>)> = Vec::new();
+        for side in &preview.sides {
+            judged.push((
+                format!("{} clicks now", side.policy.name()),
+                side.judged_now.clone(),
+            ));
+            judged.push((
+                format!("{} return in all", side.policy.name()),
+                side.judged_later.clone(),
+            ));
+        }
+        ui.label("As the learned network judges each side's placed cards: expected clicks on this page, and expected return (clicks now and later); a long-term policy gives up some of the first for the second");
+        plots::lines(ui, "live-judged", 140.0, "page", &judged);
+    }
+}
+
 fn charts_ui(ui: &mut Ui, preview: &Preview) {
+    choices_ui(ui, preview);
     let third = (ui.available_width() / 3.0 - 8.0).max(160.0);
     ui.horizontal(|ui| {
         for (title, curve) in [

@@ -13,9 +13,10 @@ use rand_chacha::ChaCha8Rng;
 use crate::app::data::Loaded;
 use crate::data::{Split, SplitStrategy};
 use crate::recommend::{Query, Recommender};
+use crate::rl::QPolicy;
 use crate::sim::{
-    Choice, Policy, PolicyKind, Request, RowKind, Session, SessionConfig, StepTrace, UserPool,
-    World, simulated_users,
+    Choice, Observation, ObservedSession, Page, Policy, PolicyKind, Request, RowKind, Session,
+    SessionConfig, StepTrace, UserPool, World, simulated_users,
 };
 
 /// What a request to the storefront took, part by part, in seconds.
@@ -52,6 +53,12 @@ pub struct PreviewSide {
     pub request_ms: Vec<[f64; 2]>,
     /// How far this side's belief is from the hidden taste (total variation), by page.
     pub belief_gap: Vec<[f64; 2]>,
+    /// Distinct genres among the placed cards (the hero and the first row), by page.
+    pub variety: Vec<[f64; 2]>,
+    /// As the learned policy's network judges the placed cards, by page: the expected clicks
+    /// now, and the expected long-term return (click chance × value after the click).
+    pub judged_now: Vec<[f64; 2]>,
+    pub judged_later: Vec<[f64; 2]>,
 }
 
 impl PreviewSide {
@@ -105,11 +112,29 @@ impl PreviewSide {
         secs
     }
 
-    fn step(&mut self, model: &dyn Recommender, world: &World, config: &SessionConfig) {
+    fn step(
+        &mut self,
+        model: &dyn Recommender,
+        world: &World,
+        config: &SessionConfig,
+        learned: Option<&QPolicy>,
+    ) {
         if self.session.is_over() {
             return;
         }
         let history = self.session.user.history.clone();
+        // What the learned policy would observe before this page, to judge whatever it shows.
+        let before = learned.map(|_| {
+            let mut scores = vec![0.0; model.num_items() + 1];
+            model.score(
+                Query {
+                    user: None,
+                    history: &history,
+                },
+                &mut scores,
+            );
+            (scores, self.session.policy.observed().clone())
+        });
         let previous: Vec<RowKind> = self
             .last
             .iter()
@@ -118,7 +143,7 @@ impl PreviewSide {
         let step = self.session.step(model, world, config, &mut self.rng);
         if self.explained_for.as_ref() != Some(&history) {
             self.explain(model, &history);
-            self.explained_for = Some(history);
+            self.explained_for = Some(history.clone());
         }
         self.moved = step
             .page
@@ -130,9 +155,24 @@ impl PreviewSide {
             })
             .collect();
         self.pages += 1;
+        let x = self.pages as f64;
+        let placed = placed_cards(&step.page);
+        let mut genres: Vec<u32> = placed
+            .iter()
+            .flat_map(|&i| world.genres[i as usize].iter().copied())
+            .collect();
+        genres.sort_unstable();
+        genres.dedup();
+        self.variety.push([x, genres.len() as f64]);
+        if let (Some(learned), Some((scores, observed))) = (learned, &before) {
+            let judged = learned.assess(&observation(world, &history, scores, observed), &placed);
+            let now: f64 = judged.iter().map(|&(p, _)| f64::from(p)).sum();
+            let later: f64 = judged.iter().map(|&(p, q)| f64::from(p * q)).sum();
+            self.judged_now.push([x, now]);
+            self.judged_later.push([x, later]);
+        }
         self.clicks += usize::from(step.choice.clicked.is_some());
         self.dwell_secs += step.choice.dwell_secs;
-        let x = self.pages as f64;
         self.ctr_curve.push([x, self.clicks as f64 / x]);
         self.dwell_curve.push([x, self.dwell_secs]);
         self.latency_ms.push([x, step.rerank_secs * 1000.0]);
@@ -166,6 +206,8 @@ pub struct Preview {
     pub user: usize,
     pub sides: [PreviewSide; 2],
     pub config: SessionConfig,
+    /// The learned policy, when one is open (it lays out an `rl` side and judges both).
+    pub learned: Option<Arc<QPolicy>>,
     /// The description the simulated person was given, if any.
     pub persona: Option<String>,
     /// The last request's times, and every request's of this session, oldest first.
@@ -179,8 +221,12 @@ impl Preview {
         model: Arc<dyn Recommender>,
         user: usize,
         policies: [PolicyKind; 2],
+        learned: Option<Arc<QPolicy>>,
         seed: u64,
     ) -> Result<Preview, String> {
+        if policies.contains(&PolicyKind::Learned) && learned.is_none() {
+            return Err("the rl policy needs a learned policy: train or open one first".into());
+        }
         let split =
             Split::new(&loaded.dataset, SplitStrategy::LeaveOneOut).map_err(|e| e.to_string())?;
         let world = Arc::new(World::of(&loaded.dataset));
@@ -204,9 +250,15 @@ impl Preview {
         )
         .pop()
         .ok_or("no simulated user")?;
+        let policy_of = |kind: PolicyKind| match (kind, &learned) {
+            (PolicyKind::Learned, Some(values)) => {
+                Policy::learned(config.cards, values.as_page_values())
+            }
+            _ => Policy::new(kind, config.cards),
+        };
         let side = |policy: PolicyKind| PreviewSide {
             policy,
-            session: Session::new(sim.clone(), Policy::new(policy, config.cards), &config),
+            session: Session::new(sim.clone(), policy_of(policy), &config),
             // The same stream on both sides: differences come from the policies alone.
             rng: ChaCha8Rng::seed_from_u64(seed),
             last: None,
@@ -222,6 +274,9 @@ impl Preview {
             latency_ms: Vec::new(),
             request_ms: Vec::new(),
             belief_gap: Vec::new(),
+            variety: Vec::new(),
+            judged_now: Vec::new(),
+            judged_later: Vec::new(),
         };
         Ok(Preview {
             model,
@@ -229,6 +284,7 @@ impl Preview {
             user,
             sides: [side(policies[0]), side(policies[1])],
             config,
+            learned,
             persona: None,
             last_request: None,
             requests: Vec::new(),
@@ -238,7 +294,12 @@ impl Preview {
     /// One page on each side.
     pub fn step(&mut self) {
         for side in &mut self.sides {
-            side.step(self.model.as_ref(), &self.world, &self.config);
+            side.step(
+                self.model.as_ref(),
+                &self.world,
+                &self.config,
+                self.learned.as_deref(),
+            );
             let gap = total_variation(side.taste(), &belief(&self.world, &side.scores));
             side.belief_gap.push([side.pages as f64, gap]);
         }
@@ -288,6 +349,33 @@ impl Preview {
     /// left side's session.
     pub fn model_belief(&self) -> Vec<f64> {
         belief(&self.world, &self.sides[0].scores)
+    }
+}
+
+/// The cards a policy places (the hero and the first row): what the learned policy decides.
+fn placed_cards(page: &Page) -> Vec<u32> {
+    page.hero
+        .into_iter()
+        .chain(
+            page.rows
+                .first()
+                .into_iter()
+                .flat_map(|r| r.items.iter().copied()),
+        )
+        .collect()
+}
+
+fn observation<'a>(
+    world: &'a World,
+    history: &'a [u32],
+    scores: &'a [f32],
+    session: &'a ObservedSession,
+) -> Observation<'a> {
+    Observation {
+        catalogue: world.catalogue(),
+        history,
+        scores,
+        session,
     }
 }
 
