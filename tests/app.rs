@@ -1468,6 +1468,12 @@ fn a_learned_policy_trains_in_the_live_preview_and_lays_out_one_side() {
     // Saved as a run in the runs folder.
     let dir = live.learned.as_ref().unwrap().dir.clone();
     assert!(dir.starts_with(runs.path()) && dir.join("q_network.bin").is_file());
+    // Reopened from its run, with the curve the run kept.
+    harness.state_mut().live.learning = None;
+    harness.state_mut().live.open_learned(&dir);
+    let reopened = harness.state().live.learning.as_ref().unwrap();
+    assert_eq!(reopened.returns.len(), 60);
+    assert!(!reopened.evaluations.is_empty());
     click(&mut harness, "Reset");
     for _ in 0..3 {
         click(&mut harness, "Step");

@@ -137,6 +137,11 @@ fn a_short_training_saves_a_run_that_reopens_to_the_same_policy() {
     );
     assert_eq!(report.outcomes[1].policy, "rl");
     assert!(report.outcomes[1].pages_per_session.mean >= 1.0);
+    // A learned policy is not a recommender: opening it as one says what it is.
+    let Err(error) = reclab::train::model_from_run(&run_dir, &dataset) else {
+        panic!("a learned policy's run opened as a recommender");
+    };
+    assert!(error.to_string().contains("not a recommender"), "{error}");
     // A run that is not a learned policy's is refused, saying so.
     let Err(error) = load_policy(dir.path().join("missing").as_path()) else {
         panic!("a folder without a run opened as a policy");

@@ -36,6 +36,8 @@ pub struct LaunchOptions {
     pub evaluate: bool,
     /// Start the Live preview and show this many pages.
     pub preview_steps: Option<usize>,
+    /// Open this learned policy's run and show it against greedy in the Live preview.
+    pub learned_policy: Option<PathBuf>,
     /// Load this dataset instead of the last one.
     pub dataset: Option<String>,
     /// Embed the catalogue with this language model once the dataset is loaded …
@@ -67,6 +69,12 @@ impl LaunchOptions {
         }
         if let Some(dir) = &self.lm_dir {
             state.lm_dir = dir.display().to_string();
+        }
+        if self.learned_policy.is_some() {
+            state.preview_policies = [
+                crate::sim::PolicyKind::Learned,
+                crate::sim::PolicyKind::Greedy,
+            ];
         }
         if let Some(path) = &self.llm {
             state.llm_path = path.display().to_string();
@@ -170,6 +178,9 @@ impl Capture {
             }
             if let Some(dir) = &self.options.open_model {
                 commands.push(Command::OpenModel(dir.clone()));
+            }
+            if let Some(dir) = &self.options.learned_policy {
+                commands.push(Command::OpenLearnedPolicy(dir.clone()));
             }
             if self.options.llm.is_some() {
                 commands.push(Command::WriteProfile);

@@ -55,6 +55,10 @@ struct WindowArgs {
     /// Start the Live preview and show this many pages.
     #[arg(long)]
     preview_steps: Option<usize>,
+    /// Open this learned policy's run (`reclab rl train`) and show it against greedy in the
+    /// Live preview.
+    #[arg(long)]
+    learned_policy: Option<std::path::PathBuf>,
     /// Load this dataset (a folder, a file of its set, or `synthetic`) instead of the last one.
     #[arg(long)]
     data: Option<String>,
@@ -109,6 +113,7 @@ impl WindowArgs {
             open_model: self.open_model,
             evaluate: self.evaluate,
             preview_steps: self.preview_steps,
+            learned_policy: self.learned_policy,
             dataset: self.data,
             lm_dir: self.lm,
             search: self.search,

@@ -187,6 +187,20 @@ pub(super) fn recommender(
 }
 
 fn print_table(report: &AbReport) {
+    print_outcomes(report);
+    if let Some(base) = reclab::sim::paired_base(report) {
+        for o in report.outcomes.iter().filter(|o| o.policy != base.policy) {
+            if let Some(d) = o.clicks_over(base) {
+                println!(
+                    "paired: {} − {} = {:+.3} ± {:.3} clicks/session (same users, same random numbers)",
+                    o.policy, base.policy, d.mean, d.ci95
+                );
+            }
+        }
+    }
+}
+
+fn print_outcomes(report: &AbReport) {
     println!(
         "{} simulated users, model {}, {:.1} s (± is the 95% interval over users)",
         report.users, report.model, report.seconds

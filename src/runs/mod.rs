@@ -215,6 +215,13 @@ impl RunFile {
         }
     }
 
+    /// Whether the run holds a recommender to open (not a simulation's A/B, whose config names
+    /// its `policies`, nor a learned page policy, whose config holds `rl`).
+    pub fn holds_a_recommender(&self) -> bool {
+        let config = &self.model.config;
+        config.get("rl").is_none() && config.get("policies").is_none()
+    }
+
     /// Appends a point to a named curve.
     pub fn push_point(&mut self, curve: &str, step: u64, value: f64) {
         self.curves

@@ -103,6 +103,28 @@ pub struct PolicyOutcome {
     /// Re-rank latency percentiles, milliseconds.
     pub rerank_p50_ms: f64,
     pub rerank_p99_ms: f64,
+    /// Clicks of each simulated user's session, in user order (for paired comparisons).
+    #[serde(skip)]
+    pub clicks_by_user: Vec<f64>,
+}
+
+impl PolicyOutcome {
+    /// The paired difference in clicks per session, `self − other`, over the same users with the
+    /// same random numbers (its interval is far tighter than the two unpaired ones suggest).
+    /// `None` when the two did not see the same users.
+    pub fn clicks_over(&self, other: &PolicyOutcome) -> Option<Estimate> {
+        if self.clicks_by_user.len() != other.clicks_by_user.len() || self.clicks_by_user.is_empty()
+        {
+            return None;
+        }
+        let differences: Vec<f64> = self
+            .clicks_by_user
+            .iter()
+            .zip(&other.clicks_by_user)
+            .map(|(a, b)| a - b)
+            .collect();
+        Some(Estimate::of(&differences))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -242,7 +264,17 @@ pub fn outcome(policy: String, traces: &[SessionTrace], world: &World) -> Policy
         ctr_histogram: histogram(traces.iter().map(SessionTrace::ctr), CTR_BINS),
         rerank_p50_ms: quantile(&latencies, 0.5),
         rerank_p99_ms: quantile(&latencies, 0.99),
+        clicks_by_user: traces.iter().map(|t| t.clicks() as f64).collect(),
     }
+}
+
+/// The policy the others are compared with, paired: greedy when it took part, else the first.
+pub fn paired_base(report: &AbReport) -> Option<&PolicyOutcome> {
+    report
+        .outcomes
+        .iter()
+        .find(|o| o.policy == "greedy")
+        .or(report.outcomes.first())
 }
 
 /// The share of `values` (each in 0..=1) in each of `bins` equal bins; 1 counts in the last.
@@ -293,6 +325,15 @@ pub fn ab_run_file(
             .insert(format!("{p}.click_coverage"), o.click_coverage);
         run.test_metrics
             .insert(format!("{p}.click_genre_entropy"), o.click_genre_entropy);
+        if let Some(base) = paired_base(report)
+            && base.policy != o.policy
+            && let Some(difference) = o.clicks_over(base)
+        {
+            let name = format!("{p}.clicks_over_{}", base.policy);
+            run.test_metrics.insert(name.clone(), difference.mean);
+            run.test_metrics
+                .insert(format!("{name}_ci95"), difference.ci95);
+        }
         for (step, ctr) in o.ctr_by_step.iter().enumerate() {
             run.push_point(&format!("{p}.ctr_by_step"), step as u64 + 1, *ctr);
         }
@@ -305,6 +346,36 @@ pub fn ab_run_file(
 #[cfg(test)]
 mod tests {
     use super::histogram;
+
+    #[test]
+    fn the_paired_difference_is_over_users_by_hand() {
+        let outcome = |clicks: Vec<f64>| super::PolicyOutcome {
+            clicks_by_user: clicks,
+            ..super::outcome("p".into(), &[], &test_world())
+        };
+        let a = outcome(vec![3.0, 5.0, 4.0]);
+        let b = outcome(vec![1.0, 4.0, 4.0]);
+        // Differences 2, 1, 0: mean 1, sample variance 1, interval 1.96 · √(1/3).
+        let d = a.clicks_over(&b).unwrap();
+        assert!((d.mean - 1.0).abs() < 1e-12);
+        assert!((d.ci95 - 1.96 * (1.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert!(a.clicks_over(&outcome(vec![1.0])).is_none());
+    }
+
+    fn test_world() -> super::World {
+        let dataset = crate::data::load_synthetic(
+            &crate::data::SyntheticConfig {
+                users: 20,
+                items: 30,
+                min_seq_len: 5,
+                max_seq_len: 10,
+                ..Default::default()
+            },
+            &crate::data::Preprocessing::default(),
+        )
+        .unwrap();
+        super::World::of(&dataset)
+    }
 
     #[test]
     fn histogram_shares_by_hand() {

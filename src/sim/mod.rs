@@ -16,8 +16,8 @@ pub mod session;
 pub mod user;
 
 pub use ab::{
-    AbConfig, AbReport, Estimate, PolicyOutcome, UserPool, ab_run_file, run_ab, run_ab_with,
-    simulated_users,
+    AbConfig, AbReport, Estimate, PolicyOutcome, UserPool, ab_run_file, paired_base, run_ab,
+    run_ab_with, simulated_users,
 };
 pub use choice::{Choice, ChoiceModel};
 pub use layout::{Page, Row, RowKind, Slot};

@@ -35,6 +35,13 @@ pub fn model_from_run(
             dataset.fingerprint,
         )));
     }
+    if !run.holds_a_recommender() {
+        return Err(TrainError::Config(format!(
+            "{}: `{}` is not a recommender (a simulation's A/B or a learned page policy: use a learned policy as `rl:RUN` in `reclab simulate` or open it in the Live preview)",
+            run_dir.display(),
+            run.model.name
+        )));
+    }
     let config_error = |e: serde_json::Error| {
         TrainError::Config(format!(
             "{}: model config of `{}` unreadable: {e}",

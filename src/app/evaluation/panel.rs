@@ -163,6 +163,9 @@ pub fn model_picker_ui(ui: &mut Ui, cx: &mut PanelContext, error: Option<&str>) 
                 .show(ui, |ui| {
                     for listed in cx.runs.iter().rev() {
                         let Ok(run) = &listed.run else { continue };
+                        if !run.holds_a_recommender() {
+                            continue;
+                        }
                         let same_data =
                             fingerprint.as_deref() == Some(run.dataset.fingerprint.as_str());
                         ui.horizontal(|ui| {

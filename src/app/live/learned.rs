@@ -18,13 +18,30 @@ pub struct LearnedPolicy {
 }
 
 impl LearnedPolicy {
-    pub fn open(dir: &Path) -> Result<LearnedPolicy, String> {
+    /// Opens a saved learned policy, with the learning curve its run kept.
+    pub fn open(dir: &Path) -> Result<(LearnedPolicy, LearningCurve), String> {
         let (policy, config) = load_policy(dir).map_err(|e| e.to_string())?;
-        Ok(LearnedPolicy {
-            dir: dir.to_path_buf(),
-            policy,
-            config,
-        })
+        let run = crate::runs::RunFile::load(dir).map_err(|e| e.to_string())?;
+        let points = |name: &str| run.curves.get(name).cloned().unwrap_or_default();
+        let returns: Vec<f64> = points("train_return").iter().map(|p| p.value).collect();
+        let evaluations = points("eval_return_rl")
+            .iter()
+            .zip(points("eval_return_greedy"))
+            .map(|(l, g)| (l.step as usize, l.value, g.value))
+            .collect();
+        let curve = LearningCurve {
+            episodes: returns.len(),
+            returns,
+            evaluations,
+        };
+        Ok((
+            LearnedPolicy {
+                dir: dir.to_path_buf(),
+                policy,
+                config,
+            },
+            curve,
+        ))
     }
 
     pub fn label(&self) -> String {

@@ -192,9 +192,10 @@ impl LiveState {
     /// Opens a learned policy's run for the preview and the A/B run.
     pub fn open_learned(&mut self, dir: &std::path::Path) {
         match LearnedPolicy::open(dir) {
-            Ok(learned) => {
+            Ok((learned, curve)) => {
                 self.error = None;
                 self.learned = Some(learned);
+                self.learning = Some(curve);
             }
             Err(message) => self.error = Some(message),
         }

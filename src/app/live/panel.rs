@@ -168,7 +168,7 @@ fn learned_ui(ui: &mut Ui, cx: &mut PanelContext, own: &LiveState) {
             })
             .collect();
         let mut picked = None;
-        egui::ComboBox::from_label("saved")
+        egui::ComboBox::from_label("saved policies")
             .selected_text("open …")
             .show_ui(ui, |ui| {
                 if saved.is_empty() {
