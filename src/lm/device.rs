@@ -7,6 +7,8 @@ use super::vectors::Vectors;
 use crate::device::{DeviceChoice, Resolved};
 
 /// A [`TextEncoder`] on the CPU (`flex`), CUDA or wgpu, as compiled in.
+// One per loaded model, held for its lifetime: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Embedder {
     Cpu(TextEncoder<burn::backend::Flex>),
     #[cfg(feature = "cuda")]

@@ -360,6 +360,8 @@ fn available_memory_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
+// One per loaded model, held for its lifetime: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 enum Engine {
     Cpu(Decoder<burn::backend::Flex>),
     #[cfg(feature = "cuda")]
