@@ -130,11 +130,7 @@ impl PageValues for QPolicy {
             .iter()
             .map(|&i| context.features(i))
             .collect();
-        let values = self
-            .net
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .evaluate(&features, &Default::default());
+        let values = self.assess_features(&features);
         let placed: Vec<usize> = {
             let mut exploration = self
                 .exploration
