@@ -51,8 +51,13 @@ pub fn time_steps<B: AutodiffBackend>(
     let vocabulary = Vocabulary {
         num_items: dataset.num_items(),
     };
-    B::seed(&device, config.seed);
-    let mut model = SeqRec::<B>::new(&config.transformer, vocabulary, &device);
+    let mut model = super::initial::initial_model::<B>(
+        &config.transformer,
+        config.seed,
+        vocabulary,
+        None,
+        &device,
+    )?;
     let mut optimizer = adam(config).init::<B, SeqRec<B>>();
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let (mut build, mut forward, mut backward, mut optim, mut tokens) =

@@ -28,6 +28,7 @@ use super::config::TrainConfig;
 use super::error::TrainError;
 use super::events::{Stage as TrainStage, TrainEvent};
 use super::inference::TransformerRecommender;
+use super::initial::initial_model;
 use super::record::{load_weights_into, read_record};
 use crate::data::{Dataset, Split};
 use crate::eval::{EvalConfig, EvalReport, Stage, evaluate};
@@ -115,22 +116,8 @@ fn train_inner<B: AutodiffBackend>(
     let vocabulary = Vocabulary {
         num_items: dataset.num_items(),
     };
-    B::seed(&device, config.seed);
-    let mut model = SeqRec::<B>::new(&config.transformer, vocabulary, &device);
-    if let Some(text) = text {
-        if text.len() != vocabulary.size() {
-            return Err(TrainError::Config(format!(
-                "item text vectors have {} rows for a vocabulary of {}",
-                text.len(),
-                vocabulary.size()
-            )));
-        }
-        let table = Tensor::<B, 2>::from_data(
-            TensorData::new(text.as_slice().to_vec(), [text.len(), text.dim()]),
-            &device,
-        );
-        model = model.with_text_vectors(table, &config.transformer);
-    }
+    let mut model =
+        initial_model::<B>(&config.transformer, config.seed, vocabulary, text, &device)?;
     let mut optimizer = adam(config).init::<B, SeqRec<B>>();
     let recorder = BinFileRecorder::<FullPrecisionSettings>::new();
 

@@ -1,6 +1,7 @@
 //! The training engine: config, device choice, batches, the loop, its events, and the trained
 //! model behind the `Recommender` trait. Used identically by the CLI and the app.
 
+pub mod agreement;
 pub mod batch;
 pub mod bench;
 pub mod config;
@@ -8,6 +9,7 @@ mod engine;
 mod error;
 pub mod events;
 mod inference;
+mod initial;
 pub mod profile;
 pub mod record;
 mod saved;
@@ -145,4 +147,16 @@ pub fn time_steps_on_chosen_device(
     let resolved = config.device.resolve().map_err(TrainError::Config)?;
     let label = resolved.label();
     with_backend!(resolved, B => bench::time_steps::<B>(Default::default(), label, dataset, config, steps))?
+}
+
+/// [`agreement::one_step`] on the device `config.device` resolves to, with `text` as the item
+/// text table of a text-aware model.
+pub fn one_step_on_chosen_device(
+    dataset: &Dataset,
+    config: &TrainConfig,
+    text: Option<&crate::lm::Vectors>,
+) -> Result<agreement::StepReadings, TrainError> {
+    let resolved = config.device.resolve().map_err(TrainError::Config)?;
+    let label = resolved.label();
+    with_backend!(resolved, B => agreement::one_step::<B>(Default::default(), label, dataset, config, text))?
 }
