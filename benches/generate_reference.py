@@ -1,7 +1,9 @@
 """Prefill and decode speed of a GGUF model in Hugging Face transformers (PyTorch, f32) or
 llama.cpp (llama-cpp-python), for benches/generate.sh.
 
-    python benches/generate_reference.py transformers|llama.cpp GGUF PROMPT NEW_TOKENS BATCH THREADS
+    python benches/generate_reference.py transformers|llama.cpp GGUF PROMPT NEW_TOKENS BATCH THREADS [DEVICE]
+
+DEVICE (transformers only; default cpu) is where PyTorch runs, e.g. cuda for scripts/gpu-check.sh.
 
 PROMPT is a user message put through the model's chat template. Prints one JSON object:
 prefill and decode tokens/s of one prompt, decode tokens/s of BATCH copies at once (transformers
@@ -16,6 +18,7 @@ import tempfile
 import time
 
 engine, gguf_path, prompt, new_tokens, batch, threads = sys.argv[1:7]
+device = sys.argv[7] if len(sys.argv) > 7 else "cpu"
 new_tokens, batch, threads = int(new_tokens), int(batch), int(threads)
 messages = [{"role": "user", "content": prompt}]
 result = {"engine": engine, "threads": threads}
@@ -30,14 +33,16 @@ if engine == "transformers":
         os.symlink(os.path.abspath(gguf_path), os.path.join(folder, name))
         tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
         model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, torch_dtype=torch.float32)
-    model.eval()
+    model.to(device).eval()
     text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    ids = torch.tensor([tok(text, add_special_tokens=False)["input_ids"]])
+    ids = torch.tensor([tok(text, add_special_tokens=False)["input_ids"]], device=device)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
 
     def run(batch_ids, mask):
         with torch.no_grad():
             start = time.perf_counter()
             out = model(batch_ids, attention_mask=mask, use_cache=True)
+            sync()
             prefill = time.perf_counter() - start
             past, nxt = out.past_key_values, out.logits[:, -1].argmax(-1, keepdim=True)
             start = time.perf_counter()
@@ -45,6 +50,7 @@ if engine == "transformers":
                 mask = torch.cat([mask, torch.ones_like(nxt)], 1)
                 out = model(nxt, attention_mask=mask, past_key_values=past, use_cache=True)
                 past, nxt = out.past_key_values, out.logits[:, -1].argmax(-1, keepdim=True)
+            sync()
             return prefill, time.perf_counter() - start
 
     run(ids, torch.ones_like(ids))  # warm-up

@@ -319,3 +319,17 @@ fn ctrl_c_stops_training_and_keeps_a_cancelled_run() {
     // Stopped long before the 10 000 epochs it was asked for.
     assert!(rest.lines().count() < 100, "{rest}");
 }
+
+#[test]
+fn check_device_compares_a_gpu_backend_only_and_says_when_it_is_not_built_in() {
+    let out = reclab(&["check-device", "--device", "cpu"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("must name a GPU backend"), "{stderr}");
+    if !cfg!(feature = "cuda") {
+        let out = reclab(&["check-device", "--device", "cuda"]);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("built without CUDA"), "{stderr}");
+    }
+}

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_requests;
+mod check_device;
 mod data;
 mod embed;
 mod eval;
@@ -155,6 +156,8 @@ enum Command {
     /// Measure speed (load + preprocess, …).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Compare a GPU backend (cuda, wgpu) with the CPU: training steps, encoder, decoder.
+    CheckDevice(check_device::CheckDeviceArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -167,6 +170,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Simulate(args)) => simulate::run(args),
         Some(Command::Rl(command)) => rl::run(command),
         Some(Command::Bench(command)) => bench::run(command),
+        Some(Command::CheckDevice(args)) => check_device::run(args),
         Some(Command::Generate(args)) => generate::run(args),
         Some(Command::Profiles(args)) => profiles::run(args),
         Some(Command::Embed(args)) => embed::run_embed(args),
