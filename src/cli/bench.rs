@@ -14,6 +14,14 @@ use reclab::quantile::quantile;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// The host kernels alone (GELU with its slope, softmax-row exponentials, the decoder's dot
+    /// product) on each instruction set this CPU runs, against the standard library's scalar
+    /// functions: nanoseconds per value on one thread.
+    Kernels {
+        /// Values per call (the training step's GELU sees about 1.6 million).
+        #[arg(long, default_value_t = 1 << 20)]
+        values: usize,
+    },
     /// "Tell the storefront" with and without the generative model: genre precision@10 of the
     /// direct and the LLM-described route over committed requests, and the latency of each.
     Requests(super::bench_requests::RequestsArgs),
@@ -102,7 +110,19 @@ pub enum BenchCommand {
 }
 
 pub fn run(command: BenchCommand) -> Result<()> {
+    // Every figure says which machine and which host kernels made it (a child process of
+    // `bench data` reports to its parent alone).
+    if !matches!(
+        command,
+        BenchCommand::Data {
+            single: Some(_),
+            ..
+        }
+    ) {
+        println!("{}", machine_line());
+    }
     match command {
+        BenchCommand::Kernels { values } => bench_kernels(values),
         BenchCommand::Requests(args) => super::bench_requests::run(args),
         BenchCommand::Gui {
             frames,
@@ -299,6 +319,79 @@ fn eval_case(label: &str, dataset: &reclab::data::Dataset) -> Result<()> {
         );
     }
     Ok(())
+}
+
+fn bench_kernels(values: usize) -> Result<()> {
+    use reclab::device::isa::Isa;
+    use reclab::lm::decoder::quant::dot_on;
+    use reclab::model::host_math::{exp_shifted_in_place_on, gelu_on};
+
+    let input: Vec<f32> = (0..values)
+        .map(|i| ((i * 7919 % 10_007) as f32 / 10_007.0 - 0.5) * 12.0)
+        .collect();
+    let mut output = vec![0.0f32; values];
+    let mut slope = vec![0.0f32; values];
+    // The best of five calls, in nanoseconds per value.
+    let time = |f: &mut dyn FnMut()| {
+        (0..5)
+            .map(|_| {
+                let start = Instant::now();
+                f();
+                start.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min)
+            * 1e9
+            / values as f64
+    };
+    println!("{values} values, one thread, ns per value (best of 5):");
+    println!(
+        "{:<26} {:>14} {:>14} {:>10}",
+        "instruction set", "GELU + slope", "exp (softmax)", "dot"
+    );
+    for isa in Isa::every_on_this_machine() {
+        let gelu = time(&mut || gelu_on(isa, &input, &mut output, Some(&mut slope)));
+        let exp = time(&mut || {
+            output.copy_from_slice(&input);
+            std::hint::black_box(exp_shifted_in_place_on(isa, &mut output, 6.0));
+        });
+        let dot = time(&mut || {
+            std::hint::black_box(dot_on(isa, &input, &slope));
+        });
+        println!("{:<26} {gelu:>14.3} {exp:>14.3} {dot:>10.3}", isa.label());
+    }
+    let scalar_exp = time(&mut || {
+        for (o, &x) in output.iter_mut().zip(&input) {
+            *o = (x - 6.0).exp();
+        }
+        std::hint::black_box(&output);
+    });
+    println!(
+        "{:<26} {:>14} {scalar_exp:>14.3} {:>10}",
+        "std's scalar f32::exp", "", ""
+    );
+    Ok(())
+}
+
+/// The CPU and the instruction set the host kernels run with here (the decoder's quantized
+/// products and the training step's GELU and softmax rows share one dispatch).
+fn machine_line() -> String {
+    use reclab::device::isa::{Isa, cpu_model};
+    let capped = if Isa::detected() < Isa::of_machine() {
+        format!(
+            " (capped by RECLAB_ISA; the CPU has {})",
+            Isa::of_machine().label()
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "machine: {}, {} cores; host kernels: {}{capped}; matrix products: gemm's own run-time dispatch",
+        cpu_model(),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        Isa::detected().label()
+    )
 }
 
 fn bench_train(

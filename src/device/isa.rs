@@ -63,6 +63,22 @@ impl Isa {
         }
     }
 
+    /// Every level this machine runs, narrowest first (each kernel has a version for each, so
+    /// tests and benchmarks can force every one).
+    pub fn every_on_this_machine() -> Vec<Isa> {
+        let of_this_arch: &[Isa] = if cfg!(target_arch = "aarch64") {
+            &[Isa::Baseline, Isa::Neon]
+        } else {
+            &[Isa::Baseline, Isa::Avx2Fma, Isa::Avx512]
+        };
+        let machine = Isa::of_machine();
+        of_this_arch
+            .iter()
+            .copied()
+            .filter(|&isa| isa <= machine)
+            .collect()
+    }
+
     /// The name printed beside a speed figure.
     pub fn label(self) -> &'static str {
         match self {

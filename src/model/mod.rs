@@ -5,7 +5,7 @@ pub mod activation;
 mod config;
 pub mod dropout;
 mod encoder;
-mod host_math;
+pub mod host_math;
 pub mod loss;
 
 pub use config::{Direction, ItemText, TransformerConfig};
