@@ -156,8 +156,8 @@ pub struct Verdict {
 
 /// Judges a device's step against the CPU's (same seed, dropout 0) with the tolerances the
 /// wgpu suite and `reclab check-device` share:
-/// - scores within 1e-4 (relative above 1e-2): float order alone moves them by about 1e-6, a
-///   wrong mask, softmax or GELU by 1e-2 and more;
+/// - scores within 1e-4 (absolute): float order alone moves them by about 1e-6, a wrong mask,
+///   softmax or GELU by 1e-2 and more;
 /// - the loss within 1e-5, relative;
 /// - after one Adam step, every weight within 2·lr + 1e-6 and at most one in a thousand beyond
 ///   1e-5: Adam's first step moves each weight by about ±lr whatever the gradient's size, so a
