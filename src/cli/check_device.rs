@@ -10,9 +10,9 @@ use anyhow::{Result, bail};
 use clap::Args;
 use reclab::data::{Preprocessing, SyntheticConfig, load_synthetic};
 use reclab::device::DeviceChoice;
-use reclab::lm::Embedder;
 use reclab::lm::decoder::generate::Sampling;
 use reclab::lm::decoder::{Dtype, Llm, Message};
+use reclab::lm::{Embedder, cosine};
 use reclab::model::ItemText;
 use reclab::train::agreement::{judge_step, stand_in_text_table};
 use reclab::train::{ModelKind, TrainConfig, one_step_on_chosen_device};
@@ -134,7 +134,7 @@ fn encoder(folder: &std::path::Path, device: DeviceChoice) -> Result<Outcome> {
     };
     let (cpu, gpu) = (encode(DeviceChoice::Cpu)?, encode(device)?);
     let worst = (0..texts.len())
-        .map(|row| cosine(cpu.row(row), gpu.row(row)))
+        .map(|row| f64::from(cosine(cpu.row(row), gpu.row(row))))
         .fold(f64::INFINITY, f64::min);
     Ok(Outcome {
         what: format!("sentence encoder {}", folder.display()),
@@ -144,12 +144,6 @@ fn encoder(folder: &std::path::Path, device: DeviceChoice) -> Result<Outcome> {
             texts.len()
         ),
     })
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(x * y)).sum();
-    let norm = |v: &[f32]| v.iter().map(|x| f64::from(x * x)).sum::<f64>().sqrt();
-    dot / (norm(a) * norm(b))
 }
 
 /// Sixteen greedy tokens of two prompts in one batch, f32 on both devices: the same tokens.

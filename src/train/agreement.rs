@@ -11,9 +11,8 @@ use burn::tensor::backend::AutodiffBackend;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::batch::{masked_item_batch, next_item_batch};
 use super::config::TrainConfig;
-use super::engine::{adam, batch_loss, training_data};
+use super::engine::{adam, batch_for, batch_loss, training_data};
 use super::error::TrainError;
 use super::initial::initial_model;
 use crate::data::Dataset;
@@ -48,26 +47,7 @@ pub fn one_step<B: AutodiffBackend>(
     let direction = config.model.direction();
     let chunk: Vec<&[u32]> = sequences.iter().take(config.batch_size).copied().collect();
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    let (max_len, negatives) = (config.transformer.max_len, config.loss.negatives());
-    let batch = match direction {
-        Direction::Causal => next_item_batch(
-            &chunk,
-            max_len,
-            vocabulary,
-            negatives,
-            &config.augmentation,
-            &mut rng,
-        ),
-        Direction::Bidirectional => masked_item_batch(
-            &chunk,
-            max_len,
-            vocabulary,
-            config.mask_ratio,
-            negatives,
-            &config.augmentation,
-            &mut rng,
-        ),
-    };
+    let batch = batch_for(direction, &chunk, config, vocabulary, &mut rng);
     if batch.positions.is_empty() {
         return Err(TrainError::NothingToTrain);
     }

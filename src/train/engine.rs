@@ -224,25 +224,7 @@ fn train_inner<B: AutodiffBackend>(
                     break 'stages;
                 }
                 let batch_sequences: Vec<&[u32]> = chunk.iter().map(|&i| sequences[i]).collect();
-                let batch = match direction {
-                    Direction::Causal => next_item_batch(
-                        &batch_sequences,
-                        config.transformer.max_len,
-                        vocabulary,
-                        config.loss.negatives(),
-                        &config.augmentation,
-                        &mut rng,
-                    ),
-                    Direction::Bidirectional => masked_item_batch(
-                        &batch_sequences,
-                        config.transformer.max_len,
-                        vocabulary,
-                        config.mask_ratio,
-                        config.loss.negatives(),
-                        &config.augmentation,
-                        &mut rng,
-                    ),
-                };
+                let batch = batch_for(direction, &batch_sequences, config, vocabulary, &mut rng);
                 if batch.positions.is_empty() {
                     continue;
                 }
@@ -462,6 +444,37 @@ pub(crate) fn training_data<'a>(
         return Err(TrainError::NothingToTrain);
     }
     Ok((split, sequences))
+}
+
+/// The batch of `sequences` for `direction`'s objective: next items (causal) or masked items
+/// (bidirectional), with the config's negatives and augmentation.
+pub(crate) fn batch_for(
+    direction: Direction,
+    sequences: &[&[u32]],
+    config: &TrainConfig,
+    vocabulary: Vocabulary,
+    rng: &mut ChaCha8Rng,
+) -> Batch {
+    let (max_len, negatives) = (config.transformer.max_len, config.loss.negatives());
+    match direction {
+        Direction::Causal => next_item_batch(
+            sequences,
+            max_len,
+            vocabulary,
+            negatives,
+            &config.augmentation,
+            rng,
+        ),
+        Direction::Bidirectional => masked_item_batch(
+            sequences,
+            max_len,
+            vocabulary,
+            config.mask_ratio,
+            negatives,
+            &config.augmentation,
+            rng,
+        ),
+    }
 }
 
 /// The optimiser of every training run. ε = 1e-8 as in PyTorch and the original SASRec
