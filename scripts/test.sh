@@ -19,9 +19,13 @@ else
   echo "RECLAB_DATASETS is not set: tests on real data are skipped" >&2
   ignored=()
 fi
+# Built with the wgpu backend compiled in, as scripts/wgpu-suite.sh builds, so that one build
+# serves both (CI runs the two one after the other). The wgpu suite itself needs a Vulkan device
+# and runs from that script, not here.
+features=(--features wgpu)
+filter='not binary(wgpu)'
 # The Slurm integration test runs on a one-node cluster of this machine (scripts/slurm-local.sh,
 # which needs root to install and start it) unless SLURM_CONF names a cluster already.
-filter=()
 if [ -n "${ignored[*]}" ] && [ -z "${SLURM_CONF:-}" ]; then
   slurm_dir="$CARGO_TARGET_DIR/slurm-local"
   if [ "$(id -u)" = 0 ] && started="$(bash scripts/slurm-local.sh start "$slurm_dir")"; then
@@ -29,13 +33,13 @@ if [ -n "${ignored[*]}" ] && [ -z "${SLURM_CONF:-}" ]; then
     trap 'bash scripts/slurm-local.sh stop "$slurm_dir"' EXIT
   else
     echo "no Slurm cluster (SLURM_CONF unset, and none could be started here): the Slurm test is skipped" >&2
-    filter=(-E 'not binary(slurm)')
+    filter="$filter and not binary(slurm)"
   fi
 fi
 if command -v cargo-nextest >/dev/null; then
-  cargo nextest run --locked --no-fail-fast "${ignored[@]}" "${filter[@]}"
+  cargo nextest run --locked --no-fail-fast "${features[@]}" "${ignored[@]}" -E "$filter"
   # nextest does not run doctests.
-  cargo test --locked --doc
+  cargo test --locked --doc "${features[@]}"
 else
   cargo test --locked -- ${ignored:+--include-ignored}
 fi

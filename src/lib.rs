@@ -3,6 +3,7 @@
 //! The library holds everything the app and the command line share; see DESIGN.md for the
 //! map of modules and the direction of their dependencies.
 
+#[cfg(feature = "gui")]
 pub mod app;
 pub mod atomic_file;
 pub mod data;
