@@ -37,6 +37,20 @@ pub fn dropout<B: Backend, const D: usize>(input: Tensor<B, D>, prob: f64) -> Te
     input * Tensor::<B, D>::from_data(TensorData::new(mask, shape), &device)
 }
 
+/// The multipliers [`dropout`] would apply on the host to `n` values, drawn as it draws them
+/// (the same seed, so the same mask), for a fused kernel that applies them itself; `None` where
+/// dropout would be the identity.
+pub(crate) fn host_mask_for<B: Backend>(
+    n: usize,
+    prob: f64,
+    device: &B::Device,
+) -> Option<Vec<f32>> {
+    if prob == 0.0 || !B::ad_enabled(device) {
+        return None;
+    }
+    Some(host_mask(n, 1.0 - prob, seed_from_backend::<B>(device)))
+}
+
 /// 48 random bits from the backend's RNG, which the engine seeds per run, stage and epoch.
 fn seed_from_backend<B: Backend>(device: &B::Device) -> u64 {
     let draws = Tensor::<B, 1>::random([2], Distribution::Uniform(0.0, 1.0), device).into_data();

@@ -9,9 +9,9 @@ use burn::nn::{
     Linear, LinearConfig,
 };
 use burn::prelude::*;
-use burn::tensor::activation::softmax;
 
 use super::activation::gelu;
+use super::attention::{AttentionInputs, attention};
 use super::config::{ItemText, TransformerConfig};
 use super::dropout::dropout;
 
@@ -147,38 +147,15 @@ impl<B: Backend> Block<B> {
         future: Option<Tensor<B, 3, Bool>>,
     ) -> (Tensor<B, 3>, Tensor<B, 4>) {
         let mha = &self.attention;
-        let [batch, query_len, hidden] = queries.dims();
-        let [_, key_len] = padding.dims();
-        let split_heads = |x: Tensor<B, 3>, linear: &Linear<B>| {
-            let [batch, len, _] = x.dims();
-            linear
-                .forward(x)
-                .reshape([batch, len, mha.n_heads, mha.d_k])
-                .swap_dims(1, 2)
+        let inputs = AttentionInputs {
+            query: mha.query.forward(queries),
+            key: mha.key.forward(keys.clone()),
+            value: mha.value.forward(keys),
+            padding,
+            future,
         };
-        let query = split_heads(queries, &mha.query);
-        let key = split_heads(keys.clone(), &mha.key);
-        let value = split_heads(keys, &mha.value);
-        // Scaled before the product (as PyTorch's attention does): the queries are smaller than
-        // the scores when the sequence is longer than a head's width.
-        let scores = query
-            .div_scalar((mha.d_k as f32).sqrt())
-            .matmul(key.transpose());
-        // One mask for padding and future together: one fill of the scores instead of two.
-        let padding = padding.reshape([batch, 1, 1, key_len]);
-        let hidden_keys = match future {
-            Some(future) => padding
-                .expand([batch, 1, query_len, key_len])
-                .bool_or(future.reshape([batch, 1, query_len, key_len])),
-            None => padding,
-        };
-        let scores = dropout(scores, self.dropout.prob).mask_fill(hidden_keys, mha.min_float);
-        let weights = softmax(scores, 3);
-        let context = weights
-            .clone()
-            .matmul(value)
-            .swap_dims(1, 2)
-            .reshape([batch, query_len, hidden]);
+        let (context, weights) =
+            attention(inputs, mha.n_heads, self.dropout.prob, mha.min_float as f32);
         (mha.output.forward(context), weights)
     }
 

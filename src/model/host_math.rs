@@ -12,6 +12,7 @@
 
 use burn::prelude::*;
 
+#[cfg(doc)]
 use crate::device::isa::Isa;
 
 /// Lanes per step of every kernel: one AVX-512 register, two AVX2 registers, four NEON ones.
@@ -27,12 +28,12 @@ pub(crate) fn on_host<B: Backend>(device: &B::Device) -> bool {
 /// `a · b + c`, fused where the instruction set has it (the generic x86-64 body has no FMA: a
 /// fused multiply-add there would be a library call per element).
 #[inline(always)]
-fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+pub(crate) fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
     if FMA { a.mul_add(b, c) } else { a * b + c }
 }
 
 /// Whether the generic body may fuse: aarch64's baseline has fused multiply-add.
-const GENERIC_FMA: bool = cfg!(target_arch = "aarch64");
+pub(crate) const GENERIC_FMA: bool = cfg!(target_arch = "aarch64");
 
 /// eˣ (Cephes' single-precision method: x = n·ln2 + r with |r| ≤ ln2/2, a degree-6 polynomial
 /// in r, and 2ⁿ written into the exponent bits), within 2 ulp for x in [−87.3, 88.3], the
@@ -151,7 +152,7 @@ fn gelu_body<const FMA: bool>(input: &[f32], output: &mut [f32], mut slope: Opti
 }
 
 #[inline(always)]
-fn exp_shifted_body<const FMA: bool>(values: &mut [f32], shift: f32) -> f32 {
+pub(crate) fn exp_shifted_body<const FMA: bool>(values: &mut [f32], shift: f32) -> f32 {
     let mut sums = [0.0f32; LANES];
     let mut chunks = values.chunks_exact_mut(LANES);
     for chunk in &mut chunks {
@@ -179,12 +180,15 @@ macro_rules! dispatched {
             ($($arg:ident: $ty:ty),*) -> $ret:ty = $body:ident
     ) => {
         $(#[$doc])*
+        // Kernels whose callers choose the instruction set (for a whole batch) use `$on` only.
+        #[allow(dead_code)]
         pub fn $name($($arg: $ty),*) -> $ret {
-            $on(Isa::detected(), $($arg),*)
+            $on($crate::device::isa::Isa::detected(), $($arg),*)
         }
 
         /// The same with the kernel of `isa` (the generic one where this CPU lacks it).
-        pub fn $on(isa: Isa, $($arg: $ty),*) -> $ret {
+        pub fn $on(isa: $crate::device::isa::Isa, $($arg: $ty),*) -> $ret {
+            use $crate::device::isa::Isa;
             match isa.min(Isa::of_machine()) {
                 #[cfg(target_arch = "x86_64")]
                 Isa::Avx512 => {
@@ -198,7 +202,7 @@ macro_rules! dispatched {
                     // the CPU has them.
                     unsafe { $avx2($($arg),*) }
                 }
-                _ => $body::<GENERIC_FMA>($($arg),*),
+                _ => $body::<{ $crate::model::host_math::GENERIC_FMA }>($($arg),*),
             }
         }
 
@@ -215,6 +219,7 @@ macro_rules! dispatched {
         }
     };
 }
+pub(crate) use dispatched;
 
 dispatched! {
     /// GELU of `input` into `output`, and its derivative into `slope` when given.
@@ -231,6 +236,7 @@ dispatched! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::device::isa::Isa;
 
     /// erf in f64 by its Taylor series (|x| ≤ 3) or continued fraction (beyond), as an
     /// independent reference.

@@ -2,6 +2,7 @@
 //! BERT4Rec share one encoder stack). Pure functions of tensors: no I/O, no threads.
 
 pub mod activation;
+pub(crate) mod attention;
 mod config;
 pub mod dropout;
 mod encoder;

@@ -10,6 +10,7 @@ use burn::tensor::backend::AutodiffBackend;
 use serde::Serialize;
 
 use crate::model::activation::gelu;
+use crate::model::attention::{AttentionInputs, attention, tensor_attention};
 use crate::model::dropout::dropout;
 use crate::model::loss::{fused_softmax_cross_entropy, softmax_cross_entropy};
 use crate::model::{SeqRec, TransformerConfig, Vocabulary};
@@ -96,6 +97,31 @@ pub fn time_operations<B: AutodiffBackend>(
             block
                 .attend(x.clone(), x.clone(), padding.clone(), Some(future.clone()))
                 .0
+        }),
+    );
+    // The part between the projections alone: the fused kernel (on the CPU backend) and the
+    // tensor operations it replaced.
+    let projected = || AttentionInputs {
+        query: x.clone(),
+        key: x.clone(),
+        value: x.clone(),
+        padding: padding.clone(),
+        future: Some(future.clone()),
+    };
+    // burn's `MultiHeadAttention` default, which the encoder keeps.
+    let fill = -1.0e4;
+    record(
+        "  of which scores to context (fused on the CPU)",
+        layers,
+        time_op(repeats, || {
+            attention(projected(), config.heads, config.dropout, fill).0
+        }),
+    );
+    record(
+        "  the same with tensor operations (before the fusion)",
+        0,
+        time_op(repeats, || {
+            tensor_attention(projected(), config.heads, config.dropout, fill).0
         }),
     );
     record(
