@@ -137,7 +137,8 @@ impl<B: Backend> Block<B> {
 
     /// burn's `MultiHeadAttention::forward` with this module's dropout (see `dropout.rs`):
     /// the same parameters and the same computation, dropout on the scaled scores before the
-    /// masks as burn places it. Returns the context `[batch, queries, hidden]` and the weights
+    /// masks as burn places it; training on the CPU runs it as one fused kernel
+    /// (`attention.rs`). Returns the context `[batch, queries, hidden]` and the weights
     /// `[batch, heads, queries, keys]`.
     pub(crate) fn attend(
         &self,
