@@ -155,9 +155,18 @@ impl<B: Backend> Block<B> {
             padding,
             future,
         };
-        let (context, weights) =
-            attention(inputs, mha.n_heads, self.dropout.prob, mha.min_float as f32);
+        let (context, weights) = attention(
+            inputs,
+            mha.n_heads,
+            self.dropout.prob,
+            self.attention_fill(),
+        );
         (mha.output.forward(context), weights)
+    }
+
+    /// The score a hidden key gets before the softmax (burn's `min_float`).
+    pub(crate) fn attention_fill(&self) -> f32 {
+        self.attention.min_float as f32
     }
 
     /// burn's `PositionWiseFeedForward::forward` with this module's dropout.

@@ -108,8 +108,7 @@ pub fn time_operations<B: AutodiffBackend>(
         padding: padding.clone(),
         future: Some(future.clone()),
     };
-    // burn's `MultiHeadAttention` default, which the encoder keeps.
-    let fill = -1.0e4;
+    let fill = block.attention_fill();
     record(
         "  of which scores to context (fused on the CPU)",
         layers,
