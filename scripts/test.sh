@@ -37,9 +37,9 @@ if [ -n "${ignored[*]}" ] && [ -z "${SLURM_CONF:-}" ]; then
   fi
 fi
 if command -v cargo-nextest >/dev/null; then
-  cargo nextest run --locked --no-fail-fast "${features[@]}" "${ignored[@]}" -E "$filter"
+  cargo nextest run --workspace --locked --no-fail-fast "${features[@]}" "${ignored[@]}" -E "$filter"
   # nextest does not run doctests.
-  cargo test --locked --doc "${features[@]}"
+  cargo test --workspace --locked --doc "${features[@]}"
 else
-  cargo test --locked -- ${ignored:+--include-ignored}
+  cargo test --workspace --locked -- ${ignored:+--include-ignored}
 fi

@@ -3,7 +3,8 @@
 //! instruction sets for host kernels ([`isa`]). The ground floor: training, the language models
 //! and the recommenders all choose their device here, and this module imports none of them.
 
-pub mod isa;
+/// The CPU's instruction sets, from the host-kernel crate (where the kernels they pick live).
+pub use reclab_kernels::isa;
 
 use std::fmt;
 use std::str::FromStr;

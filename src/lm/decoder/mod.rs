@@ -12,11 +12,9 @@ pub mod config;
 pub mod generate;
 pub mod gguf;
 pub mod model;
-pub mod quant;
-#[cfg(target_arch = "x86_64")]
-mod quant_x86;
+/// GGUF tensor types and the quantized matrix product, from the host-kernel crate.
+pub use reclab_kernels::quant;
 pub mod score;
-mod tensor_type;
 pub mod tokenizer;
 pub mod weights;
 

@@ -1,11 +1,11 @@
 //! x86-64 versions of the hot kernels in explicit AVX2 / AVX-512 intrinsics: the compiler does
 //! not vectorise the plain versions' block loops by itself (measured: scalar `vaddss` chains).
 //! Each function is compiled for its instruction set and only called after run-time detection
-//! ([`crate::device::isa::Isa::detected`]).
+//! ([`crate::isa::Isa::detected`]).
 
 use std::arch::x86_64::*;
 
-use super::tensor_type::TensorType;
+use crate::tensor_type::TensorType;
 
 /// An f16 scale stored little-endian at `bytes[at..at + 2]`, converted by F16C.
 #[inline]

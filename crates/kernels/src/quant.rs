@@ -10,9 +10,9 @@
 use half::{bf16, f16};
 use rayon::prelude::*;
 
-use crate::device::isa::Isa;
+use crate::isa::Isa;
 
-pub use super::tensor_type::{SUPPORTED_TYPES, TensorType};
+pub use crate::tensor_type::{SUPPORTED_TYPES, TensorType};
 
 #[inline(always)]
 fn f16_at(bytes: &[u8], at: usize) -> f32 {
@@ -48,7 +48,7 @@ pub fn dequantize_row_on(isa: Isa, ty: TensorType, bytes: &[u8], out: &mut [f32]
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 fn dequantize_row_avx2(ty: TensorType, bytes: &[u8], out: &mut [f32]) {
-    if !super::quant_x86::dequantize_row_avx2(ty, bytes, out) {
+    if !crate::quant_x86::dequantize_row_avx2(ty, bytes, out) {
         dequantize_row_generic(ty, bytes, out)
     }
 }
@@ -57,7 +57,7 @@ fn dequantize_row_avx2(ty: TensorType, bytes: &[u8], out: &mut [f32]) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
 fn dequantize_row_avx512(ty: TensorType, bytes: &[u8], out: &mut [f32]) {
-    if !super::quant_x86::dequantize_row_avx2(ty, bytes, out) {
+    if !crate::quant_x86::dequantize_row_avx2(ty, bytes, out) {
         dequantize_row_generic(ty, bytes, out)
     }
 }
@@ -194,7 +194,7 @@ pub fn dot_on(isa: Isa, a: &[f32], b: &[f32]) -> f32 {
 }
 
 #[cfg(target_arch = "x86_64")]
-use super::quant_x86::{dot_avx2, dot_avx512};
+use crate::quant_x86::{dot_avx2, dot_avx512};
 
 /// Sixteen independent partial sums, so the compiler keeps them in vector registers (two AVX2
 /// registers, one AVX-512 register) instead of one serial chain.
@@ -225,7 +225,7 @@ fn dot_quantized_row(ty: TensorType, bytes: &[u8], x: &[f32]) -> Option<f32> {
         Isa::Avx2Fma | Isa::Avx512 => {
             // SAFETY: `Isa::detected` reports AVX2+FMA (and F16C, present on every such CPU)
             // only where the CPU has them.
-            unsafe { super::quant_x86::dot_quantized_row_avx2(ty, bytes, x) }
+            unsafe { crate::quant_x86::dot_quantized_row_avx2(ty, bytes, x) }
         }
         _ => None,
     }
