@@ -2,7 +2,9 @@
 # own Python environment and the reclab binary under test.
 #
 # $venv: RECLAB_BENCH_VENV, default ~/.cache/reclab-bench-venv. $reclab: the binary built in
-# RECLAB_BENCH_PROFILE (default release; dev measures the test build, dependencies optimised).
+# RECLAB_BENCH_PROFILE (default release; dev measures the test build, dependencies optimised)
+# with the features in RECLAB_BENCH_FEATURES (the test build has `wgpu`: set it to reuse that
+# build instead of relinking).
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/reclab-target}"
 threads="${RECLAB_BENCH_THREADS:-$(nproc)}"
@@ -21,5 +23,6 @@ ensure_python_module() {
 }
 
 profile="${RECLAB_BENCH_PROFILE:-release}"
-cargo build --profile "$profile" --locked --quiet --bin reclab
+features="${RECLAB_BENCH_FEATURES:-}"
+cargo build --profile "$profile" --locked --quiet --bin reclab ${features:+--features "$features"}
 reclab="$CARGO_TARGET_DIR/$([ "$profile" = dev ] && echo debug || echo "$profile")/reclab"
