@@ -201,7 +201,7 @@ fn backward_body<const FMA: bool>(
 
 dispatched! {
     /// The forward pass of one sequence (see [`forward_body`]).
-    pub fn forward_sequence / forward_sequence_on / forward_avx2 / forward_avx512
+    pub fn forward_sequence_on / forward_avx2 / forward_avx512
         (dims: &Dims, input: &Sequence, weights: &mut [f32], context: &mut [f32],
          scratch: &mut [f32]) -> ()
         = forward_body
@@ -209,7 +209,7 @@ dispatched! {
 
 dispatched! {
     /// The backward pass of one sequence (see [`backward_body`]).
-    pub fn backward_sequence / backward_sequence_on / backward_avx2 / backward_avx512
+    pub fn backward_sequence_on / backward_avx2 / backward_avx512
         (dims: &Dims, input: &Sequence, weights: &[f32], d_context: &[f32],
          grads: &mut SequenceGrads, scratch: &mut [f32]) -> ()
         = backward_body

@@ -12,8 +12,9 @@
 //! nothing but that target's standard library (CI runs them for aarch64 under emulation).
 
 /// Defines a dispatched kernel: the public function (this CPU's widest version), `*_on` (the
-/// version of a given instruction set, for tests and benchmarks), and its AVX2+FMA and AVX-512
-/// compilations of the same body.
+/// version of a given instruction set, for tests, benchmarks and callers that choose once for a
+/// whole batch), and its AVX2+FMA and AVX-512 compilations of the same body. Written with three
+/// names (`$on / $avx2 / $avx512`) it defines `*_on` alone.
 macro_rules! dispatched {
     (
         $(#[$doc:meta])*
@@ -21,13 +22,23 @@ macro_rules! dispatched {
             ($($arg:ident: $ty:ty),*) -> $ret:ty = $body:ident
     ) => {
         $(#[$doc])*
-        // Kernels whose callers choose the instruction set (for a whole batch) use `$on` only.
-        #[allow(dead_code)]
         pub fn $name($($arg: $ty),*) -> $ret {
             $on($crate::isa::Isa::detected(), $($arg),*)
         }
 
-        /// The same with the kernel of `isa` (the generic one where this CPU lacks it).
+        dispatched! {
+            $(#[$doc])*
+            pub fn $on / $avx2 / $avx512 ($($arg: $ty),*) -> $ret = $body
+        }
+    };
+    (
+        $(#[$doc:meta])*
+        pub fn $on:ident / $avx2:ident / $avx512:ident
+            ($($arg:ident: $ty:ty),*) -> $ret:ty = $body:ident
+    ) => {
+        $(#[$doc])*
+        ///
+        /// With the kernel of `isa` (the generic one where this CPU lacks it).
         pub fn $on(isa: $crate::isa::Isa, $($arg: $ty),*) -> $ret {
             use $crate::isa::Isa;
             match isa.min(Isa::of_machine()) {

@@ -217,14 +217,17 @@ fn dot_generic(a: &[f32], b: &[f32]) -> f32 {
     sum
 }
 
-/// The dot product of a quantized row with `x` without unpacking the row into memory, where this
-/// CPU has a kernel for the row's type (AVX2: Q4_0, Q4_1, Q8_0); `None` elsewhere.
-fn dot_quantized_row(ty: TensorType, bytes: &[u8], x: &[f32]) -> Option<f32> {
-    match Isa::detected() {
+/// The dot product of a quantized row with `x` without unpacking the row into memory, where
+/// `isa` (capped by this CPU) has a kernel for the row's type (AVX2: Q4_0, Q4_1, Q8_0); `None`
+/// elsewhere.
+// Elsewhere than x86-64 no kernel reads the blocks, and the arguments go unused.
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
+fn dot_quantized_row_on(isa: Isa, ty: TensorType, bytes: &[u8], x: &[f32]) -> Option<f32> {
+    match isa.min(Isa::of_machine()) {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2Fma | Isa::Avx512 => {
-            // SAFETY: `Isa::detected` reports AVX2+FMA (and F16C, present on every such CPU)
-            // only where the CPU has them.
+            // SAFETY: capped by `Isa::of_machine`, which reports AVX2+FMA (and F16C, present
+            // on every such CPU) only where the CPU has them.
             unsafe { crate::quant_x86::dot_quantized_row_avx2(ty, bytes, x) }
         }
         _ => None,
@@ -301,6 +304,7 @@ impl QuantMatrix {
         // Output transposed (weight row by input row), so each chunk of weight rows writes one
         // contiguous piece; transposed back below when there is more than one input row.
         let mut transposed = vec![0.0f32; self.rows * m];
+        let isa = Isa::detected();
         const ROWS_PER_TASK: usize = 16;
         transposed
             .par_chunks_mut(ROWS_PER_TASK * m)
@@ -310,7 +314,8 @@ impl QuantMatrix {
                 for (i, out_row) in out.chunks_mut(m).enumerate() {
                     let row = task * ROWS_PER_TASK + i;
                     if m == 1
-                        && let Some(v) = dot_quantized_row(self.ty, self.row_bytes_of(row), x)
+                        && let Some(v) =
+                            dot_quantized_row_on(isa, self.ty, self.row_bytes_of(row), x)
                     {
                         out_row[0] = v;
                         continue;
@@ -427,6 +432,41 @@ mod tests {
                             "{ty:?}, m {m}: {got} vs {expected}"
                         );
                     }
+                }
+            }
+        }
+    }
+
+    /// The one-row product straight from the blocks, on every instruction set this machine
+    /// runs, against the f64 sum over the generic kernel's dequantized row.
+    #[test]
+    fn the_fused_row_dot_matches_the_dequantized_row_on_every_instruction_set() {
+        let cols = 96;
+        for ty in [TensorType::Q4_0, TensorType::Q4_1, TensorType::Q8_0] {
+            let mut bytes = Vec::new();
+            for block in 0..cols / 32 {
+                bytes.extend(f16_bytes(0.02 * (block as f32 + 1.0)));
+                if ty == TensorType::Q4_1 {
+                    bytes.extend(f16_bytes(-0.3 + 0.1 * block as f32));
+                }
+                let quants = if ty == TensorType::Q8_0 { 32 } else { 16 };
+                bytes.extend((0..quants).map(|j| ((j * 29 + block * 11) % 256) as u8));
+            }
+            let x: Vec<f32> = (0..cols).map(|i| (i as f32 * 0.61).cos()).collect();
+            let mut row = vec![0.0f32; cols];
+            dequantize_row_on(Isa::Baseline, ty, &bytes, &mut row);
+            let expected: f64 = row.iter().zip(&x).map(|(w, x)| *w as f64 * *x as f64).sum();
+            for isa in Isa::every_on_this_machine() {
+                match dot_quantized_row_on(isa, ty, &bytes, &x) {
+                    Some(got) => assert!(
+                        (got as f64 - expected).abs() < 1e-4,
+                        "{isa:?}, {ty:?}: {got} vs {expected}"
+                    ),
+                    // Only the x86 vector kernels read blocks directly.
+                    None => assert!(
+                        !matches!(isa, Isa::Avx2Fma | Isa::Avx512),
+                        "{isa:?}, {ty:?}: no fused kernel"
+                    ),
                 }
             }
         }
