@@ -431,6 +431,13 @@ fn bench_train(
             t.epoch_secs,
             t.validation_secs,
         );
+        if let Some(busy) = t.cores_busy.filter(|_| t.device == "cpu") {
+            println!(
+                "{:<7} cores busy during the steps: {busy:.2} of {} (CPU time over wall time)",
+                "",
+                std::thread::available_parallelism().map_or(1, usize::from)
+            );
+        }
         if ops && t.device == "cpu" {
             let targets = (t.tokens_per_sec * t.batch_size as f64 / t.sequences_per_sec) as usize;
             print_operations(&config, dataset.num_items(), targets);
@@ -663,17 +670,19 @@ fn print_operations(config: &reclab::train::TrainConfig, num_items: usize, targe
     );
     println!("\noperations alone ({targets} target positions), mean of 5, ms:");
     println!(
-        "{:<70} {:>5} {:>9} {:>9} {:>9}",
-        "operation", "×step", "forward", "backward", "per step"
+        "{:<70} {:>5} {:>9} {:>9} {:>9} {:>6}",
+        "operation", "×step", "forward", "backward", "per step", "cores"
     );
     for op in timings {
         println!(
-            "{:<70} {:>5} {:>9.1} {:>9.1} {:>9.1}",
+            "{:<70} {:>5} {:>9.1} {:>9.1} {:>9.1} {:>6}",
             op.name,
             op.per_step,
             op.forward_ms,
             op.backward_ms,
-            op.per_step as f64 * (op.forward_ms + op.backward_ms)
+            op.per_step as f64 * (op.forward_ms + op.backward_ms),
+            op.cores_busy
+                .map_or_else(|| "-".to_string(), |busy| format!("{busy:.2}"))
         );
     }
 }

@@ -37,6 +37,28 @@ pub struct StepTimings {
     pub epoch_secs: f64,
     /// One full-ranking validation pass over all users.
     pub validation_secs: f64,
+    /// The process's CPU time over wall time during the timed steps: how many cores the step
+    /// keeps busy (rayon's workers spin briefly before they sleep, which counts as busy). `None`
+    /// where the system does not report CPU time.
+    pub cores_busy: Option<f64>,
+}
+
+/// CPU seconds this process has used, all threads together.
+pub(crate) fn process_cpu_secs() -> Option<f64> {
+    #[cfg(unix)]
+    {
+        let mut time = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `time` is a valid, writable timespec for the call's duration.
+        let status = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut time) };
+        (status == 0).then_some(time.tv_sec as f64 + time.tv_nsec as f64 * 1e-9)
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
 }
 
 /// Times `steps` SASRec training steps (after 2 warm-up steps) on `dataset`.
@@ -62,7 +84,11 @@ pub fn time_steps<B: AutodiffBackend>(
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let (mut build, mut forward, mut backward, mut optim, mut tokens) =
         (0.0, 0.0, 0.0, 0.0, 0usize);
+    let (mut timed_from, mut cpu_from) = (Instant::now(), None);
     for step in 0..steps + 2 {
+        if step == 2 {
+            (timed_from, cpu_from) = (Instant::now(), process_cpu_secs());
+        }
         let t0 = Instant::now();
         let start = (step * config.batch_size) % sequences.len();
         let chunk: Vec<&[u32]> = (0..config.batch_size)
@@ -105,6 +131,10 @@ pub fn time_steps<B: AutodiffBackend>(
             tokens += batch.positions.len();
         }
     }
+    let timed_wall = timed_from.elapsed().as_secs_f64();
+    let cores_busy = cpu_from
+        .zip(process_cpu_secs())
+        .map(|(from, to)| (to - from) / timed_wall.max(1e-9));
     let n = steps.max(1) as f64;
     let step_secs = (build + forward + backward + optim) / n;
     let recommender = TransformerRecommender::new(
@@ -140,5 +170,6 @@ pub fn time_steps<B: AutodiffBackend>(
         tokens_per_sec: tokens as f64 / n / step_secs,
         epoch_secs: sequences.len().div_ceil(config.batch_size) as f64 * step_secs,
         validation_secs: eval_started.elapsed().as_secs_f64(),
+        cores_busy,
     })
 }

@@ -9,6 +9,8 @@ use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use serde::Serialize;
 
+use super::bench::process_cpu_secs;
+
 use crate::model::activation::gelu;
 use crate::model::attention::{AttentionInputs, attention, tensor_attention};
 use crate::model::dropout::dropout;
@@ -22,15 +24,22 @@ pub struct OpTiming {
     pub per_step: usize,
     pub forward_ms: f64,
     pub backward_ms: f64,
+    /// CPU time over wall time, forward and backward together: how many cores it keeps busy.
+    pub cores_busy: Option<f64>,
 }
 
-/// Mean milliseconds of `forward` and of the backward pass from its output's sum.
+/// Mean milliseconds of `forward` and of the backward pass from its output's sum, and the
+/// cores they kept busy.
 fn time_op<B: AutodiffBackend, const D: usize>(
     repeats: usize,
     mut forward: impl FnMut() -> Tensor<B, D>,
-) -> (f64, f64) {
+) -> (f64, f64, Option<f64>) {
     let (mut forward_secs, mut backward_secs) = (0.0, 0.0);
+    let mut cpu_from = None;
     for round in 0..repeats + 1 {
+        if round == 1 {
+            cpu_from = process_cpu_secs();
+        }
         let started = Instant::now();
         let output = forward();
         let computed = Instant::now();
@@ -42,8 +51,11 @@ fn time_op<B: AutodiffBackend, const D: usize>(
             backward_secs += (done - computed).as_secs_f64();
         }
     }
+    let cores_busy = cpu_from
+        .zip(process_cpu_secs())
+        .map(|(from, to)| (to - from) / (forward_secs + backward_secs).max(1e-9));
     let n = repeats.max(1) as f64;
-    (1e3 * forward_secs / n, 1e3 * backward_secs / n)
+    (1e3 * forward_secs / n, 1e3 * backward_secs / n, cores_busy)
 }
 
 /// Times the operations of one step of a `config`-shaped SASRec over `vocabulary`, with
@@ -77,12 +89,13 @@ pub fn time_operations<B: AutodiffBackend>(
     let block = &model.blocks()[0];
     let layers = model.blocks().len();
     let mut timings = Vec::new();
-    let mut record = |name: &str, per_step: usize, (forward_ms, backward_ms): (f64, f64)| {
+    let mut record = |name: &str, per_step: usize, (forward_ms, backward_ms, cores_busy)| {
         timings.push(OpTiming {
             name: name.to_string(),
             per_step,
             forward_ms,
             backward_ms,
+            cores_busy,
         })
     };
     record(
