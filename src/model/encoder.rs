@@ -149,9 +149,9 @@ impl<B: Backend> Block<B> {
     ) -> (Tensor<B, 3>, Tensor<B, 4>) {
         let mha = &self.attention;
         let inputs = AttentionInputs {
-            query: mha.query.forward(queries),
-            key: mha.key.forward(keys.clone()),
-            value: mha.value.forward(keys),
+            query: over_positions(&mha.query, queries),
+            key: over_positions(&mha.key, keys.clone()),
+            value: over_positions(&mha.value, keys),
             padding,
             future,
         };
@@ -161,7 +161,7 @@ impl<B: Backend> Block<B> {
             self.dropout.prob,
             self.attention_fill(),
         );
-        (mha.output.forward(context), weights)
+        (over_positions(&mha.output, context), weights)
     }
 
     /// The score a hidden key gets before the softmax (burn's `min_float`).
@@ -173,9 +173,21 @@ impl<B: Backend> Block<B> {
     pub(crate) fn feed_forward_sublayer(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let ff = &self.feed_forward;
         // burn's module is configured with GELU, the activation computed here.
-        let x = gelu(ff.linear_inner.forward(x));
-        ff.linear_outer.forward(dropout(x, self.dropout.prob))
+        let x = gelu(over_positions(&ff.linear_inner, x));
+        over_positions(&ff.linear_outer, dropout(x, self.dropout.prob))
     }
+}
+
+/// `linear` applied to every position of `x` `[batch, len, in]` as one `[batch · len, in]`
+/// matrix. burn runs a linear layer on a 3-d input as a batch of `batch` small products, and
+/// its weight gradient as `batch` products summed afterwards; on the CPU backend each small
+/// product repacks the weight on one thread. One large product is the same arithmetic, spread
+/// over every core by gemm.
+fn over_positions<B: Backend>(linear: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    let [batch, len, width] = x.dims();
+    let y = linear.forward(x.reshape([batch * len, width]));
+    let [_, out] = y.dims();
+    y.reshape([batch, len, out])
 }
 
 /// Item text vectors inside the model (`fused` and `frozen`): the frozen vectors and a learned
