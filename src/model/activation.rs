@@ -1,6 +1,6 @@
 //! GELU for the encoder's feed-forward sublayer. burn's CPU backend computes erf one element at
 //! a time, forward and again backward (about a quarter of a SASRec step on ML-100K). On the CPU
-//! the values and the slope are computed together, eight lanes at a time
+//! the values and the slope are computed together, sixteen lanes at a time
 //! ([`super::host_math::gelu`]), and autodiff sees `x ⊙ slope + (gelu − x ⊙ slope)` with both
 //! factors constant: the same value, and the gradient `slope` with one multiplication. Other
 //! backends keep burn's GELU. In inference on the CPU the values are computed in place the same

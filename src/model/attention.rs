@@ -19,7 +19,6 @@
 use std::any::TypeId;
 use std::sync::Arc;
 
-use super::dropout::{dropout, host_mask_for};
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
@@ -29,6 +28,8 @@ use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
 use burn::tensor::activation::softmax;
 use reclab_kernels::attention::{Batch, Dims};
+
+use super::dropout::{dropout, host_mask_for};
 
 /// The training backend the fused kernel serves: burn's CPU backend under autodiff.
 type Host = Autodiff<Flex>;
