@@ -213,19 +213,10 @@ mod tests {
         }
     }
 
-    /// The instruction sets whose kernels this machine runs (others fall back to the generic
-    /// one, so listing them all is harmless; the message says which ran).
-    fn every_isa() -> Vec<Isa> {
-        let all = [Isa::Baseline, Isa::Neon, Isa::Avx2Fma, Isa::Avx512];
-        all.into_iter()
-            .filter(|&isa| isa <= Isa::of_machine())
-            .collect()
-    }
-
     #[test]
     fn exp_is_within_2_ulp_over_its_range_on_every_instruction_set() {
         let xs: Vec<f32> = (-8730..=8830).map(|i| i as f32 / 100.0).collect();
-        for isa in every_isa() {
+        for isa in Isa::every_on_this_machine() {
             let mut values = xs.clone();
             exp_shifted_in_place_on(isa, &mut values, 0.0);
             for (&x, &got) in xs.iter().zip(&values) {
@@ -241,7 +232,7 @@ mod tests {
 
     #[test]
     fn a_nan_stays_nan_and_extremes_stay_finite() {
-        for isa in every_isa() {
+        for isa in Isa::every_on_this_machine() {
             let mut values = vec![f32::NAN, -1e30, 1e30, 0.0];
             let sum = exp_shifted_in_place_on(isa, &mut values, 0.0);
             assert!(values[0].is_nan() && sum.is_nan(), "{isa:?}: {values:?}");
@@ -266,7 +257,7 @@ mod tests {
             .collect();
         let mut reference = vec![0.0f32; input.len()];
         gelu_on(Isa::Baseline, &input, &mut reference, None);
-        for isa in every_isa() {
+        for isa in Isa::every_on_this_machine() {
             let mut output = vec![0.0f32; input.len()];
             gelu_on(isa, &input, &mut output, None);
             for ((a, b), x) in output.iter().zip(&reference).zip(&input) {
@@ -284,7 +275,7 @@ mod tests {
     #[test]
     fn gelu_and_its_slope_match_the_formulas_on_every_instruction_set() {
         let input: Vec<f32> = (-700..=700).map(|i| i as f32 / 100.0).collect();
-        for isa in every_isa() {
+        for isa in Isa::every_on_this_machine() {
             let mut output = vec![0.0; input.len()];
             let mut slope = vec![0.0; input.len()];
             gelu_on(isa, &input, &mut output, Some(&mut slope));
