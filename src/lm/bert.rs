@@ -9,6 +9,7 @@ use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
 use burn::tensor::activation::softmax;
 
 use crate::model::activation::gelu;
+use crate::model::linear::over_positions;
 
 use super::error::{LmError, Result};
 use super::folder::BertConfig;
@@ -207,23 +208,24 @@ impl<B: Backend> Layer<B> {
         let head_dim = hidden / heads;
         let split = |t: Tensor<B, 3>| t.reshape([batch, len, heads, head_dim]).swap_dims(1, 2);
         let attention = &self.attention.self_attention;
-        let q = split(attention.query.forward(x.clone()));
-        let k = split(attention.key.forward(x.clone()));
-        let v = split(attention.value.forward(x.clone()));
+        let q = split(over_positions(&attention.query, x.clone()));
+        let k = split(over_positions(&attention.key, x.clone()));
+        let v = split(over_positions(&attention.value, x.clone()));
         let scores = q.matmul(k.swap_dims(2, 3)) / (head_dim as f64).sqrt() + key_bias;
         let context = softmax(scores, 3)
             .matmul(v)
             .swap_dims(1, 2)
             .reshape([batch, len, hidden]);
         let x = self.attention.output.forward(context, x);
-        let inner = gelu(self.intermediate.dense.forward(x.clone()));
+        let inner = gelu(over_positions(&self.intermediate.dense, x.clone()));
         self.output.forward(inner, x)
     }
 }
 
 impl<B: Backend> DenseResidual<B> {
     fn forward(&self, x: Tensor<B, 3>, residual: Tensor<B, 3>) -> Tensor<B, 3> {
-        self.layer_norm.forward(self.dense.forward(x) + residual)
+        self.layer_norm
+            .forward(over_positions(&self.dense, x) + residual)
     }
 }
 

@@ -14,6 +14,7 @@ use super::activation::gelu;
 use super::attention::{AttentionInputs, attention};
 use super::config::{ItemText, TransformerConfig};
 use super::dropout::dropout;
+use super::linear::over_positions;
 
 /// Token numbering: 0 is padding, `1..=num_items` are items, `num_items + 1` is the mask token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,18 +177,6 @@ impl<B: Backend> Block<B> {
         let x = gelu(over_positions(&ff.linear_inner, x));
         over_positions(&ff.linear_outer, dropout(x, self.dropout.prob))
     }
-}
-
-/// `linear` applied to every position of `x` `[batch, len, in]` as one `[batch · len, in]`
-/// matrix. burn runs a linear layer on a 3-d input as a batch of `batch` small products, and
-/// its weight gradient as `batch` products summed afterwards; on the CPU backend each small
-/// product repacks the weight on one thread. One large product is the same arithmetic, spread
-/// over every core by gemm.
-fn over_positions<B: Backend>(linear: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
-    let [batch, len, width] = x.dims();
-    let y = linear.forward(x.reshape([batch * len, width]));
-    let [_, out] = y.dims();
-    y.reshape([batch, len, out])
 }
 
 /// Item text vectors inside the model (`fused` and `frozen`): the frozen vectors and a learned

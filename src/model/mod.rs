@@ -7,6 +7,7 @@ mod config;
 pub mod dropout;
 mod encoder;
 pub mod host_math;
+pub(crate) mod linear;
 pub mod loss;
 
 pub use config::{Direction, ItemText, TransformerConfig};
