@@ -1,15 +1,15 @@
 //! GELU for the encoder's feed-forward sublayer. burn's CPU backend computes erf one element at
 //! a time, forward and again backward (about a quarter of a SASRec step on ML-100K). On the CPU
 //! the values and the slope are computed together, sixteen lanes at a time
-//! ([`super::host_math::gelu`]), and autodiff sees `x ⊙ slope + (gelu − x ⊙ slope)` with both
-//! factors constant: the same value, and the gradient `slope` with one multiplication. Other
-//! backends keep burn's GELU. In inference on the CPU the values are computed in place the same
+//! ([`super::host_math::gelu`]), as one autodiff operation whose backward multiplies by the
+//! slope ([`super::elementwise`]). Other backends keep burn's GELU. In inference on the CPU the values are computed in place the same
 //! way (no slope): in the sentence encoder, whose feed-forward is 1536 wide, burn's scalar erf
 //! was a large part of embedding a catalogue.
 
 use burn::prelude::*;
 use rayon::prelude::*;
 
+use super::elementwise::map_with_slope;
 use super::host_math::{self, on_host};
 
 /// Elements per parallel task.
@@ -23,30 +23,13 @@ pub fn gelu<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     if !B::ad_enabled(&device) {
         return gelu_in_place_on_host(x);
     }
-    let shape = x.shape();
-    let input: Vec<f32> = x
-        .clone()
-        .detach()
-        .into_data()
-        .convert::<f32>()
-        .to_vec()
-        .unwrap_or_default();
-    let mut output = vec![0.0f32; input.len()];
-    let mut slope = vec![0.0f32; input.len()];
-    output
-        .par_chunks_mut(CHUNK)
-        .zip(slope.par_chunks_mut(CHUNK))
-        .zip(input.par_chunks(CHUNK))
-        .for_each(|((output, slope), input)| {
-            host_math::gelu(input, output, Some(slope));
-            // What the linear part leaves: gelu(x) − x · slope.
-            for ((value, &s), &x) in output.iter_mut().zip(slope.iter()).zip(input) {
-                *value -= x * s;
-            }
-        });
-    let slope = Tensor::<B, D>::from_data(TensorData::new(slope, shape.clone()), &device);
-    let rest = Tensor::<B, D>::from_data(TensorData::new(output, shape), &device);
-    x * slope + rest
+    let values_and_slopes = |_, input: &[f32], output: &mut [f32], slope: &mut [f32]| {
+        host_math::gelu(input, output, Some(slope))
+    };
+    match map_with_slope(x, values_and_slopes) {
+        Ok(y) => y,
+        Err(x) => burn::tensor::activation::gelu(x),
+    }
 }
 
 /// GELU of a host tensor without autodiff, in place in its own buffer (each chunk copied to

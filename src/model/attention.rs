@@ -30,6 +30,7 @@ use burn::tensor::activation::softmax;
 use reclab_kernels::attention::{Batch, Dims};
 
 use super::dropout::{dropout, host_mask_for};
+use super::host_math::{host_values, same_backend};
 
 /// The training backend the fused kernel serves: burn's CPU backend under autodiff.
 type Host = Autodiff<Flex>;
@@ -74,14 +75,6 @@ impl Backward<Flex, 3> for FusedAttention {
             }
         }
     }
-}
-
-fn host_values<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> Vec<f32> {
-    tensor
-        .into_data()
-        .convert::<f32>()
-        .to_vec()
-        .unwrap_or_default()
 }
 
 /// The inputs of [`try_fused`]: the projected query `[batch, queries, hidden]`, key and value
@@ -175,17 +168,6 @@ fn try_fused<B: Backend>(
     };
     let (context, weights) = fused_on_host(host, heads, dropout, fill);
     Ok((same_backend(context), same_backend(weights)))
-}
-
-/// `value` as the type it is: for a tensor of one backend seen through a generic parameter
-/// that [`try_fused`] has checked to be that backend.
-fn same_backend<From: 'static, To: 'static>(value: From) -> To {
-    let boxed: Box<dyn std::any::Any> = Box::new(value);
-    match boxed.downcast::<To>() {
-        Ok(value) => *value,
-        // Invariant: called only on types whose backends `try_fused` found identical.
-        Err(_) => unreachable!("same_backend between different types"),
-    }
 }
 
 fn fused_on_host(

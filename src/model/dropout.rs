@@ -6,7 +6,7 @@
 //! from the backend's RNG — so the engine's per-epoch seeding still makes runs reproducible —
 //! with 16 random bits per element from ChaCha8 streams, one stream per chunk (the same mask
 //! whatever the number of threads), already scaled by `1 / keep`: one multiplication forward
-//! and one backward. On a GPU the backend's own random kernel is kept (a host mask would cross
+//! and one backward, each a parallel pass on the training backend ([`super::elementwise`]). On a GPU the backend's own random kernel is kept (a host mask would cross
 //! the bus every step).
 
 use burn::prelude::*;
@@ -15,6 +15,7 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
+use super::elementwise::map_with_slope;
 use super::host_math::on_host;
 
 /// Elements per ChaCha8 stream (and per parallel task).
@@ -34,7 +35,17 @@ pub fn dropout<B: Backend, const D: usize>(input: Tensor<B, D>, prob: f64) -> Te
     }
     let shape = input.shape();
     let mask = host_mask(shape.num_elements(), keep, seed_from_backend::<B>(&device));
-    input * Tensor::<B, D>::from_data(TensorData::new(mask, shape), &device)
+    let apply = |start: usize, input: &[f32], output: &mut [f32], slope: &mut [f32]| {
+        let mask = &mask[start..start + input.len()];
+        for (((y, s), &x), &m) in output.iter_mut().zip(slope).zip(input).zip(mask) {
+            *y = x * m;
+            *s = m;
+        }
+    };
+    match map_with_slope(input, apply) {
+        Ok(output) => output,
+        Err(input) => input * Tensor::<B, D>::from_data(TensorData::new(mask, shape), &device),
+    }
 }
 
 /// The multipliers [`dropout`] would apply on the host to `n` values, drawn as it draws them

@@ -5,8 +5,8 @@ use burn::module::Param;
 use burn::nn::attention::{MultiHeadAttention, MultiHeadAttentionConfig};
 use burn::nn::transformer::{PositionWiseFeedForward, PositionWiseFeedForwardConfig};
 use burn::nn::{
-    Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig,
-    Linear, LinearConfig,
+    Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, Linear,
+    LinearConfig,
 };
 use burn::prelude::*;
 
@@ -14,6 +14,7 @@ use super::activation::gelu;
 use super::attention::{AttentionInputs, attention};
 use super::config::{ItemText, TransformerConfig};
 use super::dropout::dropout;
+use super::layer_norm::{config as norm_config, layer_norm};
 use super::linear::over_positions;
 
 /// Token numbering: 0 is padding, `1..=num_items` are items, `num_items + 1` is the mask token.
@@ -62,12 +63,8 @@ impl<B: Backend> Block<B> {
                 .with_dropout(config.dropout)
                 .with_initializer(init)
                 .init(device),
-            norm_attention: LayerNormConfig::new(config.hidden)
-                .with_epsilon(1e-12)
-                .init(device),
-            norm_feed_forward: LayerNormConfig::new(config.hidden)
-                .with_epsilon(1e-12)
-                .init(device),
+            norm_attention: norm_config(config.hidden).init(device),
+            norm_feed_forward: norm_config(config.hidden).init(device),
             dropout: DropoutConfig::new(config.dropout).init(),
             norm_first: config.norm_first,
         }
@@ -102,7 +99,7 @@ impl<B: Backend> Block<B> {
     /// The attention sublayer's input: normalised first in a pre-norm block.
     fn norm_input(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         if self.norm_first {
-            self.norm_attention.forward(x)
+            layer_norm(&self.norm_attention, x)
         } else {
             x
         }
@@ -122,16 +119,16 @@ impl<B: Backend> Block<B> {
         let (context, weights) = self.attend(queries, keys, padding, future);
         let mut x = residual + dropout(context, self.dropout.prob);
         if !self.norm_first {
-            x = self.norm_attention.forward(x);
+            x = layer_norm(&self.norm_attention, x);
         }
         let normed = if self.norm_first {
-            self.norm_feed_forward.forward(x.clone())
+            layer_norm(&self.norm_feed_forward, x.clone())
         } else {
             x.clone()
         };
         let mut x = x + dropout(self.feed_forward_sublayer(normed), self.dropout.prob);
         if !self.norm_first {
-            x = self.norm_feed_forward.forward(x);
+            x = layer_norm(&self.norm_feed_forward, x);
         }
         (x, weights)
     }
@@ -260,16 +257,12 @@ impl<B: Backend> SeqRec<B> {
             positions: EmbeddingConfig::new(config.max_len, config.hidden)
                 .with_initializer(init)
                 .init(device),
-            input_norm: LayerNormConfig::new(config.hidden)
-                .with_epsilon(1e-12)
-                .init(device),
+            input_norm: norm_config(config.hidden).init(device),
             input_dropout: DropoutConfig::new(config.dropout).init(),
             blocks: (0..config.layers)
                 .map(|_| Block::new(config, device))
                 .collect(),
-            final_norm: LayerNormConfig::new(config.hidden)
-                .with_epsilon(1e-12)
-                .init(device),
+            final_norm: norm_config(config.hidden).init(device),
             text: config
                 .item_text
                 .keeps_vectors()
@@ -424,7 +417,7 @@ impl<B: Backend> SeqRec<B> {
             .expand([batch, len]);
         let x = self.lookup(tokens) + self.positions.forward(positions);
         (
-            dropout(self.input_norm.forward(x), self.input_dropout.prob),
+            dropout(layer_norm(&self.input_norm, x), self.input_dropout.prob),
             padding,
         )
     }
@@ -444,7 +437,7 @@ impl<B: Backend> SeqRec<B> {
     /// The final LayerNorm of a pre-norm stack (a post-norm stack already ends in one).
     fn finish(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         if self.norm_first {
-            self.final_norm.forward(x)
+            layer_norm(&self.final_norm, x)
         } else {
             x
         }

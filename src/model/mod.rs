@@ -5,8 +5,10 @@ pub mod activation;
 pub(crate) mod attention;
 mod config;
 pub mod dropout;
+mod elementwise;
 mod encoder;
 pub mod host_math;
+pub(crate) mod layer_norm;
 pub(crate) mod linear;
 pub mod loss;
 

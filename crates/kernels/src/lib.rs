@@ -74,6 +74,7 @@ macro_rules! dispatched {
 
 pub mod attention;
 pub mod isa;
+pub mod layer_norm;
 pub mod math;
 pub mod quant;
 #[cfg(target_arch = "x86_64")]
