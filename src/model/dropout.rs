@@ -2,24 +2,21 @@
 //!
 //! burn's `Dropout` draws a Bernoulli tensor through the backend's RNG, which on the CPU backend
 //! samples element by element on one thread (about 12 ns per element: 80 ms of a 470 ms
-//! SASRec step at batch 128). Here, on the CPU, the mask is drawn from a seed that itself comes
-//! from the backend's RNG — so the engine's per-epoch seeding still makes runs reproducible —
-//! with 16 random bits per element from ChaCha8 streams, one stream per chunk (the same mask
-//! whatever the number of threads), already scaled by `1 / keep`: one multiplication forward
-//! and one backward, each a parallel pass on the training backend ([`super::elementwise`]). On a GPU the backend's own random kernel is kept (a host mask would cross
+//! SASRec step at batch 128). Here, on the CPU, the mask is a hash of a seed and each element's
+//! index (`reclab_kernels::dropout`), the seed drawn from the backend's RNG — so the engine's
+//! per-epoch seeding still makes runs reproducible — and the multipliers are already scaled by
+//! `1 / keep`: one multiplication forward and one backward, each a parallel pass on the
+//! training backend ([`super::elementwise`]), the mask computed in the same pass as the
+//! forward product. On a GPU the backend's own random kernel is kept (a host mask would cross
 //! the bus every step).
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use rand::{RngCore, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
+use reclab_kernels::dropout::{self as kernel, Mask};
 
-use super::elementwise::map_with_slope;
+use super::elementwise::{CHUNK, map_with_slope};
 use super::host_math::on_host;
-
-/// Elements per ChaCha8 stream (and per parallel task).
-const CHUNK: usize = 1 << 15;
 
 /// Zeroes each element with probability `prob` and scales the others by `1 / (1 - prob)`
 /// while training (autodiff enabled); the identity otherwise.
@@ -34,17 +31,16 @@ pub fn dropout<B: Backend, const D: usize>(input: Tensor<B, D>, prob: f64) -> Te
         return input * mask * (1.0 / keep);
     }
     let shape = input.shape();
-    let mask = host_mask(shape.num_elements(), keep, seed_from_backend::<B>(&device));
-    let apply = |start: usize, input: &[f32], output: &mut [f32], slope: &mut [f32]| {
-        let mask = &mask[start..start + input.len()];
-        for (((y, s), &x), &m) in output.iter_mut().zip(slope).zip(input).zip(mask) {
-            *y = x * m;
-            *s = m;
-        }
+    let mask = Mask::new(seed_from_backend::<B>(&device), keep);
+    let apply = |start: usize, input: &[f32], output: &mut [f32], multipliers: &mut [f32]| {
+        kernel::apply(&mask, start, input, output, multipliers)
     };
     match map_with_slope(input, apply) {
         Ok(output) => output,
-        Err(input) => input * Tensor::<B, D>::from_data(TensorData::new(mask, shape), &device),
+        Err(input) => {
+            let multipliers = host_mask(shape.num_elements(), mask);
+            input * Tensor::<B, D>::from_data(TensorData::new(multipliers, shape), &device)
+        }
     }
 }
 
@@ -59,7 +55,10 @@ pub(crate) fn host_mask_for<B: Backend>(
     if prob == 0.0 || !B::ad_enabled(device) {
         return None;
     }
-    Some(host_mask(n, 1.0 - prob, seed_from_backend::<B>(device)))
+    Some(host_mask(
+        n,
+        Mask::new(seed_from_backend::<B>(device), 1.0 - prob),
+    ))
 }
 
 /// 48 random bits from the backend's RNG, which the engine seeds per run, stage and epoch.
@@ -71,24 +70,14 @@ fn seed_from_backend<B: Backend>(device: &B::Device) -> u64 {
     })
 }
 
-/// `n` mask values: `1 / keep` with probability `keep`, else 0.
-fn host_mask(n: usize, keep: f64, seed: u64) -> Vec<f32> {
-    let threshold = (keep * 65536.0).round() as u32;
-    let scale = (1.0 / keep) as f32;
-    let mut mask = vec![0.0f32; n];
-    mask.par_chunks_mut(CHUNK)
+/// The `n` multipliers of `mask`: `1 / keep` with probability `keep`, else 0.
+fn host_mask(n: usize, mask: Mask) -> Vec<f32> {
+    let mut multipliers = vec![0.0f32; n];
+    multipliers
+        .par_chunks_mut(CHUNK)
         .enumerate()
-        .for_each(|(chunk, values)| {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            rng.set_stream(chunk as u64);
-            for pair in values.chunks_mut(2) {
-                let bits = rng.next_u32();
-                for (value, half) in pair.iter_mut().zip([bits & 0xffff, bits >> 16]) {
-                    *value = if half < threshold { scale } else { 0.0 };
-                }
-            }
-        });
-    mask
+        .for_each(|(chunk, values)| kernel::fill(&mask, chunk * CHUNK, values));
+    multipliers
 }
 
 #[cfg(test)]
@@ -99,13 +88,13 @@ mod tests {
     #[test]
     fn host_mask_keeps_the_expected_share_scaled_and_is_seeded() {
         let n = 1_000_003;
-        let mask = host_mask(n, 0.8, 7);
+        let mask = host_mask(n, Mask::new(7, 0.8));
         let kept = mask.iter().filter(|&&v| v != 0.0).count() as f64;
         // Binomial(n, 0.8): standard deviation 400; five of them either side.
         assert!((kept - 0.8 * n as f64).abs() < 2000.0, "kept {kept}");
         assert!(mask.iter().all(|&v| v == 0.0 || v == 1.25));
-        assert_eq!(mask, host_mask(n, 0.8, 7));
-        assert_ne!(mask, host_mask(n, 0.8, 8));
+        assert_eq!(mask, host_mask(n, Mask::new(7, 0.8)));
+        assert_ne!(mask, host_mask(n, Mask::new(8, 0.8)));
     }
 
     #[test]

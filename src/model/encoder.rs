@@ -174,6 +174,13 @@ impl<B: Backend> Block<B> {
         let x = gelu(over_positions(&ff.linear_inner, x));
         over_positions(&ff.linear_outer, dropout(x, self.dropout.prob))
     }
+
+    /// The feed-forward sublayer's two projections alone, without GELU and dropout between
+    /// them, for timing (`reclab bench train --ops`).
+    pub(crate) fn feed_forward_projections(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let ff = &self.feed_forward;
+        over_positions(&ff.linear_outer, over_positions(&ff.linear_inner, x))
+    }
 }
 
 /// Item text vectors inside the model (`fused` and `frozen`): the frozen vectors and a learned

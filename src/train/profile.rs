@@ -154,6 +154,16 @@ pub fn time_operations<B: AutodiffBackend>(
         time_op(repeats, || gelu(inner.clone())),
     );
     record(
+        "  of which dropout alone",
+        layers,
+        time_op(repeats, || dropout(inner.clone(), config.dropout)),
+    );
+    record(
+        "  of which the two projections alone",
+        layers,
+        time_op(repeats, || block.feed_forward_projections(x.clone())),
+    );
+    record(
         "LayerNorm",
         2 * layers,
         time_op(repeats, || layer_norm(model.layer_norm(), x.clone())),
