@@ -19,21 +19,17 @@
 use std::any::TypeId;
 use std::sync::Arc;
 
+use burn::backend::Flex;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::{Autodiff, Flex};
+use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
 use burn::tensor::activation::softmax;
 use reclab_kernels::attention::{Batch, Dims};
 
 use super::dropout::{dropout, host_mask_for};
-use super::host_math::{host_values, same_backend};
-
-/// The training backend the fused kernel serves: burn's CPU backend under autodiff.
-type Host = Autodiff<Flex>;
+use super::host_math::{Host, HostPrimitive, host_values, record, same_backend};
 
 /// What the backward pass keeps: the inputs and the forward weights.
 #[derive(Debug, Clone)]
@@ -196,7 +192,7 @@ fn fused_on_host(
         primitive(inputs.key),
         primitive(inputs.value),
     );
-    let values = |tensor: &<Host as burn::tensor::backend::BackendTypes>::FloatTensorPrimitive| {
+    let values = |tensor: &HostPrimitive| {
         host_values(Tensor::<Flex, 3>::from_primitive(TensorPrimitive::Float(
             tensor.primitive.clone(),
         )))
@@ -221,21 +217,11 @@ fn fused_on_host(
     )
     .into_primitive()
     .tensor();
-    let nodes = [query.node.clone(), key.node.clone(), value.node.clone()];
-    let output = match FusedAttention
-        .prepare::<NoCheckpointing>(nodes)
-        .compute_bound()
-        .stateful()
-    {
-        OpsKind::Tracked(prep) => prep.finish(
-            Saved {
-                batch: Arc::new(host_batch),
-                weights: Arc::new(weights),
-            },
-            context,
-        ),
-        OpsKind::UnTracked(prep) => prep.finish(context),
+    let state = || Saved {
+        batch: Arc::new(host_batch),
+        weights: Arc::new(weights),
     };
+    let output = record(FusedAttention, [&query, &key, &value], state, context);
     (
         Tensor::from_primitive(TensorPrimitive::Float(output)),
         Tensor::from_inner(weights_tensor),

@@ -8,19 +8,15 @@
 use std::any::TypeId;
 use std::sync::Arc;
 
+use burn::backend::Flex;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::{Autodiff, Flex};
+use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
 use rayon::prelude::*;
 
-use super::host_math::{host_values, same_backend};
-
-/// The training backend these operations serve: burn's CPU backend under autodiff.
-type Host = Autodiff<Flex>;
+use super::host_math::{Host, host_values, record, same_backend};
 
 /// Elements per parallel task.
 pub(crate) const CHUNK: usize = 1 << 14;
@@ -96,20 +92,11 @@ fn on_host<const D: usize>(
     let output = Tensor::<Flex, D>::from_data(TensorData::new(output, shape), &Default::default())
         .into_primitive()
         .tensor();
-    let output = match ScaledBySlope::<D>
-        .prepare::<NoCheckpointing>([x.node.clone()])
-        .compute_bound()
-        .stateful()
-    {
-        OpsKind::Tracked(prep) => prep.finish(
-            Saved {
-                slope: Arc::new(slope),
-                shape,
-            },
-            output,
-        ),
-        OpsKind::UnTracked(prep) => prep.finish(output),
+    let state = || Saved {
+        slope: Arc::new(slope),
+        shape,
     };
+    let output = record(ScaledBySlope::<D>, [&x], state, output);
     Tensor::from_primitive(TensorPrimitive::Float(output))
 }
 

@@ -10,21 +10,17 @@
 use std::any::TypeId;
 use std::sync::Arc;
 
+use burn::backend::Flex;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::{Autodiff, Flex};
+use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::nn::{LayerNorm, LayerNormConfig};
 use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
 use reclab_kernels::layer_norm::{self as kernel, Affine};
 
-use super::host_math::{host_values, same_backend};
+use super::host_math::{Host, HostPrimitive, host_values, record, same_backend};
 use crate::device::isa::Isa;
-
-/// The training backend the fused kernel serves: burn's CPU backend under autodiff.
-type Host = Autodiff<Flex>;
 
 /// The ε of every LayerNorm in the encoder (BERT's and SASRec's reference code use 1e-12).
 /// burn's module keeps its ε private, so [`layer_norm`] reads it from here: make every norm
@@ -112,7 +108,7 @@ fn fused_on_host<const D: usize>(
     let x = primitive(x.into_primitive());
     let gamma = primitive(gamma.into_primitive());
     let beta = primitive(beta.into_primitive());
-    let values = |tensor: &<Host as burn::tensor::backend::BackendTypes>::FloatTensorPrimitive| {
+    let values = |tensor: &HostPrimitive| {
         host_values(Tensor::<Flex, 1>::from_primitive(TensorPrimitive::Float(
             tensor.primitive.clone(),
         )))
@@ -133,23 +129,13 @@ fn fused_on_host<const D: usize>(
     )
     .into_primitive()
     .tensor();
-    let nodes = [x.node.clone(), gamma.node.clone(), beta.node.clone()];
-    let output = match FusedLayerNorm::<D>
-        .prepare::<NoCheckpointing>(nodes)
-        .compute_bound()
-        .stateful()
-    {
-        OpsKind::Tracked(prep) => prep.finish(
-            Saved {
-                normalized: Arc::new(normalized.normalized),
-                inverse_std: Arc::new(normalized.inverse_std),
-                gamma: Arc::new(gamma_values),
-                shape,
-            },
-            output,
-        ),
-        OpsKind::UnTracked(prep) => prep.finish(output),
+    let state = || Saved {
+        normalized: Arc::new(normalized.normalized),
+        inverse_std: Arc::new(normalized.inverse_std),
+        gamma: Arc::new(gamma_values),
+        shape,
     };
+    let output = record(FusedLayerNorm::<D>, [&x, &gamma, &beta], state, output);
     Tensor::from_primitive(TensorPrimitive::Float(output))
 }
 
