@@ -2,9 +2,9 @@
 //! a time, forward and again backward (about a quarter of a SASRec step on ML-100K). On the CPU
 //! the values and the slope are computed together, sixteen lanes at a time
 //! ([`super::host_math::gelu`]), as one autodiff operation whose backward multiplies by the
-//! slope ([`super::elementwise`]). Other backends keep burn's GELU. In inference on the CPU the values are computed in place the same
-//! way (no slope): in the sentence encoder, whose feed-forward is 1536 wide, burn's scalar erf
-//! was a large part of embedding a catalogue.
+//! slope ([`super::elementwise`]). Other backends keep burn's GELU. In inference on the CPU the
+//! values are computed in place the same way (no slope): in the sentence encoder, whose
+//! feed-forward is 1536 wide, burn's scalar erf was a large part of embedding a catalogue.
 
 use burn::prelude::*;
 use rayon::prelude::*;
