@@ -7,7 +7,7 @@ use burn::backend::{Autodiff, Flex};
 use burn::prelude::*;
 use burn::tensor::backend::BackendTypes;
 
-pub use reclab_kernels::math::{exp_shifted_in_place, exp_shifted_in_place_on, gelu, gelu_on};
+pub use reclab_kernels::math::{exp_shifted_in_place_on, gelu, gelu_on};
 
 /// Whether tensors of this backend live in host memory (burn's CPU backend, with or without
 /// autodiff).

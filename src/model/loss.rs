@@ -60,12 +60,12 @@ pub fn softmax_cross_entropy<B: Backend>(
 }
 
 /// [`softmax_cross_entropy`] of the tied-weights logits `hidden · tableᵀ`, computed with its
-/// gradient in one go: the logits, `softmax − one-hot` and the two gradient products run on the
-/// backend without autodiff, and the returned loss carries exactly those gradients (through
+/// gradient in one go: the loss and the gradients of `hidden` and `table` are computed without
+/// autodiff, and the returned loss carries exactly those gradients (through
 /// `Σ hidden ⊙ ∂hidden + Σ table ⊙ ∂table`, shifted to the loss's value). The autodiff graph
 /// then never holds the `[n, vocabulary]` logits nor walks back through max, exp, sum, log and
-/// gather: on the CPU this is about a fifth of a SASRec step on ML-100K. On the CPU the
-/// softmax rows are computed in one pass each (see [`softmax_rows_on_host`]).
+/// gather. On the CPU the whole of it runs a block of rows at a time in
+/// `reclab_kernels::cross_entropy`, so the logits are never written out whole either.
 ///
 /// `hidden` `[n, d]`, `table` `[vocabulary, d]`, `targets` `[n]`.
 pub fn fused_softmax_cross_entropy<B: AutodiffBackend>(
@@ -75,22 +75,76 @@ pub fn fused_softmax_cross_entropy<B: AutodiffBackend>(
 ) -> Tensor<B, 1> {
     let hidden_values = hidden.clone().inner();
     let table_values = table.clone().inner();
-    let logits = hidden_values
-        .clone()
-        .matmul(table_values.clone().transpose());
     let targets = targets.inner();
-    let (coefficients, loss) = if super::host_math::on_host::<B::InnerBackend>(&logits.device()) {
-        softmax_rows_on_host(logits, targets)
+    let on_host = super::host_math::on_host::<B::InnerBackend>(&hidden_values.device());
+    let gradients = if on_host {
+        gradients_on_host(hidden_values, table_values, targets)
     } else {
-        softmax_rows(logits, targets)
+        gradients_with_tensor_operations(hidden_values, table_values, targets)
     };
-    // ∂loss/∂logits = (softmax − one-hot) / n, pushed through the product.
-    let grad_hidden = coefficients.clone().matmul(table_values);
-    let grad_table = coefficients.transpose().matmul(hidden_values);
-    let surrogate = (hidden * Tensor::from_inner(grad_hidden)).sum()
-        + (table * Tensor::from_inner(grad_table)).sum();
-    let offset = Tensor::<B, 1>::from_inner(loss) - surrogate.clone().detach();
+    let surrogate = (hidden * Tensor::from_inner(gradients.hidden)).sum()
+        + (table * Tensor::from_inner(gradients.table)).sum();
+    let offset = Tensor::<B, 1>::from_inner(gradients.loss) - surrogate.clone().detach();
     surrogate + offset
+}
+
+/// The mean loss `[1]` and its gradients with respect to `hidden` and `table`.
+struct LossGradients<B: Backend> {
+    loss: Tensor<B, 1>,
+    hidden: Tensor<B, 2>,
+    table: Tensor<B, 2>,
+}
+
+/// [`LossGradients`] with tensor operations (any backend): the logits, `(softmax − one-hot) / n`
+/// and the two products that push it back to `hidden` and `table`.
+fn gradients_with_tensor_operations<B: Backend>(
+    hidden: Tensor<B, 2>,
+    table: Tensor<B, 2>,
+    targets: Tensor<B, 1, Int>,
+) -> LossGradients<B> {
+    let logits = hidden.clone().matmul(table.clone().transpose());
+    let (coefficients, loss) = softmax_rows(logits, targets);
+    LossGradients {
+        loss,
+        hidden: coefficients.clone().matmul(table),
+        table: coefficients.transpose().matmul(hidden),
+    }
+}
+
+/// [`LossGradients`] on the CPU, by the blocked kernel.
+fn gradients_on_host<B: Backend>(
+    hidden: Tensor<B, 2>,
+    table: Tensor<B, 2>,
+    targets: Tensor<B, 1, Int>,
+) -> LossGradients<B> {
+    use super::host_math::host_values;
+    let device = hidden.device();
+    let [rows, width] = hidden.dims();
+    let [items, _] = table.dims();
+    let targets: Vec<usize> = targets
+        .into_data()
+        .convert::<i64>()
+        .to_vec()
+        .unwrap_or_default()
+        .into_iter()
+        // A negative id becomes one past every table, which the kernel reports by its value.
+        .map(|target: i64| usize::try_from(target).unwrap_or(usize::MAX))
+        .collect();
+    let result = reclab_kernels::cross_entropy::tied_softmax_cross_entropy(
+        reclab_kernels::isa::Isa::detected(),
+        &host_values(hidden),
+        &host_values(table),
+        &targets,
+        width,
+    );
+    let tensor = |values: Vec<f32>, rows: usize| {
+        Tensor::from_data(TensorData::new(values, [rows, width]), &device)
+    };
+    LossGradients {
+        loss: Tensor::from_data(TensorData::new(vec![result.loss as f32], [1]), &device),
+        hidden: tensor(result.hidden_gradient, rows),
+        table: tensor(result.table_gradient, items),
+    }
 }
 
 /// `(softmax − one-hot) / n` of each row and the mean cross-entropy, with tensor operations
@@ -114,52 +168,6 @@ fn softmax_rows<B: Backend>(
         burn::tensor::IndexingUpdateOp::Add,
     );
     (coefficients, loss)
-}
-
-/// [`softmax_rows`] on the CPU: each row's maximum, exponentials, sum and coefficients in one
-/// pass over the row while it is in cache, rows in parallel (the loss is summed in f64).
-fn softmax_rows_on_host<B: Backend>(
-    logits: Tensor<B, 2>,
-    targets: Tensor<B, 1, Int>,
-) -> (Tensor<B, 2>, Tensor<B, 1>) {
-    use rayon::prelude::*;
-    let device = logits.device();
-    let [n, width] = logits.dims();
-    let targets: Vec<i64> = targets
-        .into_data()
-        .convert::<i64>()
-        .to_vec()
-        .unwrap_or_default();
-    let mut values: Vec<f32> = logits
-        .into_data()
-        .convert::<f32>()
-        .to_vec()
-        .unwrap_or_default();
-    let scale = 1.0 / n as f32;
-    let row_losses: Vec<f64> = values
-        .par_chunks_mut(width)
-        .zip(targets.par_iter())
-        .map(|(row, &target)| {
-            let target = target as usize;
-            let target_logit = row[target];
-            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let sum = super::host_math::exp_shifted_in_place(row, max);
-            let factor = scale / sum;
-            row.iter_mut().for_each(|value| *value *= factor);
-            row[target] -= scale;
-            // −log softmax(target) = log Σ exp(x − max) + max − x_target.
-            f64::from(sum.ln() + max - target_logit)
-        })
-        .collect();
-    // Summed in row order, so the loss is the same to the last bit whatever the threads did.
-    let loss: f64 = row_losses.iter().sum();
-    (
-        Tensor::from_data(TensorData::new(values, [n, width]), &device),
-        Tensor::from_data(
-            TensorData::new(vec![(loss / n as f64) as f32], [1]),
-            &device,
-        ),
-    )
 }
 
 /// Mean (g)BCE: `−β·log σ(s⁺) − Σ log σ(−s⁻)` per position, with `s = hidden · embedding`.
@@ -250,7 +258,7 @@ mod tests {
     }
 
     #[test]
-    fn softmax_rows_agree_on_host_and_with_tensor_operations() {
+    fn softmax_rows_by_hand() {
         let device = Default::default();
         let logits = Tensor::<Flex, 2>::from_floats(
             [
@@ -261,30 +269,43 @@ mod tests {
             &device,
         );
         let targets = Tensor::<Flex, 1, Int>::from_ints([1, 2, 0], &device);
-        let (host, host_loss) = softmax_rows_on_host(logits.clone(), targets.clone());
-        let (ops, ops_loss) = softmax_rows(logits, targets);
-        let host: Vec<f32> = host.into_data().to_vec().unwrap();
-        let ops: Vec<f32> = ops.into_data().to_vec().unwrap();
-        for (a, b) in host.iter().zip(&ops) {
-            assert!((a - b).abs() < 1e-6, "{host:?} vs {ops:?}");
-        }
-        // Row 3 by hand: softmax 1/3 each, target 0 → (1/3 − 1, 1/3, 1/3) / 3.
-        assert!((host[6] - (1.0 / 3.0 - 1.0) / 3.0).abs() < 1e-6);
-        assert!((host[7] - 1.0 / 9.0).abs() < 1e-6);
+        let (coefficients, loss) = softmax_rows(logits, targets);
+        let coefficients: Vec<f32> = coefficients.into_data().to_vec().unwrap();
+        // Row 3: softmax 1/3 each, target 0 → (1/3 − 1, 1/3, 1/3) / 3.
+        assert!((coefficients[6] - (1.0 / 3.0 - 1.0) / 3.0).abs() < 1e-6);
+        assert!((coefficients[7] - 1.0 / 9.0).abs() < 1e-6);
         // Losses: −ln(3/(1+3+e⁻¹)), 1 + ln(1 + e⁻¹ + e⁻¹⁰⁰⁰), ln 3.
         let e = std::f32::consts::E;
         let expected =
             (-(3.0 / (4.0 + 1.0 / e)).ln() + 1.0 + (1.0 + 1.0 / e).ln() + 3f32.ln()) / 3.0;
-        let host_loss: f32 = host_loss.into_scalar();
-        let ops_loss: f32 = ops_loss.into_scalar();
-        assert!(
-            (host_loss - expected).abs() < 1e-5,
-            "{host_loss} vs {expected}"
+        let loss: f32 = loss.into_scalar();
+        assert!((loss - expected).abs() < 1e-5, "{loss} vs {expected}");
+    }
+
+    #[test]
+    fn gradients_agree_on_host_and_with_tensor_operations() {
+        let device = Default::default();
+        Flex::seed(&device, 5);
+        let hidden = Tensor::<Flex, 2>::random([150, 6], Distribution::Normal(0.0, 2.0), &device);
+        let table = Tensor::<Flex, 2>::random([29, 6], Distribution::Normal(0.0, 2.0), &device);
+        let targets = Tensor::<Flex, 1, Int>::from_ints(
+            TensorData::new((0..150).map(|i| (i * 5 % 29) as i64).collect(), [150]),
+            &device,
         );
+        let host = gradients_on_host(hidden.clone(), table.clone(), targets.clone());
+        let ops = gradients_with_tensor_operations(hidden, table, targets);
+        let values = |t: Tensor<Flex, 2>| -> Vec<f32> { t.into_data().to_vec().unwrap() };
+        let (host_loss, ops_loss): (f32, f32) = (host.loss.into_scalar(), ops.loss.into_scalar());
         assert!(
-            (ops_loss - expected).abs() < 1e-5,
-            "{ops_loss} vs {expected}"
+            (host_loss - ops_loss).abs() < 1e-5 * ops_loss,
+            "{host_loss} vs {ops_loss}"
         );
+        for (a, b) in values(host.hidden).iter().zip(&values(ops.hidden)) {
+            assert!((a - b).abs() < 1e-6, "hidden gradient {a} vs {b}");
+        }
+        for (a, b) in values(host.table).iter().zip(&values(ops.table)) {
+            assert!((a - b).abs() < 1e-6, "table gradient {a} vs {b}");
+        }
     }
 
     #[test]

@@ -73,6 +73,7 @@ macro_rules! dispatched {
 }
 
 pub mod attention;
+pub mod cross_entropy;
 pub mod dropout;
 pub mod isa;
 pub mod layer_norm;
