@@ -29,7 +29,7 @@ use burn::tensor::activation::softmax;
 use reclab_kernels::attention::{Batch, Dims};
 
 use super::dropout::{dropout, host_mask_for};
-use super::host_math::{Host, HostPrimitive, host_values, record, same_backend};
+use super::host_math::{Host, HostPrimitive, host_slice, record, same_backend};
 
 /// What the backward pass keeps: the inputs and the forward weights.
 #[derive(Debug, Clone)]
@@ -46,9 +46,7 @@ impl Backward<Flex, 3> for FusedAttention {
 
     fn backward(self, ops: Ops<Saved, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let d_context = grads.consume::<Flex>(&ops.node);
-        let d_context = host_values(Tensor::<Flex, 3>::from_primitive(TensorPrimitive::Float(
-            d_context,
-        )));
+        let d_context = host_slice(&d_context);
         let saved = &ops.state;
         let batch = &saved.batch;
         let gradients = batch.backward(
@@ -192,11 +190,7 @@ fn fused_on_host(
         primitive(inputs.key),
         primitive(inputs.value),
     );
-    let values = |tensor: &HostPrimitive| {
-        host_values(Tensor::<Flex, 3>::from_primitive(TensorPrimitive::Float(
-            tensor.primitive.clone(),
-        )))
-    };
+    let values = |tensor: &HostPrimitive| host_slice(&tensor.primitive).into_owned();
     let host_batch = Batch {
         dims,
         batch,
@@ -269,6 +263,7 @@ fn hidden_keys(
 mod tests {
     use super::*;
     use crate::device::isa::Isa;
+    use crate::model::host_math::host_values;
     use burn::tensor::Distribution;
 
     const BATCH: usize = 3;

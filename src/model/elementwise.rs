@@ -16,7 +16,7 @@ use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
 use rayon::prelude::*;
 
-use super::host_math::{Host, host_values, record, same_backend};
+use super::host_math::{Host, host_slice, into_host_values, record, same_backend};
 
 /// Elements per parallel task.
 pub(crate) const CHUNK: usize = 1 << 14;
@@ -53,9 +53,7 @@ impl<const D: usize> Backward<Flex, 1> for ScaledBySlope<D> {
         let [Some(parent)] = &ops.parents else {
             return;
         };
-        let mut gradient = host_values(Tensor::<Flex, D>::from_primitive(TensorPrimitive::Float(
-            d_output,
-        )));
+        let mut gradient = into_host_values(d_output);
         gradient
             .par_chunks_mut(CHUNK)
             .zip(ops.state.slope.par_chunks(CHUNK))
@@ -78,9 +76,7 @@ fn on_host<const D: usize>(
 ) -> Tensor<Host, D> {
     let shape = x.dims();
     let x = x.into_primitive().tensor();
-    let input = host_values(Tensor::<Flex, D>::from_primitive(TensorPrimitive::Float(
-        x.primitive.clone(),
-    )));
+    let input = host_slice(&x.primitive);
     let mut output = vec![0.0f32; input.len()];
     let mut slope = vec![0.0f32; input.len()];
     output

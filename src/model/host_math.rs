@@ -4,6 +4,9 @@
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::ops::{Backward, OpsKind};
 use burn::backend::{Autodiff, Flex};
+use std::any::TypeId;
+use std::borrow::Cow;
+
 use burn::prelude::*;
 use burn::tensor::backend::BackendTypes;
 
@@ -16,13 +19,50 @@ pub(crate) fn on_host<B: Backend>(device: &B::Device) -> bool {
     name == "flex" || name.ends_with("<flex>")
 }
 
-/// A host tensor's values as f32, in row-major order.
+/// A host tensor's values as f32, in row-major order: for burn's CPU backend as
+/// [`into_host_values`] takes them, for another through `into_data`.
 pub(crate) fn host_values<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> Vec<f32> {
+    if TypeId::of::<B>() == TypeId::of::<Flex>() {
+        let tensor: Tensor<Flex, D> = same_backend(tensor);
+        return into_host_values(tensor.into_primitive().tensor());
+    }
     tensor
         .into_data()
         .convert::<f32>()
-        .to_vec()
+        .into_vec()
         .unwrap_or_default()
+}
+
+/// A float tensor of burn's CPU backend.
+pub(crate) type FlexPrimitive = <Flex as BackendTypes>::FloatTensorPrimitive;
+
+/// The values of a CPU tensor, row-major as f32: borrowed where they already lie so, as they
+/// do but for transposed views, copied once otherwise. Going through `into_data` instead
+/// copies a tensor that something else also holds (the autodiff graph, say) twice, the second
+/// time only to align the copy.
+pub(crate) fn host_slice(tensor: &FlexPrimitive) -> Cow<'_, [f32]> {
+    match tensor.as_slice::<f32>() {
+        Some(values) => Cow::Borrowed(values),
+        None => Cow::Owned(
+            tensor
+                .to_contiguous()
+                .into_data()
+                .convert::<f32>()
+                .into_vec()
+                .unwrap_or_default(),
+        ),
+    }
+}
+
+/// A CPU tensor's values as an owned f32 vector: the tensor's own allocation where it holds
+/// it alone (a gradient handed to a backward pass, say), one copy otherwise.
+pub(crate) fn into_host_values(tensor: FlexPrimitive) -> Vec<f32> {
+    if tensor.is_unique() && tensor.as_slice::<f32>().is_some() {
+        // Taken as it is where it was allocated as f32, copied once where burn over-aligned it.
+        tensor.into_data().into_vec().unwrap_or_default()
+    } else {
+        host_slice(&tensor).into_owned()
+    }
 }
 
 /// `value` as the type it is: for a tensor of one backend seen through a generic parameter
@@ -58,5 +98,41 @@ pub(crate) fn record<Op: Backward<Flex, N>, const N: usize>(
     {
         OpsKind::Tracked(prep) => prep.finish(state(), output),
         OpsKind::UnTracked(prep) => prep.finish(output),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn primitive(tensor: Tensor<Flex, 2>) -> FlexPrimitive {
+        tensor.into_primitive().tensor()
+    }
+
+    #[test]
+    fn host_slice_borrows_contiguous_values_and_copies_a_transposed_view_in_its_order() {
+        let device = Default::default();
+        let tensor = Tensor::<Flex, 2>::from_floats([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], &device);
+        let contiguous = primitive(tensor.clone());
+        assert!(matches!(host_slice(&contiguous), Cow::Borrowed(_)));
+        assert_eq!(&*host_slice(&contiguous), &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let transposed = primitive(tensor.transpose());
+        assert!(matches!(host_slice(&transposed), Cow::Owned(_)));
+        assert_eq!(&*host_slice(&transposed), &[1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+    }
+
+    #[test]
+    fn into_host_values_leaves_a_shared_tensor_to_its_other_holder() {
+        let device = Default::default();
+        let tensor = Tensor::<Flex, 2>::from_floats([[1.0, 2.0], [3.0, 4.0]], &device);
+        let mut values = into_host_values(primitive(tensor.clone()));
+        values[0] = 9.0;
+        assert_eq!(values, [9.0, 2.0, 3.0, 4.0]);
+        assert_eq!(
+            tensor.clone().into_data().to_vec::<f32>().unwrap(),
+            [1.0, 2.0, 3.0, 4.0]
+        );
+        // Through host_values, alone and as another backend would be read.
+        assert_eq!(host_values(tensor), [1.0, 2.0, 3.0, 4.0]);
     }
 }

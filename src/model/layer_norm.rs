@@ -19,7 +19,7 @@ use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
 use reclab_kernels::layer_norm::{self as kernel, Affine};
 
-use super::host_math::{Host, HostPrimitive, host_values, record, same_backend};
+use super::host_math::{Host, HostPrimitive, host_slice, record, same_backend};
 use crate::device::isa::Isa;
 
 /// The ε of every LayerNorm in the encoder (BERT's and SASRec's reference code use 1e-12).
@@ -67,9 +67,7 @@ impl<const D: usize> Backward<Flex, 3> for FusedLayerNorm<D> {
 
     fn backward(self, ops: Ops<Saved<D>, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let d_output = grads.consume::<Flex>(&ops.node);
-        let d_output = host_values(Tensor::<Flex, D>::from_primitive(TensorPrimitive::Float(
-            d_output,
-        )));
+        let d_output = host_slice(&d_output);
         let saved = &ops.state;
         let gradients = kernel::backward(
             Isa::detected(),
@@ -108,18 +106,14 @@ fn fused_on_host<const D: usize>(
     let x = primitive(x.into_primitive());
     let gamma = primitive(gamma.into_primitive());
     let beta = primitive(beta.into_primitive());
-    let values = |tensor: &HostPrimitive| {
-        host_values(Tensor::<Flex, 1>::from_primitive(TensorPrimitive::Float(
-            tensor.primitive.clone(),
-        )))
-    };
+    let values = |tensor: &HostPrimitive| host_slice(&tensor.primitive).into_owned();
     let gamma_values = values(&gamma);
     let normalized = kernel::forward(
         Isa::detected(),
-        &values(&x),
+        &host_slice(&x.primitive),
         &Affine {
             gamma: &gamma_values,
-            beta: &values(&beta),
+            beta: &host_slice(&beta.primitive),
             epsilon: EPSILON as f32,
         },
     );
