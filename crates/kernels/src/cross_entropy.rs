@@ -21,6 +21,7 @@ use rayon::prelude::*;
 
 use crate::isa::Isa;
 use crate::math::exp_shifted_body;
+use crate::matmul::{Matrix, Operand, Threads, multiply};
 
 /// Rows whose logits are computed together: 64 rows of a 1,683-item catalogue are 430 KB,
 /// which stays in a core's L2 cache beside the table.
@@ -120,29 +121,32 @@ fn group(
         let rows = targets.len();
         let logits = &mut logits[..rows * items];
         // L = H·Tᵀ: H's rows by T's rows.
-        product(
+        multiply(
             Matrix::rows(logits, items),
             Operand::rows(hidden, width),
             Operand::columns(table, width),
             (rows, items, width),
             false,
+            Threads::One,
         );
         loss += coefficients_on(isa, logits, targets, items, scale);
         // dH = C·T.
-        product(
+        multiply(
             Matrix::rows(hidden_gradient, width),
             Operand::rows(logits, items),
             Operand::rows(table, width),
             (rows, width, items),
             false,
+            Threads::One,
         );
         // dT += Cᵀ·H.
-        product(
+        multiply(
             Matrix::rows(&mut table_gradient, width),
             Operand::columns(logits, items),
             Operand::rows(hidden, width),
             (items, width, rows),
             true,
+            Threads::One,
         );
     }
     (loss, table_gradient)
@@ -196,110 +200,6 @@ fn sum_in_order(partials: &[&[f32]], len: usize) -> Vec<f32> {
             }
         });
     total
-}
-
-/// A row-major matrix to write: its values and the distance between its rows.
-struct Matrix<'a> {
-    values: &'a mut [f32],
-    row_stride: usize,
-}
-
-impl<'a> Matrix<'a> {
-    fn rows(values: &'a mut [f32], row_stride: usize) -> Self {
-        Self { values, row_stride }
-    }
-}
-
-/// A matrix to read: row-major values, read as they are or transposed.
-struct Operand<'a> {
-    values: &'a [f32],
-    /// The length of the stored rows.
-    row_stride: usize,
-    /// Whether the operand is the transpose of what is stored.
-    transposed: bool,
-}
-
-impl<'a> Operand<'a> {
-    /// The stored matrix, whose rows are `row_stride` long.
-    fn rows(values: &'a [f32], row_stride: usize) -> Self {
-        let transposed = false;
-        Self {
-            values,
-            row_stride,
-            transposed,
-        }
-    }
-
-    /// The transpose of the stored matrix, whose rows are `row_stride` long.
-    fn columns(values: &'a [f32], row_stride: usize) -> Self {
-        let transposed = true;
-        Self {
-            values,
-            row_stride,
-            transposed,
-        }
-    }
-
-    /// (row stride, column stride) of the operand as multiplied.
-    fn strides(&self) -> (isize, isize) {
-        let stride = self.row_stride as isize;
-        if self.transposed {
-            (1, stride)
-        } else {
-            (stride, 1)
-        }
-    }
-
-    /// The last index read for an `[r, c]` operand, plus one.
-    fn extent(&self, rows: usize, columns: usize) -> usize {
-        if rows == 0 || columns == 0 {
-            return 0;
-        }
-        let (row_stride, column_stride) = self.strides();
-        (rows - 1) * row_stride as usize + (columns - 1) * column_stride as usize + 1
-    }
-}
-
-/// `dst (+)= lhs · rhs` with `(m, n, k)`: dst `[m, n]`, lhs `[m, k]`, rhs `[k, n]`, on this
-/// thread (the callers are already parallel). `accumulate` adds to dst instead of overwriting.
-fn product(
-    dst: Matrix,
-    lhs: Operand,
-    rhs: Operand,
-    (m, n, k): (usize, usize, usize),
-    accumulate: bool,
-) {
-    // The bounds gemm will read and write, checked here because it takes raw pointers.
-    assert!(dst.row_stride >= n && (m == 0 || (m - 1) * dst.row_stride + n <= dst.values.len()));
-    assert!(lhs.extent(m, k) <= lhs.values.len());
-    assert!(rhs.extent(k, n) <= rhs.values.len());
-    let (lhs_rs, lhs_cs) = lhs.strides();
-    let (rhs_rs, rhs_cs) = rhs.strides();
-    // SAFETY: the assertions above keep every element gemm touches inside the slices; `dst`
-    // is borrowed mutably, so it cannot overlap the operands.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.values.as_mut_ptr(),
-            1,
-            dst.row_stride as isize,
-            accumulate,
-            lhs.values.as_ptr(),
-            lhs_cs,
-            lhs_rs,
-            rhs.values.as_ptr(),
-            rhs_cs,
-            rhs_rs,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
 }
 
 #[cfg(test)]

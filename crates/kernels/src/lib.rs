@@ -78,6 +78,7 @@ pub mod dropout;
 pub mod isa;
 pub mod layer_norm;
 pub mod math;
+pub mod matmul;
 pub mod quant;
 #[cfg(target_arch = "x86_64")]
 mod quant_x86;
