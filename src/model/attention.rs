@@ -29,13 +29,14 @@ use burn::tensor::activation::softmax;
 use reclab_kernels::attention::{Batch, Dims};
 
 use super::dropout::{dropout, host_mask_for};
-use super::host_math::{Host, HostPrimitive, host_slice, record, same_backend};
+use super::host_math::{FlexPrimitive, Host, HostPrimitive, host_slice, record, same_backend};
 
-/// What the backward pass keeps: the inputs and the forward weights.
+/// What the backward pass keeps: the inputs and the forward weights (the tensor the forward
+/// pass returns, shared rather than copied).
 #[derive(Debug, Clone)]
 struct Saved {
     batch: Arc<Batch>,
-    weights: Arc<Vec<f32>>,
+    weights: FlexPrimitive,
 }
 
 #[derive(Debug)]
@@ -51,7 +52,7 @@ impl Backward<Flex, 3> for FusedAttention {
         let batch = &saved.batch;
         let gradients = batch.backward(
             crate::device::isa::Isa::detected(),
-            &saved.weights,
+            &host_slice(&saved.weights),
             &d_context,
         );
         let dims = &batch.dims;
@@ -202,7 +203,7 @@ fn fused_on_host(
     };
     let (weights, context) = host_batch.forward(crate::device::isa::Isa::detected());
     let weights_tensor = Tensor::<Flex, 4>::from_data(
-        TensorData::new(weights.clone(), [batch, heads, queries, keys]),
+        TensorData::new(weights, [batch, heads, queries, keys]),
         &Default::default(),
     );
     let context = Tensor::<Flex, 3>::from_data(
@@ -213,7 +214,7 @@ fn fused_on_host(
     .tensor();
     let state = || Saved {
         batch: Arc::new(host_batch),
-        weights: Arc::new(weights),
+        weights: weights_tensor.clone().into_primitive().tensor(),
     };
     let output = record(FusedAttention, [&query, &key, &value], state, context);
     (
@@ -247,12 +248,16 @@ fn hidden_keys(
     let future = future.map(bools);
     let mut hidden = vec![false; batch * queries * keys];
     for (b, rows) in hidden.chunks_mut(queries * keys).enumerate() {
+        let padding = &padding[b * keys..][..keys];
         for (i, row) in rows.chunks_mut(keys).enumerate() {
-            for (j, value) in row.iter_mut().enumerate() {
-                *value = padding[b * keys + j]
-                    || future
-                        .as_ref()
-                        .is_some_and(|future| future[(b * queries + i) * keys + j]);
+            match &future {
+                Some(future) => {
+                    let future = &future[(b * queries + i) * keys..][..keys];
+                    for ((value, &padded), &ahead) in row.iter_mut().zip(padding).zip(future) {
+                        *value = padded || ahead;
+                    }
+                }
+                None => row.copy_from_slice(padding),
             }
         }
     }

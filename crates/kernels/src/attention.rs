@@ -7,6 +7,8 @@
 //! The order of operations is burn's `MultiHeadAttention`'s: dropout on the scaled scores, then
 //! the mask fill, then the softmax. reclab's model wraps this as one autodiff operation.
 
+use std::ops::Range;
+
 use rayon::prelude::*;
 
 use crate::isa::Isa;
@@ -73,13 +75,37 @@ fn transpose_head(rows: &[f32], dims: &Dims, len: usize, column: usize, out: &mu
     }
 }
 
-/// `row = Σ_c vector[c] · columns[c]` with `columns` `[vector.len(), row.len()]`.
+/// `row = Σ_c vector[c] · columns[c][span]` with `columns` `[vector.len(), stride]`, `row` as
+/// long as `span`.
 #[inline(always)]
-fn combine<const FMA: bool>(vector: &[f32], columns: &[f32], row: &mut [f32]) {
-    let len = row.len();
+fn combine<const FMA: bool>(
+    vector: &[f32],
+    columns: &[f32],
+    stride: usize,
+    span: &Range<usize>,
+    row: &mut [f32],
+) {
     row.fill(0.0);
     for (c, &factor) in vector.iter().enumerate() {
-        add_scaled::<FMA>(factor, &columns[c * len..][..len], row);
+        add_scaled::<FMA>(
+            factor,
+            &columns[c * stride + span.start..c * stride + span.end],
+            row,
+        );
+    }
+}
+
+/// The keys a query can see, from the first one not hidden to one past the last (all of them
+/// where every key is hidden, whose row is then uniform). With a causal mask and left padding
+/// that is about half the row: scores and products outside it are never computed.
+#[inline(always)]
+fn visible_span(hidden: &[bool]) -> (Range<usize>, bool) {
+    match hidden.iter().position(|&hidden| !hidden) {
+        Some(first) => {
+            let last = hidden.iter().rposition(|&hidden| !hidden).unwrap_or(first);
+            (first..last + 1, true)
+        }
+        None => (0..hidden.len(), false),
     }
 }
 
@@ -104,26 +130,27 @@ fn forward_body<const FMA: bool>(
             let hidden = &input.hidden[i * keys..][..keys];
             let at = (h * dims.queries + i) * keys;
             let row = &mut weights[at..at + keys];
-            combine::<FMA>(query, keys_by_column, row);
+            let (span, some_visible) = visible_span(hidden);
+            row.fill(0.0);
+            let row = &mut row[span.clone()];
+            combine::<FMA>(query, keys_by_column, keys, &span, row);
             let mut max = f32::NEG_INFINITY;
-            for j in 0..keys {
-                let score = if hidden[j] {
+            for (score, j) in row.iter_mut().zip(span.clone()) {
+                *score = if hidden[j] {
                     dims.fill
                 } else {
-                    let score = row[j] * dims.scale;
+                    let score = *score * dims.scale;
                     input.drop.map_or(score, |drop| score * drop[at + j])
                 };
-                row[j] = score;
-                max = max.max(score);
+                max = max.max(*score);
             }
             let sum = exp_shifted_body::<FMA>(row, max);
             let inverse = 1.0 / sum;
             // A hidden key's weight is 0 (the vector exp stops at 1e-38, not 0, so it is set),
             // unless every key of the row is hidden: then the row is uniform, as the fill makes
             // it. Its products are then skipped, forward and backward.
-            let some_visible = hidden.iter().any(|&hidden| !hidden);
             let out = &mut context[i * width + column..][..d];
-            for (j, p) in row.iter_mut().enumerate() {
+            for (p, j) in row.iter_mut().zip(span) {
                 *p = if some_visible && hidden[j] {
                     0.0
                 } else {
@@ -171,9 +198,17 @@ fn backward_body<const FMA: bool>(
             let hidden = &input.hidden[i * keys..][..keys];
             let at = (h * dims.queries + i) * keys;
             let row = &weights[at..at + keys];
-            combine::<FMA>(upstream, values_by_column, d_weights);
+            // Outside the visible span every weight is 0, and so is every term below.
+            let (span, _) = visible_span(hidden);
+            combine::<FMA>(
+                upstream,
+                values_by_column,
+                keys,
+                &span,
+                &mut d_weights[span.clone()],
+            );
             let mut weighted = 0.0f32;
-            for j in 0..keys {
+            for j in span.clone() {
                 if row[j] != 0.0 {
                     weighted = madd::<FMA>(d_weights[j], row[j], weighted);
                     let value = j * width + column;
@@ -181,7 +216,7 @@ fn backward_body<const FMA: bool>(
                 }
             }
             let query = &input.query[i * width + column..][..d];
-            for j in 0..keys {
+            for j in span {
                 if hidden[j] || row[j] == 0.0 {
                     continue;
                 }
