@@ -101,6 +101,28 @@ pub(crate) fn record<Op: Backward<Flex, N>, const N: usize>(
     }
 }
 
+/// Helpers the host operations' tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use burn::prelude::*;
+
+    /// A tensor's values as f32.
+    pub(crate) fn values<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> Vec<f32> {
+        tensor.into_data().convert::<f32>().to_vec::<f32>().unwrap()
+    }
+
+    /// `ours` within 1e-4 (relative above 1) of `reference`, element by element.
+    pub(crate) fn assert_close(what: &str, ours: &[f32], reference: &[f32]) {
+        assert_eq!(ours.len(), reference.len(), "{what}");
+        for (i, (a, b)) in ours.iter().zip(reference).enumerate() {
+            assert!(
+                (a - b).abs() < 1e-4 * (1.0 + b.abs()),
+                "{what}[{i}]: {a} vs {b}"
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

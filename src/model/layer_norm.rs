@@ -139,19 +139,7 @@ mod tests {
     use burn::module::{AutodiffModule, Param};
     use burn::tensor::Distribution;
 
-    fn values<const D: usize>(tensor: Tensor<Host, D>) -> Vec<f32> {
-        tensor.into_data().to_vec::<f32>().unwrap()
-    }
-
-    fn assert_close(what: &str, ours: &[f32], reference: &[f32]) {
-        assert_eq!(ours.len(), reference.len(), "{what}");
-        for (i, (a, b)) in ours.iter().zip(reference).enumerate() {
-            assert!(
-                (a - b).abs() < 1e-4 * (1.0 + b.abs()),
-                "{what}[{i}]: {a} vs {b}"
-            );
-        }
-    }
+    use crate::model::host_math::testing::{assert_close, values};
 
     /// The fused operation (called directly, so the test cannot pass through burn's module)
     /// against burn's module, its nine tensor operations under autodiff: the values, and the

@@ -191,19 +191,7 @@ mod tests {
     use burn::nn::LinearConfig;
     use burn::tensor::Distribution;
 
-    fn values<Bk: Backend, const D: usize>(tensor: Tensor<Bk, D>) -> Vec<f32> {
-        tensor.into_data().convert::<f32>().to_vec::<f32>().unwrap()
-    }
-
-    fn assert_close(what: &str, ours: &[f32], reference: &[f32]) {
-        assert_eq!(ours.len(), reference.len(), "{what}");
-        for (i, (a, b)) in ours.iter().zip(reference).enumerate() {
-            assert!(
-                (a - b).abs() < 1e-4 * (1.0 + b.abs()),
-                "{what}[{i}]: {a} vs {b}"
-            );
-        }
-    }
+    use crate::model::host_math::testing::{assert_close, values};
 
     /// The host operation (called directly) against burn's module under autodiff: values, and
     /// the gradients of the input, the weight and the bias of Σ w ⊙ y.
