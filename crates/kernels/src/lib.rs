@@ -1,7 +1,9 @@
 //! reclab's host kernels: the inner loops the CPU runs itself rather than through burn's
-//! tensor operations — vectorised exponentials and GELU ([`math`]), the fused attention of a
-//! training step ([`attention`]), and GGUF's quantized blocks with the matrix product the
-//! language model multiplies by ([`quant`]).
+//! tensor operations — vectorised exponentials and GELU ([`math`]), the fused attention,
+//! LayerNorm, dropout masks and blocked softmax cross-entropy of a training step
+//! ([`attention`], [`layer_norm`], [`dropout`], [`cross_entropy`]), matrix products on slices
+//! ([`matmul`], through `gemm`, which dispatches itself), and GGUF's quantized blocks with the
+//! matrix product the language model multiplies by ([`quant`]).
 //!
 //! Every kernel is written once as plain Rust and compiled again under `#[target_feature]` for
 //! AVX2+FMA and for AVX-512; [`isa::Isa::detected`] picks one at run time, so one binary built
