@@ -29,7 +29,9 @@ use burn::tensor::activation::softmax;
 use reclab_kernels::attention::{Batch, Dims};
 
 use super::dropout::{dropout, host_mask_for};
-use super::host_math::{FlexPrimitive, Host, HostPrimitive, host_slice, record, same_backend};
+use super::host_math::{
+    FlexPrimitive, Host, HostPrimitive, host_slice, host_tensor, record, same_backend,
+};
 
 /// What the backward pass keeps: the inputs and the forward weights (the tensor the forward
 /// pass returns, shared rather than copied).
@@ -61,12 +63,9 @@ impl Backward<Flex, 3> for FusedAttention {
             [batch.batch, dims.keys, dims.hidden_size()],
             [batch.batch, dims.keys, dims.hidden_size()],
         ];
-        let device = Default::default();
         for ((parent, gradient), shape) in ops.parents.iter().zip(gradients).zip(shapes) {
             if let Some(node) = parent {
-                let tensor =
-                    Tensor::<Flex, 3>::from_data(TensorData::new(gradient, shape), &device);
-                grads.register::<Flex>(node.id, tensor.into_primitive().tensor());
+                grads.register::<Flex>(node.id, host_tensor(gradient, shape));
             }
         }
     }
@@ -206,12 +205,7 @@ fn fused_on_host(
         TensorData::new(weights, [batch, heads, queries, keys]),
         &Default::default(),
     );
-    let context = Tensor::<Flex, 3>::from_data(
-        TensorData::new(context, [batch, queries, width]),
-        &Default::default(),
-    )
-    .into_primitive()
-    .tensor();
+    let context = host_tensor(context, [batch, queries, width]);
     let state = || Saved {
         batch: Arc::new(host_batch),
         weights: weights_tensor.clone().into_primitive().tensor(),

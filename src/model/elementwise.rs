@@ -16,7 +16,7 @@ use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
 use rayon::prelude::*;
 
-use super::host_math::{Host, host_slice, into_host_values, record, same_backend};
+use super::host_math::{Host, host_slice, host_tensor, into_host_values, record, same_backend};
 
 /// Elements per parallel task.
 pub(crate) const CHUNK: usize = 1 << 14;
@@ -62,11 +62,7 @@ impl<const D: usize> Backward<Flex, 1> for ScaledBySlope<D> {
                     *g *= s;
                 }
             });
-        let tensor = Tensor::<Flex, D>::from_data(
-            TensorData::new(gradient, ops.state.shape),
-            &Default::default(),
-        );
-        grads.register::<Flex>(parent.id, tensor.into_primitive().tensor());
+        grads.register::<Flex>(parent.id, host_tensor(gradient, ops.state.shape));
     }
 }
 
@@ -85,9 +81,7 @@ fn on_host<const D: usize>(
         .zip(input.par_chunks(CHUNK))
         .enumerate()
         .for_each(|(chunk, ((output, slope), input))| f(chunk * CHUNK, input, output, slope));
-    let output = Tensor::<Flex, D>::from_data(TensorData::new(output, shape), &Default::default())
-        .into_primitive()
-        .tensor();
+    let output = host_tensor(output, shape);
     let state = || Saved {
         slope: Arc::new(slope),
         shape,

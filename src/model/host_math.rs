@@ -54,6 +54,13 @@ pub(crate) fn host_slice(tensor: &FlexPrimitive) -> Cow<'_, [f32]> {
     }
 }
 
+/// A CPU tensor of `shape` holding `values` (row-major; taken as they are, not copied).
+pub(crate) fn host_tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> FlexPrimitive {
+    Tensor::<Flex, D>::from_data(TensorData::new(values, shape), &Default::default())
+        .into_primitive()
+        .tensor()
+}
+
 /// A CPU tensor's values as an owned f32 vector: the tensor's own allocation where it holds
 /// it alone (a gradient handed to a backward pass, say), one copy otherwise.
 pub(crate) fn into_host_values(tensor: FlexPrimitive) -> Vec<f32> {

@@ -19,7 +19,7 @@ use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
 use reclab_kernels::layer_norm::{self as kernel, Affine};
 
-use super::host_math::{Host, HostPrimitive, host_slice, record, same_backend};
+use super::host_math::{Host, HostPrimitive, host_slice, host_tensor, record, same_backend};
 use crate::device::isa::Isa;
 
 /// The ε of every LayerNorm in the encoder (BERT's and SASRec's reference code use 1e-12).
@@ -76,21 +76,14 @@ impl<const D: usize> Backward<Flex, 3> for FusedLayerNorm<D> {
             &saved.gamma,
             &d_output,
         );
-        let device = Default::default();
         let [x, gamma, beta] = &ops.parents;
         if let Some(node) = x {
-            let tensor = Tensor::<Flex, D>::from_data(
-                TensorData::new(gradients.input, saved.shape),
-                &device,
-            );
-            grads.register::<Flex>(node.id, tensor.into_primitive().tensor());
+            grads.register::<Flex>(node.id, host_tensor(gradients.input, saved.shape));
         }
         for (parent, gradient) in [(gamma, gradients.gamma), (beta, gradients.beta)] {
             if let Some(node) = parent {
                 let width = gradient.len();
-                let tensor =
-                    Tensor::<Flex, 1>::from_data(TensorData::new(gradient, [width]), &device);
-                grads.register::<Flex>(node.id, tensor.into_primitive().tensor());
+                grads.register::<Flex>(node.id, host_tensor(gradient, [width]));
             }
         }
     }
@@ -117,12 +110,7 @@ fn fused_on_host<const D: usize>(
             epsilon: EPSILON as f32,
         },
     );
-    let output = Tensor::<Flex, D>::from_data(
-        TensorData::new(normalized.output, shape),
-        &Default::default(),
-    )
-    .into_primitive()
-    .tensor();
+    let output = host_tensor(normalized.output, shape);
     let state = || Saved {
         normalized: Arc::new(normalized.normalized),
         inverse_std: Arc::new(normalized.inverse_std),

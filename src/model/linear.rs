@@ -20,7 +20,7 @@ use burn::tensor::TensorPrimitive;
 use rayon::prelude::*;
 use reclab_kernels::matmul::{Matrix, Operand, Threads, multiply};
 
-use super::host_math::{FlexPrimitive, Host, host_slice, record, same_backend};
+use super::host_math::{FlexPrimitive, Host, host_slice, host_tensor, record, same_backend};
 
 /// `linear` applied to every position of `x` `[batch, len, in]` as one `[batch · len, in]`
 /// matrix. burn runs a linear layer on a 3-d input as a batch of `batch` small products, and
@@ -85,7 +85,7 @@ fn on_host(x: &FlexPrimitive, weight: &FlexPrimitive, bias: &FlexPrimitive) -> F
         true,
         Threads::All,
     );
-    tensor(y, [rows, outputs])
+    host_tensor(y, [rows, outputs])
 }
 
 /// [`on_host`] recorded as one autodiff operation with parents x, the weight and the bias.
@@ -137,7 +137,7 @@ impl Backward<Flex, 3> for LinearRows {
                 false,
                 Threads::All,
             );
-            grads.register::<Flex>(node.id, tensor(dx, [rows, inputs]));
+            grads.register::<Flex>(node.id, host_tensor(dx, [rows, inputs]));
         }
         if let Some(node) = weight_node {
             // dW = xᵀ · dy.
@@ -150,7 +150,7 @@ impl Backward<Flex, 3> for LinearRows {
                 false,
                 Threads::All,
             );
-            grads.register::<Flex>(node.id, tensor(dw, [inputs, outputs]));
+            grads.register::<Flex>(node.id, host_tensor(dw, [inputs, outputs]));
         }
         if let Some(node) = bias_node {
             // db = 1ᵀ · dy: the column sums, as a product so they run on every core in an
@@ -165,9 +165,7 @@ impl Backward<Flex, 3> for LinearRows {
                 false,
                 Threads::All,
             );
-            let db =
-                Tensor::<Flex, 1>::from_data(TensorData::new(db, [outputs]), &Default::default());
-            grads.register::<Flex>(node.id, db.into_primitive().tensor());
+            grads.register::<Flex>(node.id, host_tensor(db, [outputs]));
         }
     }
 }
@@ -176,13 +174,6 @@ impl Backward<Flex, 3> for LinearRows {
 fn dims(tensor: &FlexPrimitive) -> [usize; 2] {
     let shape = tensor.layout().shape();
     [shape[0], shape[1]]
-}
-
-/// A `[rows, columns]` CPU tensor of `values`.
-fn tensor(values: Vec<f32>, shape: [usize; 2]) -> FlexPrimitive {
-    Tensor::<Flex, 2>::from_data(TensorData::new(values, shape), &Default::default())
-        .into_primitive()
-        .tensor()
 }
 
 #[cfg(test)]
