@@ -333,3 +333,21 @@ fn check_device_compares_a_gpu_backend_only_and_says_when_it_is_not_built_in() {
         assert!(stderr.contains("built without CUDA"), "{stderr}");
     }
 }
+
+/// `reclab … | head`: when the reader has gone, the command ends as a Unix tool does (by
+/// SIGPIPE), with no panic and no "Broken pipe" message.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_reclab"))
+        .args(["data", "stats", "synthetic", "--no-cache"])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{stderr}");
+}

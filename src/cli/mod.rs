@@ -161,6 +161,9 @@ enum Command {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
+    if cli.command.is_some() {
+        end_quietly_when_stdout_closes();
+    }
     match cli.command {
         Some(Command::Data(command)) => data::run(command),
         Some(Command::Eval(args)) => eval::run(args),
@@ -178,3 +181,20 @@ pub fn run(cli: Cli) -> Result<()> {
         None => app::run_native(cli.window.launch_options()?),
     }
 }
+
+/// `reclab … | head` should stop as any command-line tool does when its reader goes away. Rust
+/// ignores SIGPIPE, so the next `println!` would panic with "Broken pipe" instead; the default
+/// action ends the process silently. Saved runs are written atomically (temporary file, then
+/// rename), so none is left half-written. The window keeps SIGPIPE ignored: its own output is
+/// a log line, never worth ending the app for.
+#[cfg(target_os = "linux")]
+fn end_quietly_when_stdout_closes() {
+    // SAFETY: setting a signal's disposition to the default touches no Rust state; it runs
+    // before any thread of ours starts writing.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn end_quietly_when_stdout_closes() {}
