@@ -99,6 +99,27 @@ fn tile<const FMA: bool>(
     sums
 }
 
+/// A block's rows (each `head_dim` long) times a transposed head `columns`
+/// `[head_dim, keys_padded]`, over the tiles of keys in `seen`, into `out`
+/// `[ROWS, keys_padded]`: the scores forward, dP backward. Other tiles of `out` are left as
+/// they were.
+#[inline(always)]
+fn against_columns<const FMA: bool>(
+    rows: [&[f32]; ROWS],
+    columns: &[f32],
+    keys_padded: usize,
+    seen: &Range<usize>,
+    out: &mut [f32],
+) {
+    let head_dim = rows[0].len();
+    for t in seen.start / TILE..seen.end.div_ceil(TILE) {
+        let sums = tile::<FMA>(rows, 1, &columns[t * TILE..], keys_padded, 0..head_dim);
+        for (row, sums) in out.chunks_exact_mut(keys_padded).zip(&sums) {
+            row[t * TILE..][..TILE].copy_from_slice(sums);
+        }
+    }
+}
+
 /// The `ROWS` rows of a block starting at `first`, the last one repeated where fewer are left
 /// (their results are computed and not written).
 fn block_rows(first: usize, len: usize) -> [usize; ROWS] {
@@ -348,18 +369,7 @@ fn forward_body<const FMA: bool>(
             let rows = block_rows(first, queries);
             let seen = union_span(spans, &rows);
             let query_rows = rows.map(|i| &input.query[i * width + column..][..d]);
-            for t in seen.start / TILE..seen.end.div_ceil(TILE) {
-                let sums = tile::<FMA>(
-                    query_rows,
-                    1,
-                    &keys_by_column[t * TILE..],
-                    keys_padded,
-                    0..d,
-                );
-                for (row, sums) in scores.chunks_exact_mut(keys_padded).zip(&sums) {
-                    row[t * TILE..][..TILE].copy_from_slice(sums);
-                }
-            }
+            against_columns::<FMA>(query_rows, keys_by_column, keys_padded, &seen, scores);
             for (r, i) in (first..queries.min(first + ROWS)).enumerate() {
                 softmax_row::<FMA>(
                     dims,
@@ -429,18 +439,7 @@ fn backward_body<const FMA: bool>(
             let rows = block_rows(first, queries);
             let seen = union_span(spans, &rows);
             let upstream = rows.map(|i| &d_context[i * width + column..][..d]);
-            for t in seen.start / TILE..seen.end.div_ceil(TILE) {
-                let sums = tile::<FMA>(
-                    upstream,
-                    1,
-                    &values_by_column[t * TILE..],
-                    keys_padded,
-                    0..d,
-                );
-                for (row, sums) in d_weights.chunks_exact_mut(keys_padded).zip(&sums) {
-                    row[t * TILE..][..TILE].copy_from_slice(sums);
-                }
-            }
+            against_columns::<FMA>(upstream, values_by_column, keys_padded, &seen, d_weights);
             for (r, i) in (first..queries.min(first + ROWS)).enumerate() {
                 let (span, _) = &spans[i];
                 let weights = &head_weights[i * keys..][..keys];
