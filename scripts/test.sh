@@ -36,10 +36,15 @@ if [ -n "${ignored[*]}" ] && [ -z "${SLURM_CONF:-}" ]; then
     filter="$filter and not binary(slurm)"
   fi
 fi
+# nextest runs each test in a process of its own, so the tests that seed the backend's
+# process-wide random generator cannot interleave their draws. Installed here when missing.
+command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest \
+  || echo "cargo-nextest could not be installed: the tests run on one thread instead" >&2
 if command -v cargo-nextest >/dev/null; then
   cargo nextest run --workspace --locked --no-fail-fast "${features[@]}" "${ignored[@]}" -E "$filter"
   # nextest does not run doctests.
   cargo test --workspace --locked --doc "${features[@]}"
 else
-  cargo test --workspace --locked -- ${ignored:+--include-ignored}
+  # One thread, for the same reason as above.
+  cargo test --workspace --locked "${features[@]}" -- --test-threads=1 ${ignored:+--include-ignored}
 fi
