@@ -201,19 +201,16 @@ fn fused_on_host(
         drop,
     };
     let (weights, context) = host_batch.forward(crate::device::isa::Isa::detected());
-    let weights_tensor = Tensor::<Flex, 4>::from_data(
-        TensorData::new(weights, [batch, heads, queries, keys]),
-        &Default::default(),
-    );
+    let weights = host_tensor(weights, [batch, heads, queries, keys]);
     let context = host_tensor(context, [batch, queries, width]);
     let state = || Saved {
         batch: Arc::new(host_batch),
-        weights: weights_tensor.clone().into_primitive().tensor(),
+        weights: weights.clone(),
     };
     let output = record(FusedAttention, [&query, &key, &value], state, context);
     (
         Tensor::from_primitive(TensorPrimitive::Float(output)),
-        Tensor::from_inner(weights_tensor),
+        Tensor::from_inner(Tensor::from_primitive(TensorPrimitive::Float(weights))),
     )
 }
 

@@ -14,7 +14,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use crate::isa::Isa;
-use crate::math::{exp_shifted_body, madd};
+use crate::math::{dot, exp_shifted_body, madd};
 
 /// The sizes and constants of one attention call.
 #[derive(Clone, Copy, Debug)]
@@ -319,24 +319,6 @@ fn max_of_tiles(values: &[f32]) -> f32 {
     lanes
         .iter()
         .fold(f32::NEG_INFINITY, |max, &value| max.max(value))
-}
-
-/// `Σ a · b`, sixteen lanes at a time.
-#[inline(always)]
-fn dot<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; TILE];
-    let (a_tiles, b_tiles) = (a.chunks_exact(TILE), b.chunks_exact(TILE));
-    let tail: f32 = a_tiles
-        .remainder()
-        .iter()
-        .zip(b_tiles.remainder())
-        .fold(0.0, |sum, (&a, &b)| madd::<FMA>(a, b, sum));
-    for (a, b) in a_tiles.zip(b_tiles) {
-        for ((sum, &a), &b) in lanes.iter_mut().zip(a).zip(b) {
-            *sum = madd::<FMA>(a, b, *sum);
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
 }
 
 /// The forward pass of one sequence: `weights` `[heads, queries, keys]` and `context`

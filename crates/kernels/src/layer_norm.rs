@@ -15,7 +15,7 @@
 use rayon::prelude::*;
 
 use crate::isa::Isa;
-use crate::math::madd;
+use crate::math::{dot, madd};
 
 /// Lanes of the row sums: one AVX-512 register, two AVX2 ones, four NEON ones.
 const LANES: usize = 16;
@@ -33,26 +33,6 @@ fn sum(values: &[f32]) -> f32 {
     for chunk in chunks {
         for (lane, &value) in lanes.iter_mut().zip(chunk) {
             *lane += value;
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
-}
-
-/// Σ a ⊙ b, like [`sum`].
-#[inline(always)]
-fn dot<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; LANES];
-    let a_chunks = a.chunks_exact(LANES);
-    let b_chunks = b.chunks_exact(LANES);
-    let tail: f32 = a_chunks
-        .remainder()
-        .iter()
-        .zip(b_chunks.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (a, b) in a_chunks.zip(b_chunks) {
-        for ((lane, &x), &y) in lanes.iter_mut().zip(a).zip(b) {
-            *lane = madd::<FMA>(x, y, *lane);
         }
     }
     lanes.iter().sum::<f32>() + tail

@@ -157,6 +157,27 @@ pub fn exp_shifted_body<const FMA: bool>(values: &mut [f32], shift: f32) -> f32 
     sum
 }
 
+/// Σ a ⊙ b over sixteen partial sums, so the loop vectorises (a single running sum is a
+/// chain the compiler may not reorder). Always inlined into a dispatched body.
+#[inline(always)]
+pub(crate) fn dot<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; LANES];
+    let a_chunks = a.chunks_exact(LANES);
+    let b_chunks = b.chunks_exact(LANES);
+    let tail: f32 = a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (a, b) in a_chunks.zip(b_chunks) {
+        for ((lane, &x), &y) in lanes.iter_mut().zip(a).zip(b) {
+            *lane = madd::<FMA>(x, y, *lane);
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
 dispatched! {
     /// GELU of `input` into `output`, and its derivative into `slope` when given.
     pub fn gelu / gelu_on / gelu_avx2 / gelu_avx512
