@@ -5,8 +5,8 @@
 //! align it before gemm writes it, adds the bias in a pass of its own, and does the same for
 //! each product of the backward pass: about as much time as the products themselves for a
 //! SASRec layer of width 64. Here the forward pass is one product added onto the bias rows, and
-//! the backward pass the three products dx = dy·Wᵀ, dW = xᵀ·dy and db = 1ᵀ·dy, each by
-//! `reclab_kernels::matmul` on every core. Other backends keep burn's module.
+//! the backward pass the three products dx = dy·Wᵀ, dW = xᵀ·dy and db = 1ᵀ·dy, by
+//! `reclab_kernels::matmul` on every core (the last two over blocks of rows in parallel). Other backends keep burn's module.
 
 use std::any::TypeId;
 
@@ -18,7 +18,7 @@ use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
 use rayon::prelude::*;
-use reclab_kernels::matmul::{Matrix, Operand, Threads, multiply};
+use reclab_kernels::matmul::{Matrix, Operand, Threads, multiply, sum_over_rows};
 
 use super::host_math::{FlexPrimitive, Host, host_slice, host_tensor, record, same_backend};
 
@@ -139,33 +139,15 @@ impl Backward<Flex, 3> for LinearRows {
             );
             grads.register::<Flex>(node.id, host_tensor(dx, [rows, inputs]));
         }
-        if let Some(node) = weight_node {
-            // dW = xᵀ · dy.
-            let mut dw = vec![0.0f32; inputs * outputs];
-            multiply(
-                Matrix::rows(&mut dw, outputs),
-                Operand::columns(&host_slice(&ops.state.x), inputs),
-                Operand::rows(&dy, outputs),
-                (inputs, outputs, rows),
-                false,
-                Threads::All,
-            );
-            grads.register::<Flex>(node.id, host_tensor(dw, [inputs, outputs]));
-        }
-        if let Some(node) = bias_node {
-            // db = 1ᵀ · dy: the column sums, as a product so they run on every core in an
-            // order that does not depend on the threads.
-            let ones = vec![1.0f32; rows];
-            let mut db = vec![0.0f32; outputs];
-            multiply(
-                Matrix::rows(&mut db, outputs),
-                Operand::rows(&ones, rows),
-                Operand::rows(&dy, outputs),
-                (1, outputs, rows),
-                false,
-                Threads::All,
-            );
-            grads.register::<Flex>(node.id, host_tensor(db, [outputs]));
+        if weight_node.is_some() || bias_node.is_some() {
+            // dW = xᵀ · dy and db = 1ᵀ · dy, summed over the rows together.
+            let (dw, db) = sum_over_rows(&host_slice(&ops.state.x), &dy, (inputs, outputs, rows));
+            if let Some(node) = weight_node {
+                grads.register::<Flex>(node.id, host_tensor(dw, [inputs, outputs]));
+            }
+            if let Some(node) = bias_node {
+                grads.register::<Flex>(node.id, host_tensor(db, [outputs]));
+            }
         }
     }
 }
@@ -185,14 +167,21 @@ mod tests {
     use crate::model::host_math::testing::{assert_close, values};
 
     /// The host operation (called directly) against burn's module under autodiff: values, and
-    /// the gradients of the input, the weight and the bias of Σ w ⊙ y.
+    /// the gradients of the input, the weight and the bias of Σ w ⊙ y — over fewer rows than
+    /// one block of the weight gradient's sum, and over three blocks, the last partial.
     #[test]
     fn host_linear_matches_burns_values_and_gradients() {
+        for rows in [130, 1100] {
+            matches_burn_over(rows);
+        }
+    }
+
+    fn matches_burn_over(rows: usize) {
         let device = Default::default();
         Host::seed(&device, 3);
         let linear = LinearConfig::new(24, 37).init::<Host>(&device);
-        let x = Tensor::<Host, 2>::random([130, 24], Distribution::Normal(0.5, 2.0), &device);
-        let w = Tensor::<Host, 2>::random([130, 37], Distribution::Normal(0.0, 1.0), &device);
+        let x = Tensor::<Host, 2>::random([rows, 24], Distribution::Normal(0.5, 2.0), &device);
+        let w = Tensor::<Host, 2>::random([rows, 37], Distribution::Normal(0.0, 1.0), &device);
         let run = |fused: bool| {
             let x = x.clone().require_grad();
             let y = if fused {

@@ -3,6 +3,8 @@
 //! layers, which call it with buffers of their own rather than through burn, whose CPU backend
 //! zero-fills and then copies every product's output before gemm writes it.
 
+use rayon::prelude::*;
+
 /// A row-major matrix to write: its values and the distance between its rows.
 pub struct Matrix<'a> {
     values: &'a mut [f32],
@@ -135,6 +137,77 @@ pub fn multiply(
     }
 }
 
+/// Rows per task of [`sum_over_rows`]: products of a few hundred rows keep gemm's packing
+/// worthwhile, and a SASRec batch (6400 positions) still makes a dozen tasks to balance.
+const ROWS_PER_TASK: usize = 512;
+
+/// `lhsᵀ · rhs` `[m, n]` and the column sums of `rhs` `[n]`, for `lhs` `[k, m]` and `rhs`
+/// `[k, n]` stored row-major: a linear layer's weight and bias gradients over `k` positions.
+///
+/// gemm spreads a product over the rows and columns of its output, and a weight gradient's
+/// output is small (64 × 256 in a SASRec feed-forward) where k is large (thousands of
+/// positions): with AVX2 kernels one thread did most of the work. Here blocks of
+/// [`ROWS_PER_TASK`] rows run in parallel, each on one thread, and their partial sums are added
+/// in block order, so the result does not depend on the number of threads.
+///
+/// # Panics
+/// If `lhs` or `rhs` is shorter than its shape: callers size them from the same shapes.
+pub fn sum_over_rows(
+    lhs: &[f32],
+    rhs: &[f32],
+    (m, n, k): (usize, usize, usize),
+) -> (Vec<f32>, Vec<f32>) {
+    assert!(
+        lhs.len() >= k * m && rhs.len() >= k * n,
+        "operands too small for {k} rows"
+    );
+    let (lhs, rhs) = (&lhs[..k * m], &rhs[..k * n]);
+    if m == 0 || n == 0 || k == 0 {
+        return (vec![0.0; m * n], vec![0.0; n]);
+    }
+    let block = |lhs: &[f32], rhs: &[f32], threads| {
+        let rows = lhs.len() / m;
+        let mut product = vec![0.0f32; m * n];
+        multiply(
+            Matrix::rows(&mut product, n),
+            Operand::columns(lhs, m),
+            Operand::rows(rhs, n),
+            (m, n, rows),
+            false,
+            threads,
+        );
+        let mut sums = vec![0.0f32; n];
+        for row in rhs.chunks_exact(n) {
+            for (sum, value) in sums.iter_mut().zip(row) {
+                *sum += value;
+            }
+        }
+        (product, sums)
+    };
+    if k <= ROWS_PER_TASK {
+        return block(lhs, rhs, Threads::All);
+    }
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = lhs
+        .par_chunks(ROWS_PER_TASK * m)
+        .zip(rhs.par_chunks(ROWS_PER_TASK * n))
+        .map(|(lhs, rhs)| block(lhs, rhs, Threads::One))
+        .collect();
+    let mut partials = partials.into_iter();
+    // Invariant: k > ROWS_PER_TASK here, so there are at least two blocks.
+    let Some((mut product, mut sums)) = partials.next() else {
+        unreachable!("no block of rows")
+    };
+    for (block_product, block_sums) in partials {
+        for (total, value) in product.iter_mut().zip(&block_product) {
+            *total += value;
+        }
+        for (total, value) in sums.iter_mut().zip(&block_sums) {
+            *total += value;
+        }
+    }
+    (product, sums)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,6 +280,29 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn sums_over_rows_match_the_products_and_column_sums_in_blocks_and_whole() {
+        // One block (on every thread), and three blocks with a partial last one.
+        for k in [30, 2 * ROWS_PER_TASK + 37] {
+            let (m, n) = (5, 7);
+            let lhs = matrix(k, m, 1);
+            let rhs = matrix(k, n, 2);
+            let (product, sums) = sum_over_rows(&lhs, &rhs, (m, n, k));
+            for i in 0..m {
+                for j in 0..n {
+                    let expected: f32 = (0..k).map(|l| lhs[l * m + i] * rhs[l * n + j]).sum();
+                    assert_eq!(product[i * n + j], expected, "({i}, {j}), k {k}");
+                }
+            }
+            for j in 0..n {
+                let expected: f32 = (0..k).map(|l| rhs[l * n + j]).sum();
+                assert_eq!(sums[j], expected, "column {j}, k {k}");
+            }
+        }
+        let (product, sums) = sum_over_rows(&[], &[], (3, 2, 0));
+        assert_eq!((product, sums), (vec![0.0; 6], vec![0.0; 2]));
     }
 
     #[test]
