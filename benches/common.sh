@@ -4,7 +4,7 @@
 # $venv: RECLAB_BENCH_VENV, default ~/.cache/reclab-bench-venv. $reclab: the binary built in
 # RECLAB_BENCH_PROFILE (default release; dev measures the test build, dependencies optimised)
 # with the features in RECLAB_BENCH_FEATURES (the test build has `wgpu`: set it to reuse that
-# build instead of relinking).
+# build instead of relinking); RECLAB_BENCH_GEMM_AVX512=0 leaves out gemm's AVX-512 kernels.
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/reclab-target}"
 threads="${RECLAB_BENCH_THREADS:-$(nproc)}"
@@ -24,5 +24,11 @@ ensure_python_module() {
 
 profile="${RECLAB_BENCH_PROFILE:-release}"
 features="${RECLAB_BENCH_FEATURES:-}"
-cargo build --profile "$profile" --locked --quiet --bin reclab ${features:+--features "$features"}
+# RECLAB_BENCH_GEMM_AVX512=0 builds without gemm's AVX-512 kernels (benches/avx2-proxy.sh).
+if [ "${RECLAB_BENCH_GEMM_AVX512:-1}" = 0 ]; then
+  feature_args=(--no-default-features --features "gui${features:+,$features}")
+else
+  feature_args=(${features:+--features "$features"})
+fi
+cargo build --profile "$profile" --locked --quiet --bin reclab "${feature_args[@]}"
 reclab="$CARGO_TARGET_DIR/$([ "$profile" = dev ] && echo debug || echo "$profile")/reclab"

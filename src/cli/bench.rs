@@ -384,8 +384,14 @@ fn machine_line() -> String {
     } else {
         String::new()
     };
+    // Without the `gemm-avx512` feature gemm has no AVX-512 kernels to pick, whatever the CPU.
+    let products = if cfg!(feature = "gemm-avx512") {
+        "gemm's own run-time dispatch"
+    } else {
+        "gemm's own run-time dispatch, built without its AVX-512 kernels"
+    };
     format!(
-        "machine: {}, {} cores; host kernels: {}{capped}; matrix products: gemm's own run-time dispatch",
+        "machine: {}, {} cores; host kernels: {}{capped}; matrix products: {products}",
         cpu_model(),
         std::thread::available_parallelism()
             .map(|n| n.get())
