@@ -13,6 +13,7 @@
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use rayon::prelude::*;
+use reclab_kernels::buffer::zeros;
 use reclab_kernels::dropout::{self as kernel, Mask};
 
 use super::elementwise::{CHUNK, map_with_slope};
@@ -72,7 +73,7 @@ fn seed_from_backend<B: Backend>(device: &B::Device) -> u64 {
 
 /// The `n` multipliers of `mask`: `1 / keep` with probability `keep`, else 0.
 fn host_mask(n: usize, mask: Mask) -> Vec<f32> {
-    let mut multipliers = vec![0.0f32; n];
+    let mut multipliers = zeros(n);
     multipliers
         .par_chunks_mut(CHUNK)
         .enumerate()

@@ -15,6 +15,7 @@ use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
 use rayon::prelude::*;
+use reclab_kernels::buffer::zeros;
 
 use super::host_math::{Host, host_slice, host_tensor, into_host_values, record, same_backend};
 
@@ -73,8 +74,8 @@ fn on_host<const D: usize>(
     let shape = x.dims();
     let x = x.into_primitive().tensor();
     let input = host_slice(&x.primitive);
-    let mut output = vec![0.0f32; input.len()];
-    let mut slope = vec![0.0f32; input.len()];
+    let mut output = zeros(input.len());
+    let mut slope = zeros(input.len());
     output
         .par_chunks_mut(CHUNK)
         .zip(slope.par_chunks_mut(CHUNK))

@@ -18,6 +18,7 @@ use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
 use rayon::prelude::*;
+use reclab_kernels::buffer::zeros;
 use reclab_kernels::matmul::{Matrix, Operand, Threads, multiply, sum_over_rows};
 
 use super::host_math::{FlexPrimitive, Host, host_slice, host_tensor, record, same_backend};
@@ -69,7 +70,7 @@ fn on_host(x: &FlexPrimitive, weight: &FlexPrimitive, bias: &FlexPrimitive) -> F
     let [rows, inputs] = dims(x);
     let [_, outputs] = dims(weight);
     let bias = host_slice(bias);
-    let mut y = vec![0.0f32; rows * outputs];
+    let mut y = zeros(rows * outputs);
     // Rows per parallel task of the bias fill: tasks of about 16K values.
     let rows_per_task = (1 << 14) / outputs.max(1) + 1;
     y.par_chunks_mut(rows_per_task * outputs).for_each(|chunk| {
@@ -128,7 +129,7 @@ impl Backward<Flex, 3> for LinearRows {
         let [x_node, weight_node, bias_node] = &ops.parents;
         if let Some(node) = x_node {
             // dx = dy · Wᵀ.
-            let mut dx = vec![0.0f32; rows * inputs];
+            let mut dx = zeros(rows * inputs);
             multiply(
                 Matrix::rows(&mut dx, inputs),
                 Operand::rows(&dy, outputs),

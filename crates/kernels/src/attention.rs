@@ -13,6 +13,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
+use crate::buffer::zeros;
 use crate::isa::Isa;
 use crate::math::{dot, exp_shifted_body, madd};
 
@@ -560,8 +561,8 @@ impl Batch {
         let dims = &self.dims;
         let per_weights = dims.weights_per_sequence();
         let per_context = dims.queries * dims.hidden_size();
-        let mut weights = vec![0.0f32; self.batch * per_weights];
-        let mut context = vec![0.0f32; self.batch * per_context];
+        let mut weights = zeros(self.batch * per_weights);
+        let mut context = zeros(self.batch * per_context);
         weights
             .par_chunks_mut(per_weights)
             .zip(context.par_chunks_mut(per_context))
@@ -582,9 +583,9 @@ impl Batch {
         let per_weights = dims.weights_per_sequence();
         let per_query = dims.queries * dims.hidden_size();
         let per_key = dims.keys * dims.hidden_size();
-        let mut d_query = vec![0.0f32; self.query.len()];
-        let mut d_key = vec![0.0f32; self.key.len()];
-        let mut d_value = vec![0.0f32; self.value.len()];
+        let mut d_query = zeros(self.query.len());
+        let mut d_key = zeros(self.key.len());
+        let mut d_value = zeros(self.value.len());
         d_query
             .par_chunks_mut(per_query)
             .zip(d_key.par_chunks_mut(per_key))

@@ -14,6 +14,7 @@
 
 use rayon::prelude::*;
 
+use crate::buffer::zeros;
 use crate::isa::Isa;
 use crate::math::{dot, madd};
 
@@ -165,8 +166,8 @@ pub fn forward(isa: Isa, input: &[f32], affine: &Affine) -> Normalized {
         width,
         affine.beta.len()
     );
-    let mut output = vec![0.0f32; input.len()];
-    let mut normalized = vec![0.0f32; input.len()];
+    let mut output = zeros(input.len());
+    let mut normalized = zeros(input.len());
     let mut inverse_std = vec![0.0f32; input.len() / width];
     let block = ROWS_PER_TASK * width;
     input
@@ -202,7 +203,7 @@ pub fn backward(
         inverse_std.len(),
         width
     );
-    let mut d_input = vec![0.0f32; d_output.len()];
+    let mut d_input = zeros(d_output.len());
     let block = ROWS_PER_TASK * width;
     // Each task sums its rows' dγ and dβ side by side, `[dγ | dβ]`; the tasks' sums are added.
     let sums = normalized

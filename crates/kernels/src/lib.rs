@@ -75,6 +75,7 @@ macro_rules! dispatched {
 }
 
 pub mod attention;
+pub mod buffer;
 pub mod cross_entropy;
 pub mod dropout;
 pub mod isa;
