@@ -6,7 +6,8 @@
 //! each product of the backward pass: about as much time as the products themselves for a
 //! SASRec layer of width 64. Here the forward pass is one product added onto the bias rows, and
 //! the backward pass the three products dx = dy·Wᵀ, dW = xᵀ·dy and db = 1ᵀ·dy, by
-//! `reclab_kernels::matmul` on every core (the last two over blocks of rows in parallel). Other backends keep burn's module.
+//! `reclab_kernels::matmul` on every core (the last two together, over blocks of rows in
+//! parallel). Other backends keep burn's module.
 
 use std::any::TypeId;
 
