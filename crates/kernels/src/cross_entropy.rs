@@ -21,7 +21,7 @@ use rayon::prelude::*;
 
 use crate::isa::Isa;
 use crate::math::exp_shifted_body;
-use crate::matmul::{Matrix, Operand, Threads, multiply};
+use crate::matmul::{Matrix, Operand, Threads, multiply, sum_in_order};
 
 /// Rows whose logits are computed together: 64 rows of a 1,683-item catalogue are 430 KB,
 /// which stays in a core's L2 cache beside the table.
@@ -180,26 +180,6 @@ dispatched! {
     pub fn coefficients_on / coefficients_avx2 / coefficients_avx512
         (logits: &mut [f32], targets: &[usize], items: usize, scale: f32) -> f64
         = coefficients_body
-}
-
-/// Σ of equally long `partials`, element by element, added in the order given (chunks of
-/// elements in parallel).
-fn sum_in_order(partials: &[&[f32]], len: usize) -> Vec<f32> {
-    const CHUNK: usize = 1 << 12;
-    let mut total = vec![0.0f32; len];
-    total
-        .par_chunks_mut(CHUNK)
-        .enumerate()
-        .for_each(|(chunk, total)| {
-            let start = chunk * CHUNK;
-            for partial in partials {
-                let partial = &partial[start..start + total.len()];
-                for (total, value) in total.iter_mut().zip(partial) {
-                    *total += value;
-                }
-            }
-        });
-    total
 }
 
 #[cfg(test)]

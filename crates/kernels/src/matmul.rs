@@ -192,20 +192,29 @@ pub fn sum_over_rows(
         .zip(rhs.par_chunks(ROWS_PER_TASK * n))
         .map(|(lhs, rhs)| block(lhs, rhs, Threads::One))
         .collect();
-    let mut partials = partials.into_iter();
-    // Invariant: k > ROWS_PER_TASK here, so there are at least two blocks.
-    let Some((mut product, mut sums)) = partials.next() else {
-        unreachable!("no block of rows")
-    };
-    for (block_product, block_sums) in partials {
-        for (total, value) in product.iter_mut().zip(&block_product) {
-            *total += value;
-        }
-        for (total, value) in sums.iter_mut().zip(&block_sums) {
-            *total += value;
-        }
-    }
-    (product, sums)
+    let products: Vec<&[f32]> = partials.iter().map(|(product, _)| &product[..]).collect();
+    let sums: Vec<&[f32]> = partials.iter().map(|(_, sums)| &sums[..]).collect();
+    (sum_in_order(&products, m * n), sum_in_order(&sums, n))
+}
+
+/// Σ of equally long `partials`, element by element, added in the order given (chunks of
+/// elements in parallel).
+pub(crate) fn sum_in_order(partials: &[&[f32]], len: usize) -> Vec<f32> {
+    const CHUNK: usize = 1 << 12;
+    let mut total = vec![0.0f32; len];
+    total
+        .par_chunks_mut(CHUNK)
+        .enumerate()
+        .for_each(|(chunk, total)| {
+            let start = chunk * CHUNK;
+            for partial in partials {
+                let partial = &partial[start..start + total.len()];
+                for (total, value) in total.iter_mut().zip(partial) {
+                    *total += value;
+                }
+            }
+        });
+    total
 }
 
 #[cfg(test)]
