@@ -24,6 +24,9 @@ fi
 # and runs from that script, not here.
 features=(--features wgpu)
 filter='not binary(wgpu)'
+# The same exclusions by test name, for the fallback without nextest below (libtest filters
+# names only): every wgpu suite test has `on_wgpu` in its name.
+skips=(--skip on_wgpu)
 # The Slurm integration test runs on a one-node cluster of this machine (scripts/slurm-local.sh,
 # which needs root to install and start it) unless SLURM_CONF names a cluster already.
 if [ -n "${ignored[*]}" ] && [ -z "${SLURM_CONF:-}" ]; then
@@ -34,6 +37,7 @@ if [ -n "${ignored[*]}" ] && [ -z "${SLURM_CONF:-}" ]; then
   else
     echo "no Slurm cluster (SLURM_CONF unset, and none could be started here): the Slurm test is skipped" >&2
     filter="$filter and not binary(slurm)"
+    skips+=(--skip a_sweep_runs_as_a_job_array)
   fi
 fi
 # nextest runs each test in a process of its own, so the tests that seed the backend's
@@ -46,5 +50,6 @@ if command -v cargo-nextest >/dev/null; then
   cargo test --workspace --locked --doc "${features[@]}"
 else
   # One thread, for the same reason as above.
-  cargo test --workspace --locked "${features[@]}" -- --test-threads=1 ${ignored:+--include-ignored}
+  cargo test --workspace --locked "${features[@]}" -- --test-threads=1 "${skips[@]}" \
+    ${ignored:+--include-ignored}
 fi
